@@ -1,0 +1,18 @@
+//! The tenant control plane's domain: the registry models, the values they are made of, and
+//! the rules that hold whatever stores them. No AWS in here: every type is parsed at the edge
+//! (HTTP body, stream record, table item) and is valid once it exists.
+
+pub mod actor;
+pub mod error;
+pub mod ids;
+pub mod models;
+pub mod patch;
+pub mod state;
+pub mod values;
+
+pub use actor::{Actor, Role, Source};
+pub use error::FieldError;
+pub use ids::{AssignmentId, ChangeRequestId, CustomerId, LicenseId, ResourceId, TenantId};
+pub use models::*;
+pub use state::{ChangeModel, ChangeRequestStatus, Operation, TenantState};
+pub use values::*;

@@ -1,0 +1,486 @@
+//! Value types parsed at the edge: each can only exist valid, and its error names what is wrong.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, schema::Type};
+
+use crate::FieldError;
+
+/// A string newtype whose only constructor is `parse`, (de)serialized as a plain string.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident, max = $max:expr, pattern = $pattern:expr, example = $example:expr, check = $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(s: &str) -> Result<Self, FieldError> {
+                if s.is_empty() {
+                    return Err(FieldError::new("", "must not be empty"));
+                }
+                if s.chars().count() > $max {
+                    return Err(FieldError::new("", format!("must be at most {} characters", $max)));
+                }
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(s).map_err(|m| FieldError::new("", m))?;
+                Ok(Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = FieldError;
+            fn try_from(s: String) -> Result<Self, FieldError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let pattern: Option<&str> = $pattern;
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some($max))
+                    .pattern(pattern)
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+fn printable(s: &str) -> Result<(), String> {
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if s.trim() != s {
+        return Err("must not start or end with whitespace".into());
+    }
+    Ok(())
+}
+
+fn matches_charset(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool, what: &str) -> Result<(), String> {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if first(c) => {}
+        _ => return Err(format!("must match {what}")),
+    }
+    if chars.all(rest) { Ok(()) } else { Err(format!("must match {what}")) }
+}
+
+string_value!(
+    /// A display name: 1–200 printable characters.
+    Name, max = 200, pattern = None, example = "Acme Corp", check = printable);
+
+string_value!(
+    /// Free text such as notes or a description: up to 2000 printable characters (newlines allowed).
+    Text, max = 2000, pattern = None, example = "Renewal due in Q3",
+    check = |s| if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Err("must not contain control characters other than newlines and tabs".into())
+    } else { Ok(()) });
+
+string_value!(
+    /// A tenant's name: a DNS label (lowercase letters, digits, `-`), unique in the fleet.
+    TenantName, max = 63, pattern = Some("^[a-z][a-z0-9-]*[a-z0-9]$"), example = "acme-prod",
+    check = |s| {
+        matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+            "^[a-z][a-z0-9-]*[a-z0-9]$ (a DNS label)")?;
+        if s.len() < 2 || s.ends_with('-') { Err("must match ^[a-z][a-z0-9-]*[a-z0-9]$ (a DNS label)".into()) } else { Ok(()) }
+    });
+
+string_value!(
+    /// A product component's name, e.g. `webapp`, `airflow`.
+    ComponentName, max = 64, pattern = Some("^[a-z][a-z0-9_-]*$"), example = "webapp",
+    check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-', "^[a-z][a-z0-9_-]*$"));
+
+string_value!(
+    /// The version of one component: a docker tag-like label such as `3.1.2` or `2024.10.1-hotfix`.
+    ComponentVersionLabel, max = 128, pattern = Some("^[A-Za-z0-9][A-Za-z0-9._+-]*$"), example = "3.1.2",
+    check = |s| matches_charset(s, |c| c.is_ascii_alphanumeric(), |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'), "^[A-Za-z0-9][A-Za-z0-9._+-]*$"));
+
+string_value!(
+    /// A tenant config key: letters, digits, `_`, `.`, `-`, starting with a letter.
+    ConfigKey, max = 128, pattern = Some("^[A-Za-z][A-Za-z0-9_.-]*$"), example = "smtp.host",
+    check = |s| matches_charset(s, |c| c.is_ascii_alphabetic(), |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'), "^[A-Za-z][A-Za-z0-9_.-]*$"));
+
+string_value!(
+    /// An AWS region code such as `us-east-1`.
+    Region, max = 32, pattern = Some("^[a-z]{2}(-[a-z]+)+-[0-9]$"), example = "us-east-1",
+    check = |s| {
+        let parts: Vec<&str> = s.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty();
+        if ok { Ok(()) } else { Err("must be an AWS region code such as us-east-1".into()) }
+    });
+
+string_value!(
+    /// An e-mail address (shape only: `local@domain.tld`).
+    Email, max = 254, pattern = Some("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), example = "ops@acme.example",
+    check = |s| {
+        let ok = s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        }) && !s.chars().any(char::is_whitespace);
+        if ok { Ok(()) } else { Err("must be an e-mail address".into()) }
+    });
+
+string_value!(
+    /// A product feature flag name carried by a license.
+    FeatureName, max = 64, pattern = Some("^[a-z][a-z0-9_.-]*$"), example = "sso",
+    check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'), "^[a-z][a-z0-9_.-]*$"));
+
+string_value!(
+    /// An Amazon Resource Name: `arn:partition:service:region:account:resource`.
+    Arn, max = 2048, pattern = Some("^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$"),
+    example = "arn:aws:rds:us-east-1:123456789012:db:acme-prod", check = check_arn);
+
+fn check_arn(s: &str) -> Result<(), String> {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" {
+        return Err("must be an ARN: arn:partition:service:region:account:resource".into());
+    }
+    if !matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov") {
+        return Err(format!("unknown partition `{}`", parts[1]));
+    }
+    if parts[2].is_empty() || !parts[2].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err("the service part must be lowercase letters, digits and `-`".into());
+    }
+    if !parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err("the region part must be empty or a region code".into());
+    }
+    if !(parts[4].is_empty() || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit()))) {
+        return Err("the account part must be empty or 12 digits".into());
+    }
+    if parts[5].is_empty() || parts[5].chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the resource part must be present, without whitespace".into());
+    }
+    Ok(())
+}
+
+impl Arn {
+    /// The AWS service the ARN belongs to (`rds`, `ec2`, `s3`, ...).
+    pub fn service(&self) -> &str {
+        self.0.split(':').nth(2).unwrap_or_default()
+    }
+
+    /// An EC2 instance id when the ARN names one (`arn:aws:ec2:...:instance/i-...`).
+    pub fn ec2_instance_id(&self) -> Option<&str> {
+        let resource = self.0.splitn(6, ':').nth(5)?;
+        if self.service() == "ec2" { resource.strip_prefix("instance/") } else { None }
+    }
+}
+
+/// A product release version: strict semver (`3.1.0`, `3.2.0-rc.1`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReleaseVersion(semver::Version);
+
+impl ReleaseVersion {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        if s.len() > 64 {
+            return Err(FieldError::new("", "must be at most 64 characters"));
+        }
+        let v = semver::Version::parse(s)
+            .map_err(|e| FieldError::new("", format!("`{s}` is not a semantic version (MAJOR.MINOR.PATCH): {e}")))?;
+        if !v.build.is_empty() {
+            return Err(FieldError::new("", "build metadata (`+...`) is not allowed in a release version"));
+        }
+        Ok(Self(v))
+    }
+
+    pub fn semver(&self) -> &semver::Version {
+        &self.0
+    }
+
+    /// A key that sorts like the version (for a sort key): zero-padded numbers, pre-releases
+    /// before their release.
+    pub fn sort_key(&self) -> String {
+        let v = &self.0;
+        let pre = if v.pre.is_empty() { "~".to_owned() } else { format!("-{}", v.pre) };
+        format!("{:010}.{:010}.{:010}{pre}", v.major, v.minor, v.patch)
+    }
+}
+
+impl Ord for ReleaseVersion {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+impl PartialOrd for ReleaseVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl TryFrom<String> for ReleaseVersion {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<ReleaseVersion> for String {
+    fn from(v: ReleaseVersion) -> String {
+        v.0.to_string()
+    }
+}
+impl fmt::Display for ReleaseVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl utoipa::PartialSchema for ReleaseVersion {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$"))
+            .examples([serde_json::json!("3.1.0")])
+            .into()
+    }
+}
+impl utoipa::ToSchema for ReleaseVersion {}
+
+/// Where a secret lives. The portal stores and shows only this reference, never the value.
+/// Written `ssm:/path/to/param` (an SSM SecureString) or `secretsmanager:name-or-arn`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SecretRef {
+    SsmParameter(String),
+    SecretsManager(String),
+}
+
+impl SecretRef {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let bad_char = |v: &str| v.chars().any(|c| !(c.is_ascii_alphanumeric() || "/_.-+=@:".contains(c)));
+        if s.len() > 2048 {
+            return Err(FieldError::new("", "must be at most 2048 characters"));
+        }
+        if let Some(path) = s.strip_prefix("ssm:") {
+            if !path.starts_with('/') || path.len() < 2 || bad_char(path) {
+                return Err(FieldError::new("", "an SSM reference is `ssm:/path/name` (letters, digits, `/_.-`)"));
+            }
+            return Ok(Self::SsmParameter(path.to_owned()));
+        }
+        if let Some(name) = s.strip_prefix("secretsmanager:") {
+            if name.is_empty() || bad_char(name) {
+                return Err(FieldError::new("", "a Secrets Manager reference is `secretsmanager:name-or-arn`"));
+            }
+            return Ok(Self::SecretsManager(name.to_owned()));
+        }
+        Err(FieldError::new("", "must be a secret reference: `ssm:/path` or `secretsmanager:name`"))
+    }
+}
+
+impl TryFrom<String> for SecretRef {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<SecretRef> for String {
+    fn from(r: SecretRef) -> String {
+        r.to_string()
+    }
+}
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SsmParameter(p) => write!(f, "ssm:{p}"),
+            Self::SecretsManager(n) => write!(f, "secretsmanager:{n}"),
+        }
+    }
+}
+impl utoipa::PartialSchema for SecretRef {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^(ssm:/.+|secretsmanager:.+)$"))
+            .description(Some("A reference to a secret (SSM SecureString or Secrets Manager); never its value."))
+            .examples([serde_json::json!("ssm:/tenants/acme-prod/db_password")])
+            .into()
+    }
+}
+impl utoipa::ToSchema for SecretRef {}
+
+/// A plain config value: a string (≤ 4096 characters), a number or a boolean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
+pub struct PlainValue(serde_json::Value);
+
+impl PlainValue {
+    pub const MAX_LEN: usize = 4096;
+
+    pub fn parse(v: serde_json::Value) -> Result<Self, FieldError> {
+        match &v {
+            serde_json::Value::String(s) if s.chars().count() > Self::MAX_LEN => {
+                Err(FieldError::new("", format!("must be at most {} characters", Self::MAX_LEN)))
+            }
+            serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Ok(Self(v)),
+            _ => Err(FieldError::new("", "must be a string, a number or a boolean")),
+        }
+    }
+
+    pub fn as_json(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+impl TryFrom<serde_json::Value> for PlainValue {
+    type Error = FieldError;
+    fn try_from(v: serde_json::Value) -> Result<Self, FieldError> {
+        Self::parse(v)
+    }
+}
+impl From<PlainValue> for serde_json::Value {
+    fn from(v: PlainValue) -> Self {
+        v.0
+    }
+}
+impl utoipa::PartialSchema for PlainValue {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Number, Type::Boolean]))
+            .examples([serde_json::json!("smtp.acme.example")])
+            .into()
+    }
+}
+impl utoipa::ToSchema for PlainValue {}
+
+/// Words in a config key that say the value is a secret: such a key must hold a reference.
+pub const SECRET_KEY_WORDS: [&str; 6] = ["password", "passwd", "secret", "token", "private_key", "api_key"];
+
+impl ConfigKey {
+    /// Whether the key names a secret (`db.password`, `airflow_secret`, ...): then it may only
+    /// hold a `secret_ref`.
+    pub fn names_a_secret(&self) -> bool {
+        let lower = self.0.to_ascii_lowercase().replace(['-', '.'], "_");
+        SECRET_KEY_WORDS.iter().any(|w| lower.contains(w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_empty_long_control_and_padded() {
+        assert!(Name::parse("Acme Corp").is_ok());
+        assert!(Name::parse("").is_err());
+        assert!(Name::parse(&"x".repeat(201)).is_err());
+        assert!(Name::parse(&"é".repeat(200)).is_ok(), "length counts characters, not bytes");
+        assert!(Name::parse("a\u{7}b").is_err());
+        assert!(Name::parse(" padded").is_err());
+    }
+
+    #[test]
+    fn tenant_names_are_dns_labels() {
+        for ok in ["acme-prod", "a1", "t-2-x"] {
+            assert!(TenantName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["Acme", "1acme", "acme-", "a", "acme_prod", "acme.prod", &"a".repeat(64)] {
+            assert!(TenantName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn release_versions_are_strict_semver_and_sort_numerically() {
+        assert!(ReleaseVersion::parse("3.1.0").is_ok());
+        assert!(ReleaseVersion::parse("3.2.0-rc.1").is_ok());
+        for bad in ["3.1", "v3.1.0", "3.1.0+build.5", "03.1.0", "", "x.y.z"] {
+            assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
+        }
+        let mut vs: Vec<ReleaseVersion> =
+            ["3.10.0", "3.2.0", "3.2.0-rc.1", "10.0.0"].iter().map(|s| ReleaseVersion::parse(s).unwrap()).collect();
+        vs.sort_by_key(ReleaseVersion::sort_key);
+        let sorted: Vec<String> = vs.into_iter().map(String::from).collect();
+        assert_eq!(sorted, ["3.2.0-rc.1", "3.2.0", "3.10.0", "10.0.0"]);
+    }
+
+    #[test]
+    fn arns_are_checked_part_by_part() {
+        let rds = Arn::parse("arn:aws:rds:us-east-1:123456789012:db:acme-prod").unwrap();
+        assert_eq!(rds.service(), "rds");
+        assert!(Arn::parse("arn:aws:s3:::acme-backups").is_ok());
+        let ec2 = Arn::parse("arn:aws:ec2:us-east-1:123456789012:instance/i-0abc").unwrap();
+        assert_eq!(ec2.ec2_instance_id(), Some("i-0abc"));
+        assert_eq!(rds.ec2_instance_id(), None);
+        for bad in [
+            "arn:aws:rds:us-east-1:123:db:x",
+            "arn:azure:rds:us-east-1:123456789012:db:x",
+            "arn:aws::us-east-1:123456789012:db:x",
+            "arn:aws:rds:us-east-1:123456789012:",
+            "rds:aws:rds:us-east-1:123456789012:db:x",
+            "arn:aws:rds",
+        ] {
+            assert!(Arn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secret_refs_are_references_only() {
+        assert_eq!(
+            SecretRef::parse("ssm:/tenants/acme/db_password").unwrap(),
+            SecretRef::SsmParameter("/tenants/acme/db_password".into())
+        );
+        assert!(SecretRef::parse("secretsmanager:acme/db").is_ok());
+        for bad in ["hunter2", "ssm:relative", "ssm:/has space", "secretsmanager:", ""] {
+            assert!(SecretRef::parse(bad).is_err(), "{bad}");
+        }
+        let r = SecretRef::parse("ssm:/a/b").unwrap();
+        assert_eq!(String::from(r), "ssm:/a/b");
+    }
+
+    #[test]
+    fn config_keys_that_name_secrets_are_recognised() {
+        for k in ["db.password", "AIRFLOW_SECRET", "api-token", "smtp.api_key"] {
+            assert!(ConfigKey::parse(k).unwrap().names_a_secret(), "{k}");
+        }
+        for k in ["smtp.host", "max_workers", "keyboard_layout"] {
+            assert!(!ConfigKey::parse(k).unwrap().names_a_secret(), "{k}");
+        }
+        assert!(ConfigKey::parse("1abc").is_err());
+        assert!(ConfigKey::parse("a b").is_err());
+    }
+
+    #[test]
+    fn plain_values_are_scalars_of_bounded_length() {
+        assert!(PlainValue::parse(serde_json::json!("x")).is_ok());
+        assert!(PlainValue::parse(serde_json::json!(3)).is_ok());
+        assert!(PlainValue::parse(serde_json::json!(true)).is_ok());
+        assert!(PlainValue::parse(serde_json::json!(null)).is_err());
+        assert!(PlainValue::parse(serde_json::json!({"a": 1})).is_err());
+        assert!(PlainValue::parse(serde_json::json!("x".repeat(4097))).is_err());
+    }
+
+    #[test]
+    fn regions_and_emails_have_their_shape() {
+        assert!(Region::parse("us-east-1").is_ok());
+        assert!(Region::parse("ap-southeast-2").is_ok());
+        assert!(Region::parse("us-gov-west-1").is_ok());
+        assert!(Region::parse("useast1").is_err());
+        assert!(Email::parse("ops@acme.example").is_ok());
+        assert!(Email::parse("ops@acme").is_err());
+        assert!(Email::parse("o ps@acme.example").is_err());
+    }
+}

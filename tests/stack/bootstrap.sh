@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs the local test/dev tooling into $REPO/.tools (git-ignored):
+#   - a Python venv with the AWS emulator (moto server), cfn-lint, cargo-lambda and zig
+#   - asl-validator (npm) under .tools/node_modules
+# Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
+#
+# Usage: tests/stack/bootstrap.sh        (FORCE=1 to reinstall even when the stamp matches)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
+TOOLS="$REPO/.tools"
+VENV="$TOOLS/venv"
+STAMP="$TOOLS/.bootstrap.stamp"
+PYTHON="${PYTHON:-python3}"
+
+# Pinned versions. The moto launcher (moto_launcher.py) patches moto internals: keep moto pinned.
+PY_REQUIREMENTS=(
+  "moto[server]==5.2.5"
+  "cfn-lint==1.58.0"
+  "cargo-lambda==1.9.2"
+  "ziglang==0.17.0"
+)
+NPM_REQUIREMENTS=(
+  "asl-validator@4.0.0"
+)
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+hash_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
+}
+
+# The stamp covers the requirement lists and this python's major.minor (a venv is tied to it).
+PY_MM="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
+
+ASL_BIN="$TOOLS/node_modules/.bin/asl-validator"
+
+if [[ "${FORCE:-0}" != "1" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" \
+      && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$ASL_BIN" ]]; then
+  log "tools up to date ($TOOLS)"
+  exit 0
+fi
+
+mkdir -p "$TOOLS"
+
+if [[ -x "$VENV/bin/python" ]]; then
+  VENV_MM="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo broken)"
+  if [[ "$VENV_MM" != "$PY_MM" ]]; then
+    log "venv was made with python $VENV_MM, want $PY_MM: recreating"
+    rm -rf "$VENV"
+  fi
+fi
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating venv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+log "pip install ${PY_REQUIREMENTS[*]}"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PY_REQUIREMENTS[@]}"
+
+# asl-validator: (re)install when missing or when the pin changed (stamp mismatch).
+ASL_PKG="$TOOLS/node_modules/asl-validator/package.json"
+ASL_WANT="${NPM_REQUIREMENTS[0]##*@}"
+ASL_HAVE=""
+if [[ -f "$ASL_PKG" ]]; then
+  ASL_HAVE="$(node -p "require(process.argv[1]).version" "$ASL_PKG" 2>/dev/null || true)"
+fi
+if [[ ! -x "$ASL_BIN" || "$ASL_HAVE" != "$ASL_WANT" ]]; then
+  command -v npm >/dev/null 2>&1 || { log "npm not found: install Node.js (npm) first"; exit 1; }
+  log "npm install ${NPM_REQUIREMENTS[*]}"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error --save-exact "${NPM_REQUIREMENTS[@]}" >&2
+fi
+
+# Smoke checks: every tool answers.
+"$VENV/bin/python" -c 'import moto, moto.server; assert moto.__version__ == "5.2.5", moto.__version__'
+"$VENV/bin/cfn-lint" --version >/dev/null
+"$VENV/bin/cargo-lambda" --version >/dev/null
+"$VENV/bin/python" -m ziglang version >/dev/null
+"$ASL_BIN" --help >/dev/null 2>&1 || { log "asl-validator does not run"; exit 1; }
+
+printf '%s\n' "$WANT" >"$STAMP"
+log "tools ready: venv=$VENV, asl-validator=$ASL_BIN"

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Run moto server on loopback, configured for this project's local stack.
+
+Usage:
+    python moto_launcher.py --port PORT [--host 127.0.0.1] [--exit-on-stdin-eof]
+
+- Prints ``moto ready on http://HOST:PORT`` (one line, flushed, on stdout) once the server
+  listens and Step Functions execution has been switched on
+  (``POST /moto-api/config {"stepfunctions":{"execute_state_machine":true}}``).
+- ``--exit-on-stdin-eof``: exit as soon as stdin reaches EOF, so a parent that holds the
+  write end of a pipe (and dies) takes moto with it.
+- ``LAMBDA_INVOKE_ENDPOINT=http://127.0.0.1:9000``: every Lambda invocation moto makes
+  (Invoke API, Step Functions ``lambda:invoke`` tasks, DynamoDB Streams / SQS event source
+  mappings, ...) is forwarded to a local Lambda Invoke API such as ``cargo lambda watch``:
+  ``POST {endpoint}/2015-03-31/functions/{function_name}/invocations``.
+  ``LAMBDA_INVOKE_TIMEOUT`` (seconds, default 600: the first call to ``cargo lambda watch``
+  compiles) bounds each call.
+
+Depends on moto internals (``LambdaFunction._invoke_lambda``): moto is pinned to 5.2.5 in
+bootstrap.sh. Standard library only, apart from moto itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+EXPECTED_MOTO_VERSION = "5.2.5"
+READY_TIMEOUT_S = 60.0
+
+# Loopback only: never let an environment proxy setting route these calls elsewhere.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _log(msg: str) -> None:
+    print(f"moto_launcher: {msg}", file=sys.stderr, flush=True)
+
+
+def _watch_stdin() -> None:
+    """Read stdin until EOF, then end the whole process at once."""
+    try:
+        stream = sys.stdin.buffer
+        while stream.read(65536):
+            pass
+    except Exception:  # a closed or broken stdin counts as EOF
+        pass
+    os._exit(0)
+
+
+def _encode_event(event: object) -> bytes:
+    """The request body for the local Invoke API.
+
+    moto's ``LambdaFunction.invoke`` json-decodes the request body before calling
+    ``_invoke_lambda(event=...)`` (despite its ``str`` annotation), so ``event`` is usually
+    a dict/list; an empty body arrives as the *string* ``"{}"``.
+    """
+    if event is None:
+        return b"{}"
+    if isinstance(event, (bytes, bytearray)):
+        return bytes(event)
+    if isinstance(event, str) and event == "{}":
+        return b"{}"
+    return json.dumps(event).encode("utf-8")
+
+
+def _patch_lambda_invoke(endpoint: str) -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    endpoint = endpoint.rstrip("/")
+    timeout = float(os.environ.get("LAMBDA_INVOKE_TIMEOUT", "600"))
+
+    def _invoke_lambda(self, event=None):  # same signature as moto 5.2.5
+        url = (
+            f"{endpoint}/2015-03-31/functions/"
+            f"{urllib.parse.quote(self.function_name, safe='')}/invocations"
+        )
+        req = urllib.request.Request(
+            url,
+            data=_encode_event(event),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with _OPENER.open(req, timeout=timeout) as resp:
+                status, headers, body = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as err:  # non-2xx: still a response
+            status, headers, body = err.code, err.headers, err.read()
+        except Exception as err:  # connection refused, timeout, ...
+            msg = f"local lambda invoke of {self.function_name} at {url} failed: {err}"
+            _log(msg)
+            return msg, True, ""
+
+        payload = body.decode("utf-8", errors="replace")
+        errored = bool(headers.get("X-Amz-Function-Error")) or not (200 <= status < 300)
+        logs = ""
+        log_result = headers.get("X-Amz-Log-Result")
+        if log_result:
+            try:
+                logs = base64.b64decode(log_result).decode("utf-8", errors="replace")
+            except Exception:
+                logs = ""
+        try:  # mirror moto: record the invocation in the function's CloudWatch log group
+            self.logs_backend.ensure_log_group(self.logs_group_name)
+            self.save_logs(logs or f"invoked {self.function_name}: HTTP {status}")
+        except Exception:
+            pass
+        return payload, errored, logs
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+    _log(f"lambda invocations go to {endpoint}")
+
+
+def _patch_config_report() -> None:
+    """Make ``GET /moto-api/config`` also report the ``stepfunctions`` section.
+
+    moto 5.2.5 accepts ``stepfunctions`` in ``POST /moto-api/config`` but its ``get_config``
+    returns only ``batch`` and ``lambda``, so a client could not check the setting.
+    """
+    from moto.core.config import default_user_config
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    original = MotoAPIBackend.get_config
+
+    def get_config(self):
+        config = dict(original(self))
+        config.setdefault("stepfunctions", dict(default_user_config.get("stepfunctions", {})))
+        return config
+
+    MotoAPIBackend.get_config = get_config
+
+
+def _sfn_execution_enabled() -> bool:
+    from moto.core.config import default_user_config
+
+    return bool(default_user_config.get("stepfunctions", {}).get("execute_state_machine"))
+
+
+def _post_json(url: str, doc: object) -> None:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(doc).encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with _OPENER.open(req, timeout=10) as resp:
+        resp.read()
+
+
+def _configure_when_up(host: str, port: int) -> None:
+    """Wait for the port, switch Step Functions execution on, announce readiness."""
+    connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    connect_host = "::1" if connect_host == "::" else connect_host
+    url_host = f"[{connect_host}]" if ":" in connect_host else connect_host
+    base = f"http://{url_host}:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last_err: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((connect_host, port), timeout=1):
+                pass
+            _post_json(f"{base}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+            if not _sfn_execution_enabled():  # the server runs in this process
+                raise RuntimeError("stepfunctions.execute_state_machine not applied")
+            print(f"moto ready on {base}", flush=True)
+            return
+        except Exception as err:
+            last_err = err
+            time.sleep(0.05)
+    _log(f"moto did not become ready on {base} within {READY_TIMEOUT_S:.0f}s: {last_err}")
+    os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    args = parser.parse_args(argv)
+
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_watch_stdin, name="stdin-eof", daemon=True).start()
+
+    import moto
+    import moto.server
+
+    if moto.__version__ != EXPECTED_MOTO_VERSION:
+        _log(
+            f"warning: moto {moto.__version__} found, this launcher was written against "
+            f"{EXPECTED_MOTO_VERSION} (it patches moto internals)"
+        )
+
+    _patch_config_report()
+
+    endpoint = os.environ.get("LAMBDA_INVOKE_ENDPOINT", "").strip()
+    if endpoint:
+        _patch_lambda_invoke(endpoint)
+
+    threading.Thread(
+        target=_configure_when_up, args=(args.host, args.port), name="ready", daemon=True
+    ).start()
+    moto.server.main(["--host", args.host, "--port", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
