@@ -76,7 +76,7 @@ fi
 # Smoke checks: every tool answers.
 "$VENV/bin/python" -c 'import moto, moto.server; assert moto.__version__ == "5.2.5", moto.__version__'
 "$VENV/bin/cfn-lint" --version >/dev/null
-"$VENV/bin/cargo-lambda" --version >/dev/null
+"$VENV/bin/cargo-lambda" lambda --version >/dev/null
 "$VENV/bin/python" -m ziglang version >/dev/null
 "$ASL_BIN" --help >/dev/null 2>&1 || { log "asl-validator does not run"; exit 1; }
 

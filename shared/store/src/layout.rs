@@ -1,0 +1,304 @@
+//! Where every record lives in the one registry table. This is the single description of the
+//! table layout; `infra/template.yaml` declares the same keys and indexes.
+//!
+//! All attributes are strings unless noted. Every record item also carries `kind` and the
+//! model's fields, with its write stamp (`version`, `updated_at`, `updated_by`,
+//! `change_request_id`, `source`).
+//!
+//! | kind | pk | sk | gsi1 (collections) | gsi2 | gsi3 | gsi4 |
+//! |---|---|---|---|---|---|---|
+//! | customer | `CUSTOMER#<id>` | `CUSTOMER` | `CUSTOMERS` / id | | | |
+//! | license | `LICENSE#<id>` | `LICENSE` | `LICENSES` / id | | | |
+//! | license_assignment | `ASSIGNMENT#<id>` | `ASSIGNMENT` | `CUSTOMER#<cid>#ASSIGNMENTS` / id | `LICENSE#<lid>#ASSIGNMENTS` / id | | |
+//! | release | `RELEASE#<version>` | `RELEASE` | `RELEASES` / sortable version | | | |
+//! | tenant | `TENANT#<id>` | `TENANT` | `TENANTS` / id | `STATE#<state>` / id | `CUSTOMER#<cid>#TENANTS` / id | `RELEASE#<v>#TENANTS` / id |
+//! | component_version | `TENANT#<tid>` | `COMPONENT#<name>` | | | | |
+//! | tenant_config | `TENANT#<tid>` | `CONFIG#<key>` | | | | |
+//! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
+//! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
+//! | aws_resource | `RESOURCE#<id>` | `RESOURCE` | `RESOURCES` / id | | | |
+//! | guard (unique tenant name) | `TENANT_NAME#<name>` | `GUARD` | | | | |
+//! | guard (unique ARN) | `ARN#<arn>` | `GUARD` | | | | |
+//! | fleet counter | `FLEET` | `STATE#<state>` or `RELEASE#<v>` (`count`: number) | | | | |
+//! | idempotency record | `IDEM#<sub>#<key>` | `IDEM` (`expires_at`: number, the table's TTL) | | | | |
+//!
+//! Access patterns, each one `GetItem`, `BatchGetItem` or `Query` (never `Scan`):
+//!
+//! - a record by id: `GetItem(pk, sk)`;
+//! - customers / licenses / releases / tenants / resources: `Query gsi1` on the collection;
+//! - tenants by state, customer, release: `Query` gsi2 / gsi3 / gsi4 (a second filter is a
+//!   `FilterExpression` on that query);
+//! - a tenant's components, configs, resources: `Query pk = TENANT#<tid>, begins_with(sk, ...)`;
+//! - tenants of a resource: `Query gsi2 = RESOURCE#<rid>#TENANTS`;
+//! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
+//! - change requests of a tenant, newest first: `Query gsi1 = TENANT#<tid>#CHANGES`, descending
+//!   (ids are ULIDs, so they sort by time);
+//! - fleet summary: `Query pk = FLEET` — a constant number of counter items whatever the fleet
+//!   size, kept exact by updating them in the same transaction as the tenant.
+
+use domain::{
+    AssignmentId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Customer, CustomerId, License,
+    LicenseAssignment, LicenseId, ProductRelease, ReleaseVersion, ResourceId, Stamped, Tenant, TenantAwsResource,
+    TenantChangeRequest, TenantConfig, TenantId, TenantName, TenantState,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::item::{from_item, to_item};
+use crate::{Index, Item, Key, StoreError};
+
+/// A model stored as one item of the registry table.
+pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
+    /// The `kind` attribute of its items.
+    const KIND: &'static str;
+    fn key(&self) -> Key;
+    /// (index, partition, sort) for each index the record appears in.
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        Vec::new()
+    }
+
+    /// The record as a table item: its fields, `kind`, its key and its index keys.
+    fn to_item(&self) -> Result<Item, StoreError> {
+        let mut item = to_item(self)?;
+        item.insert("kind".into(), Value::String(Self::KIND.into()));
+        item.extend(self.key().to_item());
+        for (index, pk, sk) in self.index_keys() {
+            let (ipk, isk) = Index::key_attrs(Some(index));
+            item.insert(ipk.into(), Value::String(pk));
+            item.insert(isk.into(), Value::String(sk));
+        }
+        Ok(item)
+    }
+
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        match item.get("kind").and_then(Value::as_str) {
+            Some(k) if k == Self::KIND => from_item(item),
+            other => Err(StoreError::Corrupt(format!("expected a {} item, found kind {other:?}", Self::KIND))),
+        }
+    }
+}
+
+/// Partition keys of the collections (`gsi1`).
+pub mod collection {
+    pub const CUSTOMERS: &str = "CUSTOMERS";
+    pub const LICENSES: &str = "LICENSES";
+    pub const RELEASES: &str = "RELEASES";
+    pub const TENANTS: &str = "TENANTS";
+    pub const RESOURCES: &str = "RESOURCES";
+}
+
+pub fn customer_key(id: &CustomerId) -> Key {
+    Key::new(format!("CUSTOMER#{id}"), "CUSTOMER")
+}
+pub fn license_key(id: &LicenseId) -> Key {
+    Key::new(format!("LICENSE#{id}"), "LICENSE")
+}
+pub fn assignment_key(id: &AssignmentId) -> Key {
+    Key::new(format!("ASSIGNMENT#{id}"), "ASSIGNMENT")
+}
+pub fn release_key(v: &ReleaseVersion) -> Key {
+    Key::new(format!("RELEASE#{v}"), "RELEASE")
+}
+pub fn tenant_key(id: &TenantId) -> Key {
+    Key::new(tenant_partition(id), "TENANT")
+}
+pub fn tenant_partition(id: &TenantId) -> String {
+    format!("TENANT#{id}")
+}
+pub fn component_key(tenant: &TenantId, name: &ComponentName) -> Key {
+    Key::new(tenant_partition(tenant), format!("{COMPONENT_PREFIX}{name}"))
+}
+pub fn config_key(tenant: &TenantId, key: &ConfigKey) -> Key {
+    Key::new(tenant_partition(tenant), format!("{CONFIG_PREFIX}{key}"))
+}
+pub fn resource_link_key(tenant: &TenantId, resource: &ResourceId) -> Key {
+    Key::new(tenant_partition(tenant), format!("{RESOURCE_LINK_PREFIX}{resource}"))
+}
+pub fn change_request_key(id: &ChangeRequestId) -> Key {
+    Key::new(format!("CHANGE#{id}"), "CHANGE")
+}
+pub fn resource_key(id: &ResourceId) -> Key {
+    Key::new(format!("RESOURCE#{id}"), "RESOURCE")
+}
+pub fn tenant_name_guard(name: &TenantName) -> Key {
+    Key::new(format!("TENANT_NAME#{name}"), "GUARD")
+}
+pub fn arn_guard(arn: &domain::Arn) -> Key {
+    Key::new(format!("ARN#{arn}"), "GUARD")
+}
+pub fn idempotency_key(sub: &str, key: &str) -> Key {
+    Key::new(format!("IDEM#{sub}#{key}"), "IDEM")
+}
+
+pub const COMPONENT_PREFIX: &str = "COMPONENT#";
+pub const CONFIG_PREFIX: &str = "CONFIG#";
+pub const RESOURCE_LINK_PREFIX: &str = "RESOURCE#";
+pub const FLEET_PARTITION: &str = "FLEET";
+
+pub fn fleet_state_counter(state: TenantState) -> Key {
+    Key::new(FLEET_PARTITION, format!("STATE#{state}"))
+}
+pub fn fleet_release_counter(release: &ReleaseVersion) -> Key {
+    Key::new(FLEET_PARTITION, format!("RELEASE#{release}"))
+}
+
+pub fn tenants_in_state(state: TenantState) -> String {
+    format!("STATE#{state}")
+}
+pub fn tenants_of_customer(id: &CustomerId) -> String {
+    format!("CUSTOMER#{id}#TENANTS")
+}
+pub fn tenants_on_release(v: &ReleaseVersion) -> String {
+    format!("RELEASE#{v}#TENANTS")
+}
+pub fn tenants_of_resource(id: &ResourceId) -> String {
+    format!("RESOURCE#{id}#TENANTS")
+}
+pub fn assignments_of_customer(id: &CustomerId) -> String {
+    format!("CUSTOMER#{id}#ASSIGNMENTS")
+}
+pub fn assignments_of_license(id: &LicenseId) -> String {
+    format!("LICENSE#{id}#ASSIGNMENTS")
+}
+pub fn change_requests_of_tenant(id: &TenantId) -> String {
+    format!("TENANT#{id}#CHANGES")
+}
+
+impl Record for Customer {
+    const KIND: &'static str = "customer";
+    fn key(&self) -> Key {
+        customer_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![(Index::Gsi1, collection::CUSTOMERS.into(), self.id.to_string())]
+    }
+}
+
+impl Record for License {
+    const KIND: &'static str = "license";
+    fn key(&self) -> Key {
+        license_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![(Index::Gsi1, collection::LICENSES.into(), self.id.to_string())]
+    }
+}
+
+impl Record for LicenseAssignment {
+    const KIND: &'static str = "license_assignment";
+    fn key(&self) -> Key {
+        assignment_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![
+            (Index::Gsi1, assignments_of_customer(&self.customer_id), self.id.to_string()),
+            (Index::Gsi2, assignments_of_license(&self.license_id), self.id.to_string()),
+        ]
+    }
+}
+
+impl Record for ProductRelease {
+    const KIND: &'static str = "release";
+    fn key(&self) -> Key {
+        release_key(&self.version)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![(Index::Gsi1, collection::RELEASES.into(), self.version.sort_key())]
+    }
+}
+
+impl Record for Tenant {
+    const KIND: &'static str = "tenant";
+    fn key(&self) -> Key {
+        tenant_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        let id = self.id.to_string();
+        vec![
+            (Index::Gsi1, collection::TENANTS.into(), id.clone()),
+            (Index::Gsi2, tenants_in_state(self.state), id.clone()),
+            (Index::Gsi3, tenants_of_customer(&self.customer_id), id.clone()),
+            (Index::Gsi4, tenants_on_release(&self.release), id),
+        ]
+    }
+}
+
+impl Record for ComponentVersion {
+    const KIND: &'static str = "component_version";
+    fn key(&self) -> Key {
+        component_key(&self.tenant_id, &self.name)
+    }
+}
+
+impl Record for TenantConfig {
+    const KIND: &'static str = "tenant_config";
+    fn key(&self) -> Key {
+        config_key(&self.tenant_id, &self.key)
+    }
+}
+
+impl Record for TenantChangeRequest {
+    const KIND: &'static str = "change_request";
+    fn key(&self) -> Key {
+        change_request_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![(Index::Gsi1, change_requests_of_tenant(&self.tenant_id), self.id.to_string())]
+    }
+}
+
+impl Record for TenantAwsResource {
+    const KIND: &'static str = "aws_resource";
+    fn key(&self) -> Key {
+        resource_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        vec![(Index::Gsi1, collection::RESOURCES.into(), self.id.to_string())]
+    }
+}
+
+/// The item linking a tenant to a resource it uses (the reverse of `tenant_ids`).
+pub fn resource_link_item(tenant: &TenantId, resource: &ResourceId, arn: &domain::Arn) -> Item {
+    let mut item = resource_link_key(tenant, resource).to_item();
+    item.insert("kind".into(), Value::String("resource_link".into()));
+    item.insert("tenant_id".into(), Value::String(tenant.to_string()));
+    item.insert("resource_id".into(), Value::String(resource.to_string()));
+    item.insert("arn".into(), Value::String(arn.to_string()));
+    item.insert("gsi2pk".into(), Value::String(tenants_of_resource(resource)));
+    item.insert("gsi2sk".into(), Value::String(tenant.to_string()));
+    item
+}
+
+/// A uniqueness guard item: held by the record that owns the unique value.
+pub fn guard_item(key: Key, owner: &str) -> Item {
+    let mut item = key.to_item();
+    item.insert("kind".into(), Value::String("guard".into()));
+    item.insert("owner".into(), Value::String(owner.to_owned()));
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{Actor, WriteContext};
+
+    #[test]
+    fn a_tenant_item_carries_every_index_key_of_its_filters() {
+        let ctx = WriteContext::api(Actor::system("test"));
+        let cmd = serde_json::from_value(serde_json::json!({
+            "customer_id": CustomerId::generate(), "name": "acme-prod", "release": "3.1.0"
+        }))
+        .unwrap();
+        let (tenant, _) = Tenant::create(cmd, &ctx);
+        let item = tenant.to_item().unwrap();
+        assert_eq!(item["kind"], "tenant");
+        assert_eq!(item["pk"], format!("TENANT#{}", tenant.id));
+        assert_eq!(item["gsi2pk"], "STATE#Provisioning");
+        assert_eq!(item["gsi3pk"], format!("CUSTOMER#{}#TENANTS", tenant.customer_id));
+        assert_eq!(item["gsi4pk"], "RELEASE#3.1.0#TENANTS");
+        assert_eq!(Tenant::from_item(item.clone()).unwrap(), tenant);
+        let mut wrong = item;
+        wrong.insert("kind".into(), "customer".into());
+        assert!(Tenant::from_item(wrong).is_err());
+    }
+}
