@@ -1,1 +1,27 @@
-fn main() {}
+//! The Admin Portal API as a Lambda function behind API Gateway (HTTP API, JWT authorizer).
+
+mod claims;
+
+use std::sync::Arc;
+
+use portal_api::App;
+use store::dynamo::DynamoTable;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let app = App {
+        table: Arc::new(DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )),
+    };
+    let router = portal_api::router(app, Arc::new(claims::AuthorizerClaims));
+    lambda_http::run(router).await
+}

@@ -62,12 +62,26 @@ pub enum Cond {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Replace the whole item (it carries `pk` and `sk`).
-    Put { item: Item, cond: Cond },
-    Delete { key: Key, cond: Cond },
+    Put {
+        item: Item,
+        cond: Cond,
+    },
+    Delete {
+        key: Key,
+        cond: Cond,
+    },
     /// Write nothing; fail the batch unless the condition holds.
-    Check { key: Key, cond: Cond },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
     /// Add `by` to a numeric attribute (creating the item and attribute at 0), and set `set`.
-    Increment { key: Key, field: String, by: i64, set: Item },
+    Increment {
+        key: Key,
+        field: String,
+        by: i64,
+        set: Item,
+    },
 }
 
 impl WriteOp {
@@ -92,7 +106,15 @@ pub struct Query {
 
 impl Query {
     pub fn new(index: Option<Index>, pk: impl Into<String>) -> Self {
-        Self { index, pk: pk.into(), sk_prefix: None, forward: true, limit: 100, start: None, filters: Vec::new() }
+        Self {
+            index,
+            pk: pk.into(),
+            sk_prefix: None,
+            forward: true,
+            limit: 100,
+            start: None,
+            filters: Vec::new(),
+        }
     }
 
     pub fn prefix(mut self, p: impl Into<String>) -> Self {

@@ -1,0 +1,243 @@
+//! Request extractors that fail with a problem naming the field: JSON bodies, query strings,
+//! `If-Match` and `Idempotency-Key`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A JSON body parsed into `T`, with the SHA-256 of its bytes (for idempotency).
+#[derive(Debug)]
+pub struct JsonBody<T> {
+    pub value: T,
+    pub sha256: String,
+}
+
+/// Where in the body a deserialization error happened, as a dotted field path.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    let p = path.to_string();
+    if p == "." { String::new() } else { p }
+}
+
+/// Parses JSON, naming the field at fault: syntax errors are 400, wrong or missing values 422.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let field = field_path(err.path());
+            let inner = err.into_inner();
+            let mut message = inner.to_string();
+            if let Some(i) = message.find(" at line ") {
+                message.truncate(i);
+            }
+            match inner.classify() {
+                serde_json::error::Category::Syntax
+                | serde_json::error::Category::Eof
+                | serde_json::error::Category::Io => Err(ApiError::BadRequest {
+                    field: None,
+                    detail: format!("the body is not valid JSON: {message}"),
+                }),
+                serde_json::error::Category::Data => {
+                    let field = if field.is_empty() {
+                        missing_or_unknown_field(&message).unwrap_or_default()
+                    } else {
+                        field
+                    };
+                    Err(ApiError::Invalid(domain::FieldError::new(field, message)))
+                }
+            }
+        }
+    }
+}
+
+/// serde reports missing and unknown fields at the parent: pull the name out of its message.
+fn missing_or_unknown_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim().to_owned();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        let value = parse_json(&bytes)?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        Ok(Self { value, sha256 })
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A query string parsed into `T`; unknown parameters are refused.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|err| {
+                let field = field_path(err.path());
+                let message = err.into_inner().to_string();
+                let field = if field.is_empty() {
+                    missing_or_unknown_field(&message).unwrap_or_default()
+                } else {
+                    field
+                };
+                ApiError::bad_request(&field, format!("query parameter `{field}`: {message}"))
+            })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// `If-Match: "<version>"` (weak or strong, or `*`): the version the client last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<u64>);
+
+impl IfMatch {
+    /// Fails with 412 unless the record's current version is the one the client expects.
+    pub fn check(self, current: u64) -> Result<(), ApiError> {
+        match self.0 {
+            Some(v) if v != current => Err(ApiError::PreconditionFailed { current }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn given(self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let bad = || {
+            ApiError::bad_request(
+                "If-Match",
+                "If-Match must be an ETag this API returned, such as \"3\"",
+            )
+        };
+        let s = raw.to_str().map_err(|_| bad())?.trim();
+        if s == "*" {
+            return Ok(Self(None));
+        }
+        let s = s.strip_prefix("W/").unwrap_or(s);
+        let s = s
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(s);
+        s.parse::<u64>().map(|v| Self(Some(v))).map_err(|_| bad())
+    }
+}
+
+/// The optional `Idempotency-Key` header of a POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let bad = || {
+            ApiError::bad_request(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            )
+        };
+        let s = raw.to_str().map_err(|_| bad())?;
+        if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad());
+        }
+        Ok(Self(Some(s.to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: domain::Name,
+        inner: Option<Inner>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn field_of(json: &str) -> (u16, Option<String>) {
+        let p = parse_json::<Body>(json.as_bytes()).unwrap_err().problem();
+        (p.status, p.field)
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(field_of("{"), (400, None));
+        assert_eq!(field_of("{}"), (422, Some("name".into())));
+        assert_eq!(
+            field_of(r#"{"name":"a","colour":1}"#),
+            (422, Some("colour".into()))
+        );
+        assert_eq!(field_of(r#"{"name":5}"#), (422, Some("name".into())));
+        assert_eq!(field_of(r#"{"name":""}"#), (422, Some("name".into())));
+        assert_eq!(
+            field_of(r#"{"name":"a","inner":{"count":-1}}"#),
+            (422, Some("inner.count".into()))
+        );
+        assert_eq!(field_of("[]"), (422, None));
+    }
+
+    #[test]
+    fn if_match_compares_versions() {
+        assert!(IfMatch(Some(3)).check(3).is_ok());
+        assert_eq!(
+            IfMatch(Some(2)).check(3),
+            Err(ApiError::PreconditionFailed { current: 3 })
+        );
+        assert!(IfMatch(None).check(9).is_ok());
+    }
+}

@@ -1,0 +1,350 @@
+//! How handlers read and write records: typed loads that 404, all-or-nothing writes whose failed
+//! conditions become the right problem, record responses with their `ETag`, and idempotent
+//! creates.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use domain::Stamped;
+use serde::Serialize;
+use serde_json::Value;
+use store::layout::{self, Record};
+use store::{Cond, Item, Key, Query, StoreError, Table, WriteOp};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::extract::{IdempotencyKey, IfMatch};
+use crate::pagination::{ListParams, ListResponse};
+
+/// What every handler gets: the registry table.
+#[derive(Clone)]
+pub struct App {
+    pub table: Arc<dyn Table>,
+}
+
+/// Items marked deleted are about to be removed (see [`delete_record`]) and read as absent.
+fn live(item: &Item) -> bool {
+    item.get("deleted").and_then(Value::as_bool) != Some(true)
+}
+
+/// Loads a record; 404 naming `what` when there is none.
+pub async fn load<R: Record>(
+    app: &App,
+    key: &Key,
+    what: impl FnOnce() -> String,
+) -> Result<R, ApiError> {
+    match app.table.get(key).await? {
+        Some(item) if live(&item) => Ok(R::from_item(item)?),
+        _ => Err(ApiError::NotFound(what())),
+    }
+}
+
+/// Loads a record if it exists.
+pub async fn find<R: Record>(app: &App, key: &Key) -> Result<Option<R>, ApiError> {
+    match app.table.get(key).await? {
+        Some(item) if live(&item) => Ok(Some(R::from_item(item)?)),
+        _ => Ok(None),
+    }
+}
+
+/// One page of records for a list route.
+pub async fn list<R: Record + Serialize>(
+    app: &App,
+    query: Query,
+    params: &ListParams,
+) -> Result<ListResponse<R>, ApiError> {
+    let query = params.apply(query)?;
+    let page = app.table.query(&query).await?;
+    let items = page
+        .items
+        .into_iter()
+        .filter(live)
+        .map(R::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ListResponse {
+        items,
+        next_token: store::cursor::encode(page.last_key.as_ref()),
+    })
+}
+
+/// An all-or-nothing batch of writes, each with the problem to report if its condition fails.
+#[derive(Default)]
+pub struct Tx {
+    ops: Vec<WriteOp>,
+    on_fail: Vec<ApiError>,
+}
+
+impl Tx {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, op: WriteOp, on_fail: ApiError) -> &mut Self {
+        self.ops.push(op);
+        self.on_fail.push(on_fail);
+        self
+    }
+
+    /// Puts a record; `cond` guards it.
+    pub fn put<R: Record>(
+        &mut self,
+        record: &R,
+        cond: Cond,
+        on_fail: ApiError,
+    ) -> Result<&mut Self, ApiError> {
+        Ok(self.push(WriteOp::put(record.to_item()?, cond), on_fail))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Moves the writes of another batch into this one.
+    pub fn extend(&mut self, other: (Vec<WriteOp>, Vec<ApiError>)) {
+        self.ops.extend(other.0);
+        self.on_fail.extend(other.1);
+    }
+
+    pub fn take(&mut self) -> (Vec<WriteOp>, Vec<ApiError>) {
+        (
+            std::mem::take(&mut self.ops),
+            std::mem::take(&mut self.on_fail),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub async fn commit(self, app: &App) -> Result<(), ApiError> {
+        match app.table.write(self.ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i < self.on_fail.len() => {
+                Err(self.on_fail[i].clone())
+            }
+            Err(StoreError::TooLarge(n)) => Err(ApiError::invalid(
+                "",
+                format!("this change needs {n} writes; at most 100 fit in one"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A response kept for idempotent replay: status, JSON body, version and location.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Stored {
+    pub status: u16,
+    pub body: Value,
+    #[serde(default)]
+    pub etag: Option<u64>,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+impl Stored {
+    pub fn record<R: Serialize + Stamped>(
+        status: StatusCode,
+        record: &R,
+        location: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let body = serde_json::to_value(record).map_err(|_| ApiError::Internal)?;
+        Ok(Self {
+            status: status.as_u16(),
+            body,
+            etag: Some(record.stamp().version),
+            location,
+        })
+    }
+}
+
+impl IntoResponse for Stored {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let mut resp = (status, axum::Json(self.body)).into_response();
+        let headers = resp.headers_mut();
+        if let Some(v) = self
+            .etag
+            .and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok())
+        {
+            headers.insert(header::ETAG, v);
+        }
+        if let Some(l) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, l);
+        }
+        resp
+    }
+}
+
+/// A record as a `200` response with its `ETag`.
+pub fn ok<R: Serialize + Stamped>(record: &R) -> Result<Response, ApiError> {
+    Ok(Stored::record(StatusCode::OK, record, None)?.into_response())
+}
+
+/// Writes `next` over `current` unless nothing changed, with `tx`'s other writes; answers the
+/// record as it now stands.
+pub async fn write_changed<R: Record + Clone + PartialEq>(
+    app: &App,
+    current: &R,
+    mut next: R,
+    principal: &Principal,
+    if_match: IfMatch,
+    mut tx: Tx,
+) -> Result<Response, ApiError> {
+    if &next == current && tx.is_empty() {
+        return ok(current);
+    }
+    let version = current.stamp().version;
+    *next.stamp_mut() = current
+        .stamp()
+        .next(&domain::WriteContext::api(principal.actor.clone()));
+    let lost_race = if if_match.given() {
+        ApiError::PreconditionFailed {
+            current: version + 1,
+        }
+    } else {
+        ApiError::Conflict("the record was changed concurrently; read it again and retry".into())
+    };
+    let mut all = Tx::new();
+    all.put(&next, Cond::VersionIs(version), lost_race)?;
+    all.extend(tx.take());
+    all.commit(app).await?;
+    ok(&next)
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// An idempotent POST in progress: the key it claims and the request it stands for.
+pub struct Idempotency {
+    key: Option<Key>,
+    request_hash: String,
+}
+
+impl Idempotency {
+    /// Looks the key up: `Err(response)` replays the first answer; `Ok` goes on with the request.
+    pub async fn begin(
+        app: &App,
+        principal: &Principal,
+        key: IdempotencyKey,
+        route: &str,
+        body_sha256: &str,
+    ) -> Result<Result<Self, Response>, ApiError> {
+        let request_hash = format!("{route} {body_sha256}");
+        let Some(raw) = key.0 else {
+            return Ok(Ok(Self {
+                key: None,
+                request_hash,
+            }));
+        };
+        let key = layout::idempotency_key(&principal.actor.sub, &raw);
+        if let Some(replay) = Self::replay(app, &key, &request_hash).await? {
+            return Ok(Err(replay));
+        }
+        Ok(Ok(Self {
+            key: Some(key),
+            request_hash,
+        }))
+    }
+
+    async fn replay(
+        app: &App,
+        key: &Key,
+        request_hash: &str,
+    ) -> Result<Option<Response>, ApiError> {
+        let Some(item) = app.table.get(key).await? else {
+            return Ok(None);
+        };
+        let expired = item
+            .get("expires_at")
+            .and_then(Value::as_i64)
+            .is_none_or(|t| t < Utc::now().timestamp());
+        if expired {
+            return Ok(None);
+        }
+        if item.get("request_hash").and_then(Value::as_str) != Some(request_hash) {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "this key was already used with a different request; use a new key for a new request",
+            ));
+        }
+        let stored: Stored = item
+            .get("response")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or(ApiError::Internal)?;
+        let mut resp = stored.into_response();
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        Ok(Some(resp))
+    }
+
+    /// Commits the writes of the create together with the record of its answer, then answers.
+    pub async fn commit(self, app: &App, mut tx: Tx, answer: Stored) -> Result<Response, ApiError> {
+        let Some(key) = self.key else {
+            tx.commit(app).await?;
+            return Ok(answer.into_response());
+        };
+        let now = Utc::now().timestamp();
+        let mut item = key.to_item();
+        item.insert("kind".into(), Value::String("idempotency".into()));
+        item.insert(
+            "request_hash".into(),
+            Value::String(self.request_hash.clone()),
+        );
+        item.insert(
+            "response".into(),
+            serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?,
+        );
+        item.insert("expires_at".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));
+        let idem_index = tx.len();
+        tx.push(
+            WriteOp::put(item, Cond::NotExistsOrExpired(now)),
+            ApiError::Internal,
+        );
+        match app.table.write(tx.ops).await {
+            Ok(()) => Ok(answer.into_response()),
+            // The same key won a race with us: answer as it did.
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i == idem_index => {
+                Self::replay(app, &key, &self.request_hash)
+                    .await?
+                    .ok_or_else(|| ApiError::Conflict("retry the request".into()))
+            }
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i < tx.on_fail.len() => {
+                Err(tx.on_fail[i].clone())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Deletes a record so that the change log can tell who deleted it: first a tombstone write
+/// stamped with the actor (hidden from reads), then the delete, each conditional on the version.
+pub async fn delete_record<R: Record + Clone>(
+    app: &App,
+    current: &R,
+    ctx: &domain::WriteContext,
+) -> Result<(), ApiError> {
+    let version = current.stamp().version;
+    let mut tombstone = current.clone();
+    *tombstone.stamp_mut() = current.stamp().next(ctx);
+    let mut item = tombstone.to_item()?;
+    item.insert("deleted".into(), Value::Bool(true));
+    let mut tx = Tx::new();
+    tx.push(
+        WriteOp::put(item, Cond::VersionIs(version)),
+        ApiError::PreconditionFailed { current: version },
+    );
+    tx.commit(app).await?;
+    let mut tx = Tx::new();
+    tx.push(
+        WriteOp::Delete {
+            key: current.key(),
+            cond: Cond::VersionIs(version + 1),
+        },
+        ApiError::Conflict("deleted concurrently".into()),
+    );
+    tx.commit(app).await
+}

@@ -1,0 +1,30 @@
+//! One module per resource; each handler is annotated for the OpenAPI document.
+
+pub mod change_requests;
+pub mod customers;
+pub mod licenses;
+pub mod meta;
+pub mod releases;
+pub mod resources;
+pub mod tenant_data;
+pub mod tenants;
+
+use domain::WriteContext;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+/// The stamp context of a write made through the API by this caller.
+pub(crate) fn ctx(p: &Principal) -> WriteContext {
+    WriteContext::api(p.actor.clone())
+}
+
+/// Parses a path parameter, answering 400 naming it when it does not parse.
+pub(crate) fn path_param<T>(
+    name: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, domain::FieldError>,
+) -> Result<T, ApiError> {
+    parse(raw)
+        .map_err(|e| ApiError::bad_request(name, format!("path parameter `{name}`: {}", e.message)))
+}

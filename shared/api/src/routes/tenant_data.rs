@@ -1,0 +1,247 @@
+//! A tenant's key/value configs and component versions: items in the tenant's partition.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::{
+    ComponentName, ComponentPut, ComponentVersion, ConfigKey, ConfigPut, Role, Stamp, TenantConfig,
+    TenantId, TenantState,
+};
+use serde::Serialize;
+use serde_json::json;
+use store::layout::{self, Record};
+use store::{Cond, Key, Query, WriteOp};
+
+use super::{ctx, path_param, tenants};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::pagination::{ListParams, ListResponse};
+use crate::persist::{self, App, Stored, Tx};
+
+fn config_key(raw: &str) -> Result<ConfigKey, ApiError> {
+    path_param("key", raw, ConfigKey::parse)
+}
+
+fn component_name(raw: &str) -> Result<ComponentName, ApiError> {
+    path_param("name", raw, ComponentName::parse)
+}
+
+/// Lists one kind of item of a tenant's partition. One query; the tenant is looked up only when
+/// the page is empty, to tell "none" from "no such tenant".
+async fn list_tenant_items<R: Record + Serialize>(
+    app: &App,
+    tenant: &TenantId,
+    prefix: &str,
+    params: &ListParams,
+) -> Result<ListResponse<R>, ApiError> {
+    let q = Query::new(None, layout::tenant_partition(tenant)).prefix(prefix);
+    let page = persist::list(app, q, params).await?;
+    if page.items.is_empty() && params.next_token.is_none() {
+        tenants::load(app, tenant).await?;
+    }
+    Ok(page)
+}
+
+/// Writes an item of a live tenant: created (201) or replaced (200), `If-Match` honoured, an
+/// unchanged value written not at all.
+async fn put_tenant_item<R: Record + Serialize + Clone>(
+    app: &App,
+    principal: &Principal,
+    if_match: IfMatch,
+    tenant: &TenantId,
+    current: Option<R>,
+    build: impl FnOnce(Stamp) -> R,
+    unchanged: impl FnOnce(&R) -> bool,
+) -> Result<Response, ApiError> {
+    if let Some(c) = &current {
+        if_match.check(c.stamp().version)?;
+        if unchanged(c) {
+            return persist::ok(c);
+        }
+    } else if if_match.given() {
+        return Err(ApiError::PreconditionFailed { current: 0 });
+    }
+    let ctx = ctx(principal);
+    let (stamp, cond, status) = match &current {
+        Some(c) => (
+            c.stamp().next(&ctx),
+            Cond::VersionIs(c.stamp().version),
+            StatusCode::OK,
+        ),
+        None => (Stamp::first(&ctx), Cond::NotExists, StatusCode::CREATED),
+    };
+    let lost_race = match &current {
+        Some(c) if if_match.given() => ApiError::PreconditionFailed {
+            current: c.stamp().version + 1,
+        },
+        _ => ApiError::Conflict("changed concurrently; read it again and retry".into()),
+    };
+    let record = build(stamp);
+    let mut tx = Tx::new();
+    tx.put(&record, cond, lost_race)?;
+    tx.push(
+        WriteOp::Check {
+            key: layout::tenant_key(tenant),
+            cond: Cond::FieldIsNot("state".into(), json!(TenantState::EndOfLife.as_str())),
+        },
+        ApiError::Conflict(format!("tenant {tenant} does not exist or is EndOfLife")),
+    );
+    tx.commit(app).await?;
+    Ok(Stored::record(status, &record, None)?.into_response())
+}
+
+async fn find_item<R: Record>(app: &App, key: &Key) -> Result<Option<R>, ApiError> {
+    persist::find(app, key).await
+}
+
+/// The configs of a tenant. Secrets show as their reference only.
+#[utoipa::path(get, path = "/v1/tenants/{id}/configs", tag = "configs", params(("id" = TenantId, Path), ListParams),
+    responses((status = 200, body = ListResponse<TenantConfig>), (status = 404, body = Problem)))]
+pub async fn list_configs(
+    State(app): State<App>,
+    _: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<axum::Json<ListResponse<TenantConfig>>, ApiError> {
+    let id = tenants::parse_id(&id)?;
+    Ok(axum::Json(
+        list_tenant_items(&app, &id, layout::CONFIG_PREFIX, &params).await?,
+    ))
+}
+
+/// One config of a tenant.
+#[utoipa::path(get, path = "/v1/tenants/{id}/configs/{key}", tag = "configs",
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path)),
+    responses((status = 200, body = TenantConfig), (status = 404, body = Problem)))]
+pub async fn get_config(
+    State(app): State<App>,
+    _: Principal,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
+    let config: TenantConfig = persist::load(&app, &layout::config_key(&id, &key), || {
+        format!("tenant {id} has no config {key}")
+    })
+    .await?;
+    persist::ok(&config)
+}
+
+/// Set a config: `{"value": ...}` for a plain value, `{"secret_ref": "ssm:/..."}` for a secret.
+/// A key that names a secret (`*password*`, `*secret*`, `*token*`...) only takes a reference.
+#[utoipa::path(put, path = "/v1/tenants/{id}/configs/{key}", tag = "configs", request_body = ConfigPut,
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TenantConfig), (status = 201, body = TenantConfig), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_config(
+    State(app): State<App>,
+    principal: Principal,
+    Path((id, key)): Path<(String, String)>,
+    if_match: IfMatch,
+    body: JsonBody<ConfigPut>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Operator)?;
+    let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
+    let value = body.value.parse_for(&key)?;
+    let current: Option<TenantConfig> = find_item(&app, &layout::config_key(&id, &key)).await?;
+    let (tid, k, v) = (id.clone(), key.clone(), value.clone());
+    put_tenant_item(
+        &app,
+        &principal,
+        if_match,
+        &id,
+        current,
+        move |stamp| TenantConfig::new(tid, k, v, stamp),
+        |c| c.holds(&value),
+    )
+    .await
+}
+
+/// Remove a config.
+#[utoipa::path(delete, path = "/v1/tenants/{id}/configs/{key}", tag = "configs",
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete_config(
+    State(app): State<App>,
+    principal: Principal,
+    Path((id, key)): Path<(String, String)>,
+    if_match: IfMatch,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Operator)?;
+    let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
+    let current: TenantConfig = persist::load(&app, &layout::config_key(&id, &key), || {
+        format!("tenant {id} has no config {key}")
+    })
+    .await?;
+    if_match.check(current.stamp.version)?;
+    persist::delete_record(&app, &current, &ctx(&principal)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The component versions running in a tenant.
+#[utoipa::path(get, path = "/v1/tenants/{id}/components", tag = "components", params(("id" = TenantId, Path), ListParams),
+    responses((status = 200, body = ListResponse<ComponentVersion>), (status = 404, body = Problem)))]
+pub async fn list_components(
+    State(app): State<App>,
+    _: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<axum::Json<ListResponse<ComponentVersion>>, ApiError> {
+    let id = tenants::parse_id(&id)?;
+    Ok(axum::Json(
+        list_tenant_items(&app, &id, layout::COMPONENT_PREFIX, &params).await?,
+    ))
+}
+
+/// One component version of a tenant.
+#[utoipa::path(get, path = "/v1/tenants/{id}/components/{name}", tag = "components",
+    params(("id" = TenantId, Path), ("name" = ComponentName, Path)),
+    responses((status = 200, body = ComponentVersion), (status = 404, body = Problem)))]
+pub async fn get_component(
+    State(app): State<App>,
+    _: Principal,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
+    let c: ComponentVersion = persist::load(&app, &layout::component_key(&id, &name), || {
+        format!("tenant {id} has no component {name}")
+    })
+    .await?;
+    persist::ok(&c)
+}
+
+/// Record the version of a component in a tenant (e.g. a hotfix, or what a poll of the tenant
+/// found).
+#[utoipa::path(put, path = "/v1/tenants/{id}/components/{name}", tag = "components", request_body = ComponentPut,
+    params(("id" = TenantId, Path), ("name" = ComponentName, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = ComponentVersion), (status = 201, body = ComponentVersion), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_component(
+    State(app): State<App>,
+    principal: Principal,
+    Path((id, name)): Path<(String, String)>,
+    if_match: IfMatch,
+    body: JsonBody<ComponentPut>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Operator)?;
+    let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
+    let current: Option<ComponentVersion> =
+        find_item(&app, &layout::component_key(&id, &name)).await?;
+    let version = body.value.version;
+    let (tid, n, v) = (id.clone(), name.clone(), version.clone());
+    put_tenant_item(
+        &app,
+        &principal,
+        if_match,
+        &id,
+        current,
+        move |stamp| ComponentVersion {
+            tenant_id: tid,
+            name: n,
+            version: v,
+            stamp,
+        },
+        |c| c.version == version,
+    )
+    .await
+}

@@ -1,0 +1,347 @@
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use domain::{
+    ComponentVersion, CustomerId, ReleaseStatus, ReleaseVersion, Role, Stamp, Tenant, TenantCreate,
+    TenantId, TenantPatch, TenantState, WriteContext,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use store::layout::{self, collection};
+use store::{Cond, Index, Item, Query, WriteOp};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ctx, path_param};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
+use crate::pagination::{ListParams, ListResponse};
+use crate::persist::{self, App, Idempotency, Stored, Tx};
+
+pub(crate) fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
+    path_param("id", raw, TenantId::parse)
+}
+
+pub(crate) async fn load(app: &App, id: &TenantId) -> Result<Tenant, ApiError> {
+    persist::load(app, &layout::tenant_key(id), || format!("no tenant {id}")).await
+}
+
+/// Keeps the fleet counters exact: `by` tenants enter (or leave, with -1) a state and a release.
+pub fn count_in_fleet(tx: &mut Tx, state: TenantState, release: &ReleaseVersion, by: i64) {
+    let counter = |dimension: &str, value: String| -> Item {
+        let mut set = Item::new();
+        set.insert("kind".into(), json!("fleet_counter"));
+        set.insert("dimension".into(), json!(dimension));
+        set.insert("value".into(), Value::String(value));
+        set
+    };
+    tx.push(
+        WriteOp::Increment {
+            key: layout::fleet_state_counter(state),
+            field: "count".into(),
+            by,
+            set: counter("state", state.to_string()),
+        },
+        ApiError::Internal,
+    );
+    tx.push(
+        WriteOp::Increment {
+            key: layout::fleet_release_counter(release),
+            field: "count".into(),
+            by,
+            set: counter("release", release.to_string()),
+        },
+        ApiError::Internal,
+    );
+}
+
+/// The writes that bring a new tenant into the registry: the tenant, its first change request,
+/// its name guard, its component versions from the release manifest and the fleet counters;
+/// guarded by its customer existing and its release being available.
+pub async fn new_tenant_writes(
+    app: &App,
+    tenant: &Tenant,
+    change_request: &domain::TenantChangeRequest,
+    ctx: &WriteContext,
+) -> Result<Tx, ApiError> {
+    let unknown_release = || {
+        ApiError::invalid(
+            "release",
+            format!("no available release {}", tenant.release),
+        )
+    };
+    let release =
+        persist::find::<domain::ProductRelease>(app, &layout::release_key(&tenant.release))
+            .await?
+            .ok_or_else(unknown_release)?;
+    if release.status != ReleaseStatus::Available {
+        return Err(ApiError::invalid(
+            "release",
+            format!(
+                "release {} is {:?}; new tenants need an available release",
+                release.version, release.status
+            )
+            .to_lowercase(),
+        ));
+    }
+    let mut tx = Tx::new();
+    tx.put(
+        tenant,
+        Cond::NotExists,
+        ApiError::Conflict("id collision; retry".into()),
+    )?;
+    tx.put(
+        change_request,
+        Cond::NotExists,
+        ApiError::Conflict("id collision; retry".into()),
+    )?;
+    tx.push(
+        WriteOp::put(
+            layout::guard_item(layout::tenant_name_guard(&tenant.name), tenant.id.as_str()),
+            Cond::NotExists,
+        ),
+        ApiError::Conflict(format!("a tenant named {} already exists", tenant.name)),
+    );
+    tx.push(
+        WriteOp::Check {
+            key: layout::customer_key(&tenant.customer_id),
+            cond: Cond::Exists,
+        },
+        ApiError::invalid("customer_id", format!("no customer {}", tenant.customer_id)),
+    );
+    tx.push(
+        WriteOp::Check {
+            key: layout::release_key(&tenant.release),
+            cond: Cond::FieldIs("status".into(), json!("available")),
+        },
+        unknown_release(),
+    );
+    let stamp = Stamp::first(&WriteContext {
+        change_request_id: Some(change_request.id.clone()),
+        ..ctx.clone()
+    });
+    for (name, version) in &release.components {
+        let component = ComponentVersion {
+            tenant_id: tenant.id.clone(),
+            name: name.clone(),
+            version: version.clone(),
+            stamp: stamp.clone(),
+        };
+        tx.put(&component, Cond::NotExists, ApiError::Internal)?;
+    }
+    count_in_fleet(&mut tx, tenant.state, &tenant.release, 1);
+    Ok(tx)
+}
+
+/// Create a tenant. A new tenant starts `Provisioning` held by a `provision` change request;
+/// with `"import": true` an already running one is registered `InTesting` with a `validate`
+/// change request. Its component versions start as the release's manifest.
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Tenant), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_tenant(
+    State(app): State<App>,
+    principal: Principal,
+    idem: IdempotencyKey,
+    body: JsonBody<TenantCreate>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Operator)?;
+    let idem =
+        match Idempotency::begin(&app, &principal, idem, "POST /v1/tenants", &body.sha256).await? {
+            Ok(i) => i,
+            Err(replay) => return Ok(replay),
+        };
+    let ctx = ctx(&principal);
+    let (tenant, change_request) = Tenant::create(body.value, &ctx);
+    let tx = new_tenant_writes(&app, &tenant, &change_request, &ctx).await?;
+    let answer = Stored::record(
+        StatusCode::CREATED,
+        &tenant,
+        Some(format!("/v1/tenants/{}", tenant.id)),
+    )?;
+    idem.commit(&app, tx, answer).await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TenantListParams {
+    /// Only tenants in this state (`Healthy`, `Broken`...).
+    pub state: Option<String>,
+    /// Only tenants of this customer.
+    pub customer_id: Option<String>,
+    /// Only tenants on this release.
+    pub release: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_token` of the previous page.
+    pub next_token: Option<String>,
+}
+
+impl TenantListParams {
+    /// The query answering these filters: the most selective index, the others as filters.
+    fn query(&self) -> Result<Query, ApiError> {
+        let state = self
+            .state
+            .as_deref()
+            .map(|s| {
+                TenantState::parse(s).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "state",
+                        format!(
+                            "unknown state `{s}`; one of {}",
+                            TenantState::ALL.map(|s| s.as_str()).join(", ")
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let customer = self
+            .customer_id
+            .as_deref()
+            .map(|c| path_param("customer_id", c, CustomerId::parse))
+            .transpose()?;
+        let release = self
+            .release
+            .as_deref()
+            .map(|r| path_param("release", r, ReleaseVersion::parse))
+            .transpose()?;
+        let mut q = match (&customer, &release, state) {
+            (Some(c), _, _) => Query::new(Some(Index::Gsi3), layout::tenants_of_customer(c)),
+            (None, Some(r), _) => Query::new(Some(Index::Gsi4), layout::tenants_on_release(r)),
+            (None, None, Some(s)) => Query::new(Some(Index::Gsi2), layout::tenants_in_state(s)),
+            (None, None, None) => Query::new(Some(Index::Gsi1), collection::TENANTS),
+        };
+        if customer.is_some() {
+            if let Some(r) = &release {
+                q = q.filter("release", json!(r.to_string()));
+            }
+        }
+        if customer.is_some() || release.is_some() {
+            if let Some(s) = state {
+                q = q.filter("state", json!(s.as_str()));
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// List tenants, filtered by `state`, `customer_id` and `release` (any combination).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(TenantListParams),
+    responses((status = 200, body = ListResponse<Tenant>), (status = 400, body = Problem)))]
+pub async fn list_tenants(
+    State(app): State<App>,
+    _: Principal,
+    QueryParams(params): QueryParams<TenantListParams>,
+) -> Result<axum::Json<ListResponse<Tenant>>, ApiError> {
+    let q = params.query()?;
+    let page = ListParams {
+        limit: params.limit,
+        next_token: params.next_token,
+    };
+    Ok(axum::Json(persist::list(&app, q, &page).await?))
+}
+
+/// A tenant.
+#[utoipa::path(get, path = "/v1/tenants/{id}", tag = "tenants", params(("id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
+pub async fn get_tenant(
+    State(app): State<App>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    persist::ok(&load(&app, &parse_id(&id)?).await?)
+}
+
+/// Change a tenant's name, region or description. Its state and release change only through
+/// change requests.
+#[utoipa::path(patch, path = "/v1/tenants/{id}", tag = "tenants", request_body = TenantPatch,
+    params(("id" = TenantId, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Tenant), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn patch_tenant(
+    State(app): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonBody<TenantPatch>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Operator)?;
+    let current = load(&app, &parse_id(&id)?).await?;
+    if_match.check(current.stamp.version)?;
+    let mut next = current.clone();
+    body.value.apply_to(&mut next);
+    let mut tx = Tx::new();
+    if next.name != current.name {
+        tx.push(
+            WriteOp::put(
+                layout::guard_item(layout::tenant_name_guard(&next.name), next.id.as_str()),
+                Cond::NotExists,
+            ),
+            ApiError::Conflict(format!("a tenant named {} already exists", next.name)),
+        );
+        tx.push(
+            WriteOp::Delete {
+                key: layout::tenant_name_guard(&current.name),
+                cond: Cond::FieldIs("owner".into(), json!(current.id.as_str())),
+            },
+            ApiError::Conflict("the tenant was renamed concurrently".into()),
+        );
+    }
+    persist::write_changed(&app, &current, next, &principal, if_match, tx).await
+}
+
+/// Tenant counts across the fleet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FleetSummary {
+    pub total: i64,
+    /// Every state, with zero where no tenant is in it.
+    pub by_state: BTreeMap<String, i64>,
+    /// Releases with at least one tenant.
+    pub by_release: BTreeMap<String, i64>,
+}
+
+/// Tenant counts by state and by release, from counters kept in the same transactions as the
+/// tenants: one query whatever the fleet size.
+#[utoipa::path(get, path = "/v1/fleet/summary", tag = "tenants", responses((status = 200, body = FleetSummary)))]
+pub async fn fleet_summary(
+    State(app): State<App>,
+    _: Principal,
+) -> Result<axum::Json<FleetSummary>, ApiError> {
+    let mut summary = FleetSummary {
+        total: 0,
+        by_state: TenantState::ALL
+            .iter()
+            .map(|s| (s.to_string(), 0))
+            .collect(),
+        by_release: BTreeMap::new(),
+    };
+    let mut query = Query::new(None, layout::FLEET_PARTITION).limit(1000);
+    loop {
+        let page = app.table.query(&query).await?;
+        for item in &page.items {
+            let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
+            let value = item
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            match item.get("dimension").and_then(Value::as_str) {
+                Some("state") => {
+                    summary.total += count;
+                    summary.by_state.insert(value, count);
+                }
+                Some("release") if count > 0 => {
+                    summary.by_release.insert(value, count);
+                }
+                _ => {}
+            }
+        }
+        match page.last_key {
+            Some(k) => query = query.start(Some(k)),
+            None => break,
+        }
+    }
+    Ok(axum::Json(summary))
+}

@@ -1,0 +1,114 @@
+//! `devstack serve`: the local API on the local emulator, with demo data.
+//! `devstack token --role admin [--sub alice]`: a bearer token the local API accepts.
+//! `devstack create-table`: the registry table, as `infra/template.yaml` declares it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use devstack::local_auth::LocalTokens;
+use devstack::seed::{self, ApiCaller};
+use devstack::table_def;
+use portal_api::App;
+use store::dynamo::DynamoTable;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn dev_dir() -> PathBuf {
+    PathBuf::from(env("PORTAL_DEV_DIR", ".dev"))
+}
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("token") => {
+            let role = arg(&args, "--role").unwrap_or_else(|| "admin".into());
+            if domain::Role::parse(&role).is_none() {
+                bail!("--role must be admin, operator or viewer");
+            }
+            let sub = arg(&args, "--sub").unwrap_or_else(|| format!("dev-{role}"));
+            let email = arg(&args, "--email").unwrap_or_else(|| format!("{sub}@vendor.example"));
+            let tokens = LocalTokens::for_checkout(&dev_dir())?;
+            std::io::Write::write_all(
+                &mut std::io::stdout(),
+                format!("{}\n", tokens.mint(&sub, Some(&email), &role, 12 * 3600)).as_bytes(),
+            )?;
+            Ok(())
+        }
+        Some("create-table") => {
+            let (client, table) = clients().await?;
+            ensure_table(&client, &table).await
+        }
+        Some("serve") => serve().await,
+        _ => bail!(
+            "usage: devstack serve | token --role admin|operator|viewer [--sub NAME] | create-table"
+        ),
+    }
+}
+
+async fn clients() -> anyhow::Result<(aws_sdk_dynamodb::Client, String)> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .context("AWS_ENDPOINT_URL must point at the local emulator")?;
+    let config = devstack::local_aws_config(&endpoint).await;
+    Ok((
+        aws_sdk_dynamodb::Client::new(&config),
+        env("TABLE_NAME", "admin-portal-registry"),
+    ))
+}
+
+async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
+    if !table_def::table_exists(client, table).await? {
+        table_def::create_table(
+            client,
+            table_def::TEMPLATE,
+            table_def::REGISTRY_TABLE,
+            table,
+        )
+        .await?;
+        tracing::info!(table, "created the registry table from infra/template.yaml");
+    }
+    Ok(())
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let (client, table) = clients().await?;
+    ensure_table(&client, &table).await?;
+    let app = App {
+        table: Arc::new(DynamoTable::new(client, table)),
+    };
+    let tokens = LocalTokens::for_checkout(&dev_dir())?;
+    let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
+
+    let seeder = ApiCaller::new(router.clone(), tokens.mint("seed", None, "admin", 600));
+    if !seed::is_seeded(&seeder).await? {
+        let n = seed::seed(&app, &seeder).await?;
+        tracing::info!(tenants = n, "seeded demo data");
+    }
+
+    let addr = format!("127.0.0.1:{}", env("PORT", "3000"));
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!("Admin Portal API on http://{addr}  (token: make token ROLE=admin)");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

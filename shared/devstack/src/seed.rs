@@ -1,0 +1,285 @@
+//! Demo data for `make dev`: customers, licenses, three releases, twenty tenants spread over all
+//! nine states, configs, components and shared AWS resources. Everything is created through the
+//! API router itself; only the spread of states (which in real life comes from change requests
+//! running) is written directly, stamped with the `seed` source.
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use domain::{
+    Actor, ChangeRequestStatus, Source, Stamped, Tenant, TenantChangeRequest, TenantState,
+    WriteContext,
+};
+use http_body_util::BodyExt;
+use portal_api::persist::{self, App, Tx};
+use portal_api::routes::tenants::count_in_fleet;
+use serde_json::{Value, json};
+use store::Cond;
+use store::layout;
+use tower::ServiceExt;
+
+/// Calls the router in-process as an authenticated caller.
+pub struct ApiCaller {
+    router: Router,
+    token: String,
+}
+
+impl ApiCaller {
+    pub fn new(router: Router, token: String) -> Self {
+        Self { router, token }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.token));
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self.router.clone().oneshot(req.body(body)?).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Ok((status, value))
+    }
+
+    /// A call that must succeed; answers its body.
+    pub async fn ok(&self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
+        let (status, value) = self.call(method.clone(), path, Some(body)).await?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status} {value}");
+        }
+        Ok(value)
+    }
+}
+
+const CUSTOMERS: [(&str, &str); 5] = [
+    ("Acme Corp", "ops@acme.example"),
+    ("Globex", "it@globex.example"),
+    ("Initech", "admin@initech.example"),
+    ("Umbrella Health", "secops@umbrella.example"),
+    ("Stark Industries", "cloud@stark.example"),
+];
+
+/// The state each demo tenant is left in: every state at least once.
+const STATES: [TenantState; 20] = [
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Provisioning,
+    TenantState::Maintenance,
+    TenantState::Maintenance,
+    TenantState::BackingUp,
+    TenantState::Restoring,
+    TenantState::InTesting,
+    TenantState::Suspended,
+    TenantState::Suspended,
+    TenantState::Broken,
+    TenantState::Broken,
+    TenantState::EndOfLife,
+    TenantState::Healthy,
+];
+
+const ENVIRONMENTS: [&str; 4] = ["prod", "staging", "dr", "eval"];
+
+/// Whether the registry already holds data (then seeding is skipped).
+pub async fn is_seeded(caller: &ApiCaller) -> anyhow::Result<bool> {
+    let (_, page) = caller
+        .call(Method::GET, "/v1/customers?limit=1", None)
+        .await?;
+    Ok(page["items"].as_array().is_some_and(|a| !a.is_empty()))
+}
+
+/// Writes the demo data. Returns the number of tenants created.
+pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
+    let mut customers = Vec::new();
+    for (name, email) in CUSTOMERS {
+        let c = caller
+            .ok(
+                Method::POST,
+                "/v1/customers",
+                json!({"name": name, "contact_email": email}),
+            )
+            .await?;
+        customers.push(c["id"].as_str().context("customer id")?.to_owned());
+    }
+    let enterprise = caller
+        .ok(Method::POST, "/v1/licenses", json!({"name": "Enterprise", "kind": "subscription", "max_users": 5000,
+            "features": ["sso", "audit", "connectors"], "template": "edition=enterprise\nusers={{max_users}}"}))
+        .await?;
+    let trial = caller
+        .ok(
+            Method::POST,
+            "/v1/licenses",
+            json!({"name": "Trial", "kind": "trial", "max_users": 25, "features": ["connectors"]}),
+        )
+        .await?;
+    for (i, c) in customers.iter().enumerate() {
+        let license = if i == 4 { &trial } else { &enterprise };
+        caller
+            .ok(
+                Method::POST,
+                "/v1/license-assignments",
+                json!({"customer_id": c, "license_id": license["id"],
+                "key_ref": format!("ssm:/admin-portal/licenses/{c}"),
+                "starts_at": "2026-01-01T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z"}),
+            )
+            .await?;
+    }
+    let releases = [
+        (
+            "3.0.0",
+            json!({"webapp": "3.0.0", "api": "3.0.0", "airflow": "2.7.3", "postgres": "14.9", "connectors": "1.8.0"}),
+        ),
+        (
+            "3.1.0",
+            json!({"webapp": "3.1.0", "api": "3.1.2", "airflow": "2.8.1", "postgres": "15.4", "connectors": "1.9.0"}),
+        ),
+        (
+            "3.2.0",
+            json!({"webapp": "3.2.0", "api": "3.2.0", "airflow": "2.9.0", "postgres": "15.4", "connectors": "2.0.1"}),
+        ),
+    ];
+    for (v, components) in &releases {
+        caller
+            .ok(
+                Method::POST,
+                "/v1/releases",
+                json!({"version": v, "components": components, "notes": format!("Release {v}")}),
+            )
+            .await?;
+    }
+
+    let shared_rds = "arn:aws:rds:us-east-1:123456789012:cluster:shared-analytics";
+    let mut shared_users = Vec::new();
+    for (i, state) in STATES.iter().enumerate() {
+        let customer = &customers[i % customers.len()];
+        let slug = CUSTOMERS[i % CUSTOMERS.len()]
+            .0
+            .split(' ')
+            .next()
+            .unwrap_or("t")
+            .to_lowercase();
+        let name = format!(
+            "{slug}-{}-{}",
+            ENVIRONMENTS[i / customers.len() % ENVIRONMENTS.len()],
+            i + 1
+        );
+        let release = releases[i % releases.len()].0;
+        let t = caller
+            .ok(
+                Method::POST,
+                "/v1/tenants",
+                json!({"customer_id": customer, "name": name, "release": release,
+                "region": if i % 3 == 0 { "eu-west-1" } else { "us-east-1" }}),
+            )
+            .await?;
+        let id = t["id"].as_str().context("tenant id")?.to_owned();
+        for (key, value) in [
+            ("smtp.host", json!("smtp.mail.example")),
+            ("max_workers", json!(4 + i % 4)),
+            ("sso.enabled", json!(i % 2 == 0)),
+        ] {
+            caller
+                .ok(
+                    Method::PUT,
+                    &format!("/v1/tenants/{id}/configs/{key}"),
+                    json!({"value": value}),
+                )
+                .await?;
+        }
+        caller
+            .ok(
+                Method::PUT,
+                &format!("/v1/tenants/{id}/configs/db.password"),
+                json!({"secret_ref": format!("ssm:/tenants/{name}/db_password")}),
+            )
+            .await?;
+        caller
+            .ok(Method::POST, "/v1/resources", json!({"arn": format!("arn:aws:ec2:us-east-1:123456789012:instance/i-{:017x}", 0xabc000 + i),
+                "name": format!("{name} app server"), "tenant_ids": [id]}))
+            .await?;
+        if i % 4 == 0 {
+            shared_users.push(id.clone());
+        }
+        settle(app, &id, *state).await?;
+    }
+    caller
+        .ok(Method::POST, "/v1/resources", json!({"arn": shared_rds, "name": "Shared analytics cluster",
+            "description": "One Aurora cluster serving several tenants' analytics schemas", "tenant_ids": shared_users}))
+        .await?;
+    caller
+        .ok(
+            Method::PATCH,
+            "/v1/releases/3.0.0",
+            json!({"status": "deprecated"}),
+        )
+        .await?;
+    Ok(STATES.len())
+}
+
+/// Moves a freshly created demo tenant to `state` as if its change requests had run: the
+/// provisioning change request succeeds (unless the tenant is still provisioning) and the fleet
+/// counters follow, all in one transaction.
+async fn settle(app: &App, id: &str, state: TenantState) -> anyhow::Result<()> {
+    if state == TenantState::Provisioning {
+        return Ok(());
+    }
+    let id = domain::TenantId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tenant: Tenant = persist::load(app, &layout::tenant_key(&id), || "seeded tenant".into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cr_id = tenant
+        .active_change_request_id
+        .clone()
+        .context("a new tenant has a change request")?;
+    let cr: TenantChangeRequest = persist::load(app, &layout::change_request_key(&cr_id), || {
+        "seeded change request".into()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = WriteContext {
+        actor: Actor::system("seed"),
+        source: Source::Seed,
+        change_request_id: Some(cr_id),
+        now: chrono::Utc::now(),
+    };
+
+    let mut next = tenant.clone();
+    next.state = state;
+    next.active_change_request_id = None;
+    next.stamp = tenant.stamp().next(&ctx);
+    let mut done = cr.clone();
+    done.status = ChangeRequestStatus::Succeeded;
+    done.stamp = cr.stamp().next(&ctx);
+
+    let mut tx = Tx::new();
+    let e = || portal_api::ApiError::Conflict("seed raced".into());
+    tx.put(&next, Cond::VersionIs(tenant.stamp.version), e())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.put(&done, Cond::VersionIs(cr.stamp.version), e())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    count_in_fleet(&mut tx, tenant.state, &tenant.release, -1);
+    count_in_fleet(&mut tx, state, &tenant.release, 1);
+    tx.commit(app).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
