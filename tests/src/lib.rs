@@ -1,1 +1,182 @@
+//! Integration-test harness: a real moto server (started once per test binary, or the one
+//! `MOTO_ENDPOINT` names), a fresh registry table per test created from `infra/template.yaml`,
+//! and the API router over the real DynamoDB adapter.
 
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use devstack::local_auth::LocalTokens;
+use http_body_util::BodyExt;
+use portal_api::App;
+use serde_json::Value;
+use store::dynamo::DynamoTable;
+use tower::ServiceExt;
+
+/// The emulator all tests of this binary share.
+pub struct Moto {
+    pub endpoint: String,
+    /// Held for the life of the process: moto exits when this pipe closes.
+    _child: Option<Child>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// Sets what every SDK client in tests needs to never look for AWS.
+fn isolate_from_aws() {
+    // SAFETY: called once, from `moto()`'s initializer, before any client is built.
+    unsafe {
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+}
+
+/// The shared moto server, started on first use.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        isolate_from_aws();
+        if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+            return Moto { endpoint, _child: None };
+        }
+        let python = std::env::var("PORTAL_PYTHON").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".tools/venv/bin/python"));
+        assert!(python.exists(), "{} not found: run `make test` (or tests/stack/bootstrap.sh) to install the local tools", python.display());
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .arg(repo_root().join("tests/stack/moto_launcher.py"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting moto");
+        let stdout = child.stdout.take().expect("moto stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("moto ready") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("moto exited before it was ready"),
+            }
+        }
+        // Keep draining stdout so moto never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: Some(child) }
+    })
+}
+
+/// A DynamoDB client for the shared moto.
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    let config = devstack::local_aws_config(&moto().endpoint).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A new, empty registry table, as the template declares it.
+pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
+    let client = dynamodb().await;
+    let name = format!("registry-{}", ulid::Ulid::new().to_string().to_lowercase());
+    devstack::table_def::create_table(&client, devstack::table_def::TEMPLATE, devstack::table_def::REGISTRY_TABLE, &name)
+        .await
+        .expect("creating the registry table");
+    (client, name)
+}
+
+/// Every item of a table (tests only: the product never scans).
+pub async fn all_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => return items,
+        }
+    }
+}
+
+/// The API over a fresh table in moto, with local tokens.
+pub struct TestApi {
+    pub router: Router,
+    pub app: App,
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+    tokens: LocalTokens,
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApi {
+    pub async fn new() -> Self {
+        static LOGS: std::sync::Once = std::sync::Once::new();
+        LOGS.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        });
+        let (client, table) = fresh_table().await;
+        let app = App { table: Arc::new(DynamoTable::new(client.clone(), table.clone())) };
+        let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());
+        let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
+        Self { router, app, client, table, tokens }
+    }
+
+    pub fn token(&self, role: &str, sub: &str) -> String {
+        self.tokens.mint(sub, Some(&format!("{sub}@vendor.example")), role, 600)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self.router.clone().oneshot(req.body(body).expect("request")).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Reply { status, headers, body }
+    }
+
+    /// A call as `sub` with `role`, no extra headers.
+    pub async fn call(&self, role: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let token = self.token(role, &format!("{role}-user"));
+        self.send(method, path, Some(&token), &[], body).await
+    }
+
+    pub async fn item_count(&self) -> usize {
+        all_items(&self.client, &self.table).await.len()
+    }
+}

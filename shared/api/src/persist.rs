@@ -154,7 +154,7 @@ impl Stored {
         Ok(Self {
             status: status.as_u16(),
             body,
-            etag: Some(record.stamp().version),
+            etag: Some(record.stamp().revision),
             location,
         })
     }
@@ -196,19 +196,19 @@ pub async fn write_changed<R: Record + Clone + PartialEq>(
     if &next == current && tx.is_empty() {
         return ok(current);
     }
-    let version = current.stamp().version;
+    let revision = current.stamp().revision;
     *next.stamp_mut() = current
         .stamp()
         .next(&domain::WriteContext::api(principal.actor.clone()));
     let lost_race = if if_match.given() {
         ApiError::PreconditionFailed {
-            current: version + 1,
+            current: revision + 1,
         }
     } else {
         ApiError::Conflict("the record was changed concurrently; read it again and retry".into())
     };
     let mut all = Tx::new();
-    all.put(&next, Cond::VersionIs(version), lost_race)?;
+    all.put(&next, Cond::RevisionIs(revision), lost_race)?;
     all.extend(tx.take());
     all.commit(app).await?;
     ok(&next)
@@ -327,22 +327,22 @@ pub async fn delete_record<R: Record + Clone>(
     current: &R,
     ctx: &domain::WriteContext,
 ) -> Result<(), ApiError> {
-    let version = current.stamp().version;
+    let revision = current.stamp().revision;
     let mut tombstone = current.clone();
     *tombstone.stamp_mut() = current.stamp().next(ctx);
     let mut item = tombstone.to_item()?;
     item.insert("deleted".into(), Value::Bool(true));
     let mut tx = Tx::new();
     tx.push(
-        WriteOp::put(item, Cond::VersionIs(version)),
-        ApiError::PreconditionFailed { current: version },
+        WriteOp::put(item, Cond::RevisionIs(revision)),
+        ApiError::PreconditionFailed { current: revision },
     );
     tx.commit(app).await?;
     let mut tx = Tx::new();
     tx.push(
         WriteOp::Delete {
             key: current.key(),
-            cond: Cond::VersionIs(version + 1),
+            cond: Cond::RevisionIs(revision + 1),
         },
         ApiError::Conflict("deleted concurrently".into()),
     );

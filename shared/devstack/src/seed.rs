@@ -275,11 +275,10 @@ async fn settle(app: &App, id: &str, state: TenantState) -> anyhow::Result<()> {
 
     let mut tx = Tx::new();
     let e = || portal_api::ApiError::Conflict("seed raced".into());
-    tx.put(&next, Cond::VersionIs(tenant.stamp.version), e())
+    tx.put(&next, Cond::RevisionIs(tenant.stamp.revision), e())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tx.put(&done, Cond::VersionIs(cr.stamp.version), e())
+    tx.put(&done, Cond::RevisionIs(cr.stamp.revision), e())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    count_in_fleet(&mut tx, tenant.state, &tenant.release, -1);
-    count_in_fleet(&mut tx, state, &tenant.release, 1);
+    count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, -1), (state, &tenant.release, 1)]);
     tx.commit(app).await.map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -20,8 +20,9 @@ use crate::{
 /// Stamped on every write: the change log reads these from the stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Stamp {
-    /// Bumped by every write; the record's `ETag`.
-    pub version: u64,
+    /// Bumped by every write; the record's `ETag`. (Named `revision` because `version` is a
+    /// field of releases and component versions themselves.)
+    pub revision: u64,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -56,7 +57,7 @@ impl WriteContext {
 impl Stamp {
     pub fn first(ctx: &WriteContext) -> Self {
         Self {
-            version: 1,
+            revision: 1,
             created_at: ctx.now,
             created_by: ctx.actor.stamp(),
             updated_at: ctx.now,
@@ -69,7 +70,7 @@ impl Stamp {
     /// The stamp of the next write of the same record.
     pub fn next(&self, ctx: &WriteContext) -> Self {
         Self {
-            version: self.version + 1,
+            revision: self.revision + 1,
             created_at: self.created_at,
             created_by: self.created_by.clone(),
             updated_at: ctx.now,
@@ -828,7 +829,7 @@ mod tests {
     fn stamps_count_versions_and_keep_creation() {
         let c = ctx();
         let first = Stamp::first(&c);
-        assert_eq!(first.version, 1);
+        assert_eq!(first.revision, 1);
         assert_eq!(first.updated_by, "alice <alice@vendor.example>");
         let later = WriteContext {
             actor: Actor::system("alarm"),
@@ -836,7 +837,7 @@ mod tests {
             ..c
         };
         let next = first.next(&later);
-        assert_eq!(next.version, 2);
+        assert_eq!(next.revision, 2);
         assert_eq!(next.created_by, first.created_by);
         assert_eq!(next.updated_by, "system:alarm");
         assert_eq!(next.source, Source::Alarm);
@@ -958,10 +959,24 @@ mod tests {
     }
 
     #[test]
+    fn stamp_fields_never_collide_with_model_fields() {
+        let ctx = ctx();
+        let release = ProductRelease::create(
+            serde_json::from_str(r#"{"version":"3.1.0","components":{"webapp":"3.1.0"}}"#).unwrap(),
+            &ctx,
+        )
+        .unwrap();
+        let json = serde_json::to_value(&release).unwrap();
+        assert_eq!(json["version"], "3.1.0");
+        assert_eq!(json["revision"], 1);
+        assert_eq!(serde_json::from_value::<ProductRelease>(json).unwrap(), release);
+    }
+
+    #[test]
     fn models_round_trip_through_json_with_their_stamp_flattened() {
         let c = Customer::create(serde_json::from_str(r#"{"name":"Acme"}"#).unwrap(), &ctx());
         let json = serde_json::to_value(&c).unwrap();
-        assert_eq!(json["version"], 1);
+        assert_eq!(json["revision"], 1);
         assert_eq!(json["source"], "api");
         let back: Customer = serde_json::from_value(json).unwrap();
         assert_eq!(back, c);

@@ -66,9 +66,9 @@ impl Expr {
             Cond::Always => return None,
             Cond::Exists => format!("attribute_exists({})", self.name("pk")),
             Cond::NotExists => format!("attribute_not_exists({})", self.name("pk")),
-            Cond::VersionIs(v) => format!(
+            Cond::RevisionIs(v) => format!(
                 "{} = {}",
-                self.name("version"),
+                self.name("revision"),
                 self.value(AttributeValue::N(v.to_string()))
             ),
             Cond::FieldIs(f, v) => format!("{} = {}", self.name(f), self.value(to_attr(v))),
@@ -196,9 +196,14 @@ fn transact_item(
 
 fn sdk_error<E, R>(what: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if let Some(service) = err.as_service_error() {
+        if service.code() == Some("ValidationException") {
+            return StoreError::Invalid(format!("{what}: {}", service.message().unwrap_or_default()));
+        }
+    }
     StoreError::Unavailable(
         anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(err)).context(what.to_owned()),
     )
@@ -226,7 +231,7 @@ trait DynamoDbErrorExt {
 
 fn single_write_error<E, R>(what: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: DynamoDbErrorExt + std::error::Error + Send + Sync + 'static,
+    E: DynamoDbErrorExt + std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     if err

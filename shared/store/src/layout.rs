@@ -2,7 +2,7 @@
 //! table layout; `infra/template.yaml` declares the same keys and indexes.
 //!
 //! All attributes are strings unless noted. Every record item also carries `kind` and the
-//! model's fields, with its write stamp (`version`, `updated_at`, `updated_by`,
+//! model's fields, with its write stamp (`revision`, `updated_at`, `updated_by`,
 //! `change_request_id`, `source`).
 //!
 //! | kind | pk | sk | gsi1 (collections) | gsi2 | gsi3 | gsi4 |

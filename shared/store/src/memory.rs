@@ -57,8 +57,8 @@ pub(crate) fn holds(cond: &Cond, item: Option<&Item>) -> bool {
         Cond::Always => true,
         Cond::Exists => item.is_some(),
         Cond::NotExists => item.is_none(),
-        Cond::VersionIs(v) => {
-            item.and_then(|i| i.get("version")).and_then(Value::as_u64) == Some(*v)
+        Cond::RevisionIs(v) => {
+            item.and_then(|i| i.get("revision")).and_then(Value::as_u64) == Some(*v)
         }
         Cond::FieldIs(f, v) => item.and_then(|i| i.get(f)) == Some(v),
         Cond::FieldIsNot(f, v) => item.is_some_and(|i| i.get(f) != Some(v)),
@@ -163,6 +163,9 @@ impl Table for MemoryTable {
         }
         let mut items = self.lock();
         let keys = ops.iter().map(key_of_op).collect::<Result<Vec<_>, _>>()?;
+        if keys.iter().collect::<std::collections::BTreeSet<_>>().len() != keys.len() {
+            return Err(StoreError::Invalid("a transaction cannot include multiple operations on one item".into()));
+        }
         for (i, (op, key)) in ops.iter().zip(&keys).enumerate() {
             let cond = match op {
                 WriteOp::Put { cond, .. }
@@ -212,7 +215,7 @@ mod tests {
     async fn a_failed_condition_writes_nothing_of_the_batch() {
         let t = MemoryTable::new();
         t.write(vec![WriteOp::put(
-            item("A", "1", json!({"version": 1})),
+            item("A", "1", json!({"revision": 1})),
             Cond::NotExists,
         )])
         .await
@@ -220,7 +223,7 @@ mod tests {
         let err = t
             .write(vec![
                 WriteOp::put(item("B", "1", json!({})), Cond::NotExists),
-                WriteOp::put(item("A", "1", json!({"version": 2})), Cond::VersionIs(7)),
+                WriteOp::put(item("A", "1", json!({"revision": 2})), Cond::RevisionIs(7)),
             ])
             .await
             .unwrap_err();

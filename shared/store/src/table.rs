@@ -47,8 +47,8 @@ pub enum Cond {
     Always,
     Exists,
     NotExists,
-    /// The item exists with this `version`.
-    VersionIs(u64),
+    /// The item exists with this `revision` (the write stamp's counter).
+    RevisionIs(u64),
     /// The item exists and its attribute equals the value.
     FieldIs(String, Value),
     /// The item exists and its attribute does not equal the value (or is absent).
@@ -172,6 +172,9 @@ pub enum StoreError {
     /// The batch is more than the table accepts in one transaction.
     #[error("too many writes in one transaction: {0}")]
     TooLarge(usize),
+    /// A request DynamoDB refuses as malformed (e.g. two writes of one item in a transaction).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// An item that does not read back as its type.
     #[error("corrupt item: {0}")]
     Corrupt(String),

@@ -97,7 +97,7 @@ pub async fn patch_customer(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let current = load(&app, &parse_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next);
     persist::write_changed(&app, &current, next, &principal, if_match, Tx::new()).await

@@ -108,7 +108,7 @@ pub async fn patch_license(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let current = load_license(&app, &license_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next)?;
     persist::write_changed(&app, &current, next, &principal, if_match, Tx::new()).await
@@ -190,7 +190,7 @@ pub async fn patch_assignment(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let current = load_assignment(&app, &assignment_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next)?;
     persist::write_changed(&app, &current, next, &principal, if_match, Tx::new()).await

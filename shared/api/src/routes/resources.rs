@@ -160,7 +160,7 @@ pub async fn patch_resource(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let current = load(&app, &parse_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next)?;
     let added: BTreeSet<TenantId> = next
@@ -191,15 +191,15 @@ pub async fn delete_resource(
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Admin)?;
     let current = load(&app, &parse_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut tx = Tx::new();
     tx.push(
         WriteOp::Delete {
             key: current.key(),
-            cond: Cond::VersionIs(current.stamp.version),
+            cond: Cond::RevisionIs(current.stamp.revision),
         },
         ApiError::PreconditionFailed {
-            current: current.stamp.version + 1,
+            current: current.stamp.revision + 1,
         },
     );
     tx.push(

@@ -55,7 +55,7 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     unchanged: impl FnOnce(&R) -> bool,
 ) -> Result<Response, ApiError> {
     if let Some(c) = &current {
-        if_match.check(c.stamp().version)?;
+        if_match.check(c.stamp().revision)?;
         if unchanged(c) {
             return persist::ok(c);
         }
@@ -66,14 +66,14 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     let (stamp, cond, status) = match &current {
         Some(c) => (
             c.stamp().next(&ctx),
-            Cond::VersionIs(c.stamp().version),
+            Cond::RevisionIs(c.stamp().revision),
             StatusCode::OK,
         ),
         None => (Stamp::first(&ctx), Cond::NotExists, StatusCode::CREATED),
     };
     let lost_race = match &current {
         Some(c) if if_match.given() => ApiError::PreconditionFailed {
-            current: c.stamp().version + 1,
+            current: c.stamp().revision + 1,
         },
         _ => ApiError::Conflict("changed concurrently; read it again and retry".into()),
     };
@@ -173,7 +173,7 @@ pub async fn delete_config(
         format!("tenant {id} has no config {key}")
     })
     .await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     persist::delete_record(&app, &current, &ctx(&principal)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,33 +28,25 @@ pub(crate) async fn load(app: &App, id: &TenantId) -> Result<Tenant, ApiError> {
     persist::load(app, &layout::tenant_key(id), || format!("no tenant {id}")).await
 }
 
-/// Keeps the fleet counters exact: `by` tenants enter (or leave, with -1) a state and a release.
-pub fn count_in_fleet(tx: &mut Tx, state: TenantState, release: &ReleaseVersion, by: i64) {
-    let counter = |dimension: &str, value: String| -> Item {
+/// Keeps the fleet counters exact: each `(state, release, ±n)` moves tenants into or out of a
+/// state and a release. Moves that cancel out touch nothing (a transaction may write an item
+/// only once).
+pub fn count_in_fleet(tx: &mut Tx, moves: &[(TenantState, &ReleaseVersion, i64)]) {
+    let mut deltas: BTreeMap<store::Key, (i64, &str, String)> = BTreeMap::new();
+    for (state, release, by) in moves {
+        deltas.entry(layout::fleet_state_counter(*state)).or_insert((0, "state", state.to_string())).0 += by;
+        deltas.entry(layout::fleet_release_counter(release)).or_insert((0, "release", release.to_string())).0 += by;
+    }
+    for (key, (by, dimension, value)) in deltas {
+        if by == 0 {
+            continue;
+        }
         let mut set = Item::new();
         set.insert("kind".into(), json!("fleet_counter"));
         set.insert("dimension".into(), json!(dimension));
         set.insert("value".into(), Value::String(value));
-        set
-    };
-    tx.push(
-        WriteOp::Increment {
-            key: layout::fleet_state_counter(state),
-            field: "count".into(),
-            by,
-            set: counter("state", state.to_string()),
-        },
-        ApiError::Internal,
-    );
-    tx.push(
-        WriteOp::Increment {
-            key: layout::fleet_release_counter(release),
-            field: "count".into(),
-            by,
-            set: counter("release", release.to_string()),
-        },
-        ApiError::Internal,
-    );
+        tx.push(WriteOp::Increment { key, field: "count".into(), by, set }, ApiError::Internal);
+    }
 }
 
 /// The writes that bring a new tenant into the registry: the tenant, its first change request,
@@ -131,7 +123,7 @@ pub async fn new_tenant_writes(
         };
         tx.put(&component, Cond::NotExists, ApiError::Internal)?;
     }
-    count_in_fleet(&mut tx, tenant.state, &tenant.release, 1);
+    count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, 1)]);
     Ok(tx)
 }
 
@@ -269,7 +261,7 @@ pub async fn patch_tenant(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let current = load(&app, &parse_id(&id)?).await?;
-    if_match.check(current.stamp.version)?;
+    if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next);
     let mut tx = Tx::new();

@@ -1,0 +1,273 @@
+//! The API end to end on a real emulator: router → handlers → DynamoDB adapter → moto.
+
+use std::collections::BTreeMap;
+
+use axum::http::{Method, StatusCode};
+use integration_tests::{TestApi, all_items};
+use serde_json::{Value, json};
+
+async fn customer(api: &TestApi, name: &str) -> String {
+    let r = api.call("operator", Method::POST, "/v1/customers", Some(json!({"name": name}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn release(api: &TestApi, version: &str) {
+    let r = api
+        .call("operator", Method::POST, "/v1/releases", Some(json!({"version": version, "components": {"webapp": version, "airflow": "2.9.0"}})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+async fn tenant(api: &TestApi, customer: &str, name: &str, release: &str) -> Value {
+    let r = api.call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": customer, "name": name, "release": release}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    let mut v: Vec<String> = page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn the_table_is_created_from_the_template_with_its_stream_and_ttl() {
+    let api = TestApi::new().await;
+    let d = api.client.describe_table().table_name(&api.table).send().await.unwrap();
+    let t = d.table().unwrap();
+    assert_eq!(t.stream_specification().and_then(|s| s.stream_view_type()).map(|v| v.as_str()), Some("NEW_AND_OLD_IMAGES"));
+    let names: Vec<&str> = t.global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let ttl = api.client.describe_time_to_live().table_name(&api.table).send().await.unwrap();
+    assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some("expires_at"));
+}
+
+#[tokio::test]
+async fn a_registry_built_through_the_api_lists_by_state_customer_and_release() {
+    let api = TestApi::new().await;
+    let (acme, globex) = (customer(&api, "Acme").await, customer(&api, "Globex").await);
+    release(&api, "3.1.0").await;
+    release(&api, "3.2.0").await;
+    let a1 = tenant(&api, &acme, "acme-prod", "3.1.0").await;
+    let a2 = tenant(&api, &acme, "acme-dr", "3.2.0").await;
+    let g1 = tenant(&api, &globex, "globex-prod", "3.2.0").await;
+    let imported = api
+        .call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": globex, "name": "globex-old", "release": "3.1.0", "import": true})))
+        .await;
+    assert_eq!(imported.body["state"], "InTesting");
+
+    let by_customer = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={acme}"), None).await;
+    assert_eq!(ids(&by_customer.body), { let mut v = vec![a1["id"].as_str().unwrap().to_owned(), a2["id"].as_str().unwrap().to_owned()]; v.sort(); v });
+    let by_release = api.call("viewer", Method::GET, "/v1/tenants?release=3.2.0", None).await;
+    assert_eq!(ids(&by_release.body).len(), 2);
+    let by_state = api.call("viewer", Method::GET, "/v1/tenants?state=Provisioning", None).await;
+    assert_eq!(ids(&by_state.body).len(), 3);
+    let combined = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={globex}&state=InTesting"), None).await;
+    assert_eq!(ids(&combined.body), vec![imported.body["id"].as_str().unwrap().to_owned()]);
+    let both = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={globex}&release=3.2.0"), None).await;
+    assert_eq!(ids(&both.body), vec![g1["id"].as_str().unwrap().to_owned()]);
+
+    let summary = api.call("viewer", Method::GET, "/v1/fleet/summary", None).await;
+    assert_eq!(summary.body["total"], 4);
+    assert_eq!(summary.body["by_state"]["Provisioning"], 3);
+    assert_eq!(summary.body["by_state"]["InTesting"], 1);
+    assert_eq!(summary.body["by_state"]["Healthy"], 0);
+    assert_eq!(summary.body["by_release"], json!({"3.1.0": 2, "3.2.0": 2}));
+
+    let cr = api.call("viewer", Method::GET, &format!("/v1/change-requests/{}", a1["active_change_request_id"].as_str().unwrap()), None).await;
+    assert_eq!(cr.body["operation"], "provision");
+    assert_eq!(cr.body["status"], "pending");
+    let crs = api.call("viewer", Method::GET, &format!("/v1/tenants/{}/change-requests", a1["id"].as_str().unwrap()), None).await;
+    assert_eq!(crs.body["items"].as_array().unwrap().len(), 1);
+
+    let comps = api.call("viewer", Method::GET, &format!("/v1/tenants/{}/components", a1["id"].as_str().unwrap()), None).await;
+    let manifest: BTreeMap<String, String> = comps.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["version"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(manifest, BTreeMap::from([("airflow".into(), "2.9.0".into()), ("webapp".into(), "3.1.0".into())]));
+}
+
+#[tokio::test]
+async fn lists_page_through_every_record_exactly_once() {
+    let api = TestApi::new().await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(customer(&api, &format!("Customer {i}")).await);
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let path = match &token {
+            Some(t) => format!("/v1/customers?limit=3&next_token={t}"),
+            None => "/v1/customers?limit=3".into(),
+        };
+        let page = api.call("viewer", Method::GET, &path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body["items"].as_array().unwrap().len() <= 3);
+        seen.extend(ids(&page.body));
+        match page.body["next_token"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    seen.sort();
+    created.sort();
+    assert_eq!(seen, created);
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let api = TestApi::new().await;
+    let acme = customer(&api, "Acme").await;
+    release(&api, "3.1.0").await;
+    let before = api.item_count().await;
+    let cases = [
+        (json!({"customer_id": "cus_01JD8X3Q5C7M2R4T6V8W0Y1Z2A", "name": "ghost", "release": "3.1.0"}), "customer_id"),
+        (json!({"customer_id": acme, "name": "ghost", "release": "9.9.9"}), "release"),
+        (json!({"customer_id": acme, "name": "ghost", "release": "3.1"}), "release"),
+        (json!({"customer_id": acme, "name": "Not A Label", "release": "3.1.0"}), "name"),
+        (json!({"customer_id": acme, "name": "ghost", "release": "3.1.0", "state": "Healthy"}), "state"),
+        (json!({"customer_id": acme, "release": "3.1.0"}), "name"),
+        (json!({"customer_id": 42, "name": "ghost", "release": "3.1.0"}), "customer_id"),
+    ];
+    for (body, field) in cases {
+        let r = api.call("operator", Method::POST, "/v1/tenants", Some(body.clone())).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert_eq!(r.body["field"], field, "{body}: {}", r.body);
+        assert!(r.body["detail"].as_str().unwrap().contains(field), "{}", r.body);
+    }
+    let r = api.send(Method::POST, "/v1/tenants", Some(&api.token("operator", "op")), &[("content-type", "application/json")], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.item_count().await, before, "a refused request wrote something");
+}
+
+#[tokio::test]
+async fn roles_and_tokens_are_enforced() {
+    let api = TestApi::new().await;
+    let r = api.send(Method::GET, "/v1/customers", None, &[], None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let r = api.send(Method::GET, "/v1/customers", Some("not.a.token"), &[], None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = api.call("viewer", Method::POST, "/v1/customers", Some(json!({"name": "X"}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(api.item_count().await, 0);
+    let r = api.call("viewer", Method::GET, "/v1/customers", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = api.send(Method::GET, "/v1/health", None, &[], None).await;
+    assert_eq!(r.body, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn two_patches_racing_on_the_same_etag_one_wins_one_gets_412() {
+    let api = TestApi::new().await;
+    let id = customer(&api, "Acme").await;
+    let path = format!("/v1/customers/{id}");
+    let (t1, t2) = (api.token("operator", "alice"), api.token("operator", "bob"));
+    for round in 0..5 {
+        let current = api.call("viewer", Method::GET, &path, None).await;
+        let etag = current.header("etag").unwrap().to_owned();
+        let if_match = [("if-match", etag.as_str())];
+        let (a, b) = tokio::join!(
+            api.send(Method::PATCH, &path, Some(&t1), &if_match, Some(json!({"name": format!("Alice {round}")}))),
+            api.send(Method::PATCH, &path, Some(&t2), &if_match, Some(json!({"name": format!("Bob {round}")}))),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 412], "round {round}: {} / {}", a.body, b.body);
+    }
+    let last = api.call("viewer", Method::GET, &path, None).await;
+    assert_eq!(last.header("etag"), Some("\"6\""));
+}
+
+#[tokio::test]
+async fn idempotent_creates_replay_the_first_answer_and_refuse_a_different_body() {
+    let api = TestApi::new().await;
+    let acme = customer(&api, "Acme").await;
+    release(&api, "3.1.0").await;
+    let token = api.token("operator", "carol");
+    let body = json!({"customer_id": acme, "name": "acme-prod", "release": "3.1.0"});
+    let key = [("idempotency-key", "create-acme-prod-1")];
+    let first = api.send(Method::POST, "/v1/tenants", Some(&token), &key, Some(body.clone())).await;
+    let again = api.send(Method::POST, "/v1/tenants", Some(&token), &key, Some(body.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let list = api.call("viewer", Method::GET, "/v1/tenants", None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+
+    let other = api.send(Method::POST, "/v1/tenants", Some(&token), &key, Some(json!({"customer_id": acme, "name": "acme-dr", "release": "3.1.0"}))).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.body["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn every_write_stamps_version_actor_time_and_change_request() {
+    let api = TestApi::new().await;
+    let acme = customer(&api, "Acme").await;
+    release(&api, "3.1.0").await;
+    let t = tenant(&api, &acme, "acme-prod", "3.1.0").await;
+    let tid = t["id"].as_str().unwrap();
+    let cr = t["active_change_request_id"].as_str().unwrap();
+    let r = api.send(Method::PUT, &format!("/v1/tenants/{tid}/configs/smtp.host"), Some(&api.token("operator", "dave")), &[], Some(json!({"value": "mail.acme"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for item in all_items(&api.client, &api.table).await {
+        let kind = item.get("kind").and_then(|k| k.as_s().ok()).cloned().unwrap_or_default();
+        if ["guard", "fleet_counter", "resource_link"].contains(&kind.as_str()) {
+            continue;
+        }
+        for attr in ["revision", "updated_at", "updated_by", "source"] {
+            assert!(item.contains_key(attr), "{kind} item lacks {attr}");
+        }
+        if ["tenant", "component_version", "change_request"].contains(&kind.as_str()) {
+            assert_eq!(item.get("change_request_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some(cr), "{kind}");
+        }
+        if kind == "tenant_config" {
+            assert_eq!(item["updated_by"].as_s().unwrap(), "dave <dave@vendor.example>");
+        }
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_kept_only_as_references() {
+    let api = TestApi::new().await;
+    let acme = customer(&api, "Acme").await;
+    release(&api, "3.1.0").await;
+    let tid = tenant(&api, &acme, "acme-prod", "3.1.0").await["id"].as_str().unwrap().to_owned();
+    let refused = api.call("operator", Method::PUT, &format!("/v1/tenants/{tid}/configs/db.password"), Some(json!({"value": "hunter2-very-secret"}))).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!refused.body.to_string().contains("hunter2"));
+    let ok = api.call("operator", Method::PUT, &format!("/v1/tenants/{tid}/configs/db.password"), Some(json!({"secret_ref": "ssm:/tenants/acme-prod/db"}))).await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    assert_eq!(ok.body["secret_ref"], "ssm:/tenants/acme-prod/db");
+    assert!(ok.body.get("value").is_none());
+    let dump = format!("{:?}", all_items(&api.client, &api.table).await);
+    assert!(!dump.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn the_demo_seed_spreads_twenty_tenants_over_all_nine_states() {
+    let api = TestApi::new().await;
+    let caller = devstack::seed::ApiCaller::new(api.router.clone(), api.token("admin", "seed"));
+    assert!(!devstack::seed::is_seeded(&caller).await.unwrap());
+    let n = devstack::seed::seed(&api.app, &caller).await.unwrap();
+    assert_eq!(n, 20);
+    assert!(devstack::seed::is_seeded(&caller).await.unwrap());
+    let summary = api.call("viewer", Method::GET, "/v1/fleet/summary", None).await;
+    assert_eq!(summary.body["total"], 20);
+    for (state, count) in summary.body["by_state"].as_object().unwrap() {
+        assert!(count.as_i64().unwrap() >= 1, "no demo tenant in {state}");
+        let listed = api.call("viewer", Method::GET, &format!("/v1/tenants?state={state}"), None).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len() as i64, count.as_i64().unwrap(), "{state}");
+    }
+    let rds = api.call("viewer", Method::GET, "/v1/resources?limit=500", None).await;
+    let shared = rds.body["items"].as_array().unwrap().iter().find(|r| r["service"] == "rds").unwrap();
+    assert!(shared["tenant_ids"].as_array().unwrap().len() > 1, "the shared cluster serves several tenants");
+}
