@@ -51,8 +51,14 @@ pub fn moto() -> &'static Moto {
         if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
             return Moto { endpoint, _child: None };
         }
-        let python = std::env::var("PORTAL_PYTHON").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".tools/venv/bin/python"));
-        assert!(python.exists(), "{} not found: run `make test` (or tests/stack/bootstrap.sh) to install the local tools", python.display());
+        let python = std::env::var("PORTAL_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".tools/venv/bin/python"));
+        assert!(
+            python.exists(),
+            "{} not found: run `make test` (or tests/stack/bootstrap.sh) to install the local tools",
+            python.display()
+        );
         let port = free_port();
         let mut child = Command::new(&python)
             .arg(repo_root().join("tests/stack/moto_launcher.py"))
@@ -87,14 +93,22 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
 pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     let client = dynamodb().await;
     let name = format!("registry-{}", ulid::Ulid::new().to_string().to_lowercase());
-    devstack::table_def::create_table(&client, devstack::table_def::TEMPLATE, devstack::table_def::REGISTRY_TABLE, &name)
-        .await
-        .expect("creating the registry table");
+    devstack::table_def::create_table(
+        &client,
+        devstack::table_def::TEMPLATE,
+        devstack::table_def::REGISTRY_TABLE,
+        &name,
+    )
+    .await
+    .expect("creating the registry table");
     (client, name)
 }
 
 /// Every item of a table (tests only: the product never scans).
-pub async fn all_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn all_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -147,7 +161,14 @@ impl TestApi {
         self.tokens.mint(sub, Some(&format!("{sub}@vendor.example")), role, 600)
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));

@@ -14,19 +14,32 @@ async fn customer(api: &TestApi, name: &str) -> String {
 
 async fn release(api: &TestApi, version: &str) {
     let r = api
-        .call("operator", Method::POST, "/v1/releases", Some(json!({"version": version, "components": {"webapp": version, "airflow": "2.9.0"}})))
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/releases",
+            Some(json!({"version": version, "components": {"webapp": version, "airflow": "2.9.0"}})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
 async fn tenant(api: &TestApi, customer: &str, name: &str, release: &str) -> Value {
-    let r = api.call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": customer, "name": name, "release": release}))).await;
+    let r = api
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"customer_id": customer, "name": name, "release": release})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body
 }
 
 fn ids(page: &Value) -> Vec<String> {
-    let mut v: Vec<String> = page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    let mut v: Vec<String> =
+        page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
     v.sort();
     v
 }
@@ -36,7 +49,10 @@ async fn the_table_is_created_from_the_template_with_its_stream_and_ttl() {
     let api = TestApi::new().await;
     let d = api.client.describe_table().table_name(&api.table).send().await.unwrap();
     let t = d.table().unwrap();
-    assert_eq!(t.stream_specification().and_then(|s| s.stream_view_type()).map(|v| v.as_str()), Some("NEW_AND_OLD_IMAGES"));
+    assert_eq!(
+        t.stream_specification().and_then(|s| s.stream_view_type()).map(|v| v.as_str()),
+        Some("NEW_AND_OLD_IMAGES")
+    );
     let names: Vec<&str> = t.global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
     assert_eq!(names.len(), 4, "{names:?}");
     let ttl = api.client.describe_time_to_live().table_name(&api.table).send().await.unwrap();
@@ -53,17 +69,27 @@ async fn a_registry_built_through_the_api_lists_by_state_customer_and_release() 
     let a2 = tenant(&api, &acme, "acme-dr", "3.2.0").await;
     let g1 = tenant(&api, &globex, "globex-prod", "3.2.0").await;
     let imported = api
-        .call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": globex, "name": "globex-old", "release": "3.1.0", "import": true})))
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"customer_id": globex, "name": "globex-old", "release": "3.1.0", "import": true})),
+        )
         .await;
     assert_eq!(imported.body["state"], "InTesting");
 
     let by_customer = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={acme}"), None).await;
-    assert_eq!(ids(&by_customer.body), { let mut v = vec![a1["id"].as_str().unwrap().to_owned(), a2["id"].as_str().unwrap().to_owned()]; v.sort(); v });
+    assert_eq!(ids(&by_customer.body), {
+        let mut v = vec![a1["id"].as_str().unwrap().to_owned(), a2["id"].as_str().unwrap().to_owned()];
+        v.sort();
+        v
+    });
     let by_release = api.call("viewer", Method::GET, "/v1/tenants?release=3.2.0", None).await;
     assert_eq!(ids(&by_release.body).len(), 2);
     let by_state = api.call("viewer", Method::GET, "/v1/tenants?state=Provisioning", None).await;
     assert_eq!(ids(&by_state.body).len(), 3);
-    let combined = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={globex}&state=InTesting"), None).await;
+    let combined =
+        api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={globex}&state=InTesting"), None).await;
     assert_eq!(ids(&combined.body), vec![imported.body["id"].as_str().unwrap().to_owned()]);
     let both = api.call("viewer", Method::GET, &format!("/v1/tenants?customer_id={globex}&release=3.2.0"), None).await;
     assert_eq!(ids(&both.body), vec![g1["id"].as_str().unwrap().to_owned()]);
@@ -75,13 +101,23 @@ async fn a_registry_built_through_the_api_lists_by_state_customer_and_release() 
     assert_eq!(summary.body["by_state"]["Healthy"], 0);
     assert_eq!(summary.body["by_release"], json!({"3.1.0": 2, "3.2.0": 2}));
 
-    let cr = api.call("viewer", Method::GET, &format!("/v1/change-requests/{}", a1["active_change_request_id"].as_str().unwrap()), None).await;
+    let cr = api
+        .call(
+            "viewer",
+            Method::GET,
+            &format!("/v1/change-requests/{}", a1["active_change_request_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(cr.body["operation"], "provision");
     assert_eq!(cr.body["status"], "pending");
-    let crs = api.call("viewer", Method::GET, &format!("/v1/tenants/{}/change-requests", a1["id"].as_str().unwrap()), None).await;
+    let crs = api
+        .call("viewer", Method::GET, &format!("/v1/tenants/{}/change-requests", a1["id"].as_str().unwrap()), None)
+        .await;
     assert_eq!(crs.body["items"].as_array().unwrap().len(), 1);
 
-    let comps = api.call("viewer", Method::GET, &format!("/v1/tenants/{}/components", a1["id"].as_str().unwrap()), None).await;
+    let comps =
+        api.call("viewer", Method::GET, &format!("/v1/tenants/{}/components", a1["id"].as_str().unwrap()), None).await;
     let manifest: BTreeMap<String, String> = comps.body["items"]
         .as_array()
         .unwrap()
@@ -141,7 +177,15 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         assert_eq!(r.body["field"], field, "{body}: {}", r.body);
         assert!(r.body["detail"].as_str().unwrap().contains(field), "{}", r.body);
     }
-    let r = api.send(Method::POST, "/v1/tenants", Some(&api.token("operator", "op")), &[("content-type", "application/json")], None).await;
+    let r = api
+        .send(
+            Method::POST,
+            "/v1/tenants",
+            Some(&api.token("operator", "op")),
+            &[("content-type", "application/json")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(api.item_count().await, before, "a refused request wrote something");
 }
@@ -203,7 +247,15 @@ async fn idempotent_creates_replay_the_first_answer_and_refuse_a_different_body(
     let list = api.call("viewer", Method::GET, "/v1/tenants", None).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 
-    let other = api.send(Method::POST, "/v1/tenants", Some(&token), &key, Some(json!({"customer_id": acme, "name": "acme-dr", "release": "3.1.0"}))).await;
+    let other = api
+        .send(
+            Method::POST,
+            "/v1/tenants",
+            Some(&token),
+            &key,
+            Some(json!({"customer_id": acme, "name": "acme-dr", "release": "3.1.0"})),
+        )
+        .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(other.body["field"], "Idempotency-Key");
 }
@@ -216,7 +268,15 @@ async fn every_write_stamps_version_actor_time_and_change_request() {
     let t = tenant(&api, &acme, "acme-prod", "3.1.0").await;
     let tid = t["id"].as_str().unwrap();
     let cr = t["active_change_request_id"].as_str().unwrap();
-    let r = api.send(Method::PUT, &format!("/v1/tenants/{tid}/configs/smtp.host"), Some(&api.token("operator", "dave")), &[], Some(json!({"value": "mail.acme"}))).await;
+    let r = api
+        .send(
+            Method::PUT,
+            &format!("/v1/tenants/{tid}/configs/smtp.host"),
+            Some(&api.token("operator", "dave")),
+            &[],
+            Some(json!({"value": "mail.acme"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     for item in all_items(&api.client, &api.table).await {
         let kind = item.get("kind").and_then(|k| k.as_s().ok()).cloned().unwrap_or_default();
@@ -227,7 +287,11 @@ async fn every_write_stamps_version_actor_time_and_change_request() {
             assert!(item.contains_key(attr), "{kind} item lacks {attr}");
         }
         if ["tenant", "component_version", "change_request"].contains(&kind.as_str()) {
-            assert_eq!(item.get("change_request_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some(cr), "{kind}");
+            assert_eq!(
+                item.get("change_request_id").and_then(|v| v.as_s().ok()).map(String::as_str),
+                Some(cr),
+                "{kind}"
+            );
         }
         if kind == "tenant_config" {
             assert_eq!(item["updated_by"].as_s().unwrap(), "dave <dave@vendor.example>");
@@ -241,10 +305,24 @@ async fn secrets_are_kept_only_as_references() {
     let acme = customer(&api, "Acme").await;
     release(&api, "3.1.0").await;
     let tid = tenant(&api, &acme, "acme-prod", "3.1.0").await["id"].as_str().unwrap().to_owned();
-    let refused = api.call("operator", Method::PUT, &format!("/v1/tenants/{tid}/configs/db.password"), Some(json!({"value": "hunter2-very-secret"}))).await;
+    let refused = api
+        .call(
+            "operator",
+            Method::PUT,
+            &format!("/v1/tenants/{tid}/configs/db.password"),
+            Some(json!({"value": "hunter2-very-secret"})),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!refused.body.to_string().contains("hunter2"));
-    let ok = api.call("operator", Method::PUT, &format!("/v1/tenants/{tid}/configs/db.password"), Some(json!({"secret_ref": "ssm:/tenants/acme-prod/db"}))).await;
+    let ok = api
+        .call(
+            "operator",
+            Method::PUT,
+            &format!("/v1/tenants/{tid}/configs/db.password"),
+            Some(json!({"secret_ref": "ssm:/tenants/acme-prod/db"})),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::CREATED);
     assert_eq!(ok.body["secret_ref"], "ssm:/tenants/acme-prod/db");
     assert!(ok.body.get("value").is_none());

@@ -64,9 +64,14 @@ async fn single_writes_report_their_failed_condition_too() {
     t.write(vec![WriteOp::put(a.clone(), Cond::NotExists)]).await.unwrap();
     let err = t.write(vec![WriteOp::put(a.clone(), Cond::NotExists)]).await.unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { op: Some(0) }));
-    let err = t.write(vec![WriteOp::Delete { key: Key::new("A", "1"), cond: Cond::FieldIs("owner".into(), json!("y")) }]).await.unwrap_err();
+    let err = t
+        .write(vec![WriteOp::Delete { key: Key::new("A", "1"), cond: Cond::FieldIs("owner".into(), json!("y")) }])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { op: Some(0) }));
-    t.write(vec![WriteOp::Delete { key: Key::new("A", "1"), cond: Cond::FieldIsNot("owner".into(), json!("y")) }]).await.unwrap();
+    t.write(vec![WriteOp::Delete { key: Key::new("A", "1"), cond: Cond::FieldIsNot("owner".into(), json!("y")) }])
+        .await
+        .unwrap();
     assert!(t.get(&Key::new("A", "1")).await.unwrap().is_none());
 }
 
@@ -125,7 +130,10 @@ async fn index_queries_page_in_order_and_filter_after_the_limit() {
     let newest = t.query(&Query::new(Some(Index::Gsi2), "STATE#Healthy").newest_first().limit(1)).await.unwrap();
     assert_eq!(newest.items[0]["gsi2sk"], "ten_6");
 
-    let filtered = t.query(&Query::new(Some(Index::Gsi2), "STATE#Healthy").limit(100).filter("release", json!("3.2.0"))).await.unwrap();
+    let filtered = t
+        .query(&Query::new(Some(Index::Gsi2), "STATE#Healthy").limit(100).filter("release", json!("3.2.0")))
+        .await
+        .unwrap();
     assert_eq!(filtered.items.len(), 3);
     let prefixed = t.query(&Query::new(None, "T#3").prefix("T")).await.unwrap();
     assert_eq!(prefixed.items.len(), 1);
@@ -134,7 +142,8 @@ async fn index_queries_page_in_order_and_filter_after_the_limit() {
 #[tokio::test]
 async fn batch_get_returns_what_exists_and_skips_the_rest() {
     let t = table().await;
-    let ops = (0..30).map(|n| WriteOp::put(item(&format!("K#{n}"), "K", json!({"n": n})), Cond::Always)).collect::<Vec<_>>();
+    let ops =
+        (0..30).map(|n| WriteOp::put(item(&format!("K#{n}"), "K", json!({"n": n})), Cond::Always)).collect::<Vec<_>>();
     for chunk in ops.chunks(25) {
         t.write(chunk.to_vec()).await.unwrap();
     }

@@ -11,8 +11,7 @@ pub struct AuthorizerClaims;
 
 impl Authenticator for AuthorizerClaims {
     fn authenticate(&self, parts: &Parts) -> Result<Principal, ApiError> {
-        let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
-        else {
+        let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() else {
             return Err(ApiError::Unauthenticated("no verified token".into()));
         };
         let claims = ctx
@@ -21,15 +20,8 @@ impl Authenticator for AuthorizerClaims {
             .and_then(|a| a.jwt.as_ref())
             .map(|jwt| &jwt.claims)
             .ok_or_else(|| ApiError::Unauthenticated("no verified token".into()))?;
-        let groups = claims
-            .get("cognito:groups")
-            .map(|g| parse_groups(g))
-            .unwrap_or_default();
-        Principal::from_claims(
-            claims.get("sub").map(String::as_str),
-            claims.get("email").map(String::as_str),
-            &groups,
-        )
+        let groups = claims.get("cognito:groups").map(|g| parse_groups(g)).unwrap_or_default();
+        Principal::from_claims(claims.get("sub").map(String::as_str), claims.get("email").map(String::as_str), &groups)
     }
 }
 
@@ -55,13 +47,9 @@ mod tests {
 
     #[test]
     fn a_request_without_authorizer_claims_is_unauthenticated_even_with_a_bearer_header() {
-        let fixture =
-            include_str!("../tests/data/apigw_v2_jwt.json").replace("\"authorizer\"", "\"unused\"");
+        let fixture = include_str!("../tests/data/apigw_v2_jwt.json").replace("\"authorizer\"", "\"unused\"");
         let parts = parts_of(&fixture);
         assert!(parts.headers.contains_key("authorization"));
-        assert!(matches!(
-            AuthorizerClaims.authenticate(&parts),
-            Err(ApiError::Unauthenticated(_))
-        ));
+        assert!(matches!(AuthorizerClaims.authenticate(&parts), Err(ApiError::Unauthenticated(_))));
     }
 }

@@ -16,12 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         .init();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let app = App {
-        table: Arc::new(DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
-    };
+    let app = App { table: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)) };
     let router = portal_api::router(app, Arc::new(claims::AuthorizerClaims));
     lambda_http::run(router).await
 }

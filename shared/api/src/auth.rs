@@ -36,28 +36,15 @@ impl Principal {
     }
 
     /// Builds a principal from verified claims: `sub`, optional `email`, `cognito:groups`.
-    pub fn from_claims(
-        sub: Option<&str>,
-        email: Option<&str>,
-        groups: &[String],
-    ) -> Result<Self, ApiError> {
+    pub fn from_claims(sub: Option<&str>, email: Option<&str>, groups: &[String]) -> Result<Self, ApiError> {
         let sub = sub
             .filter(|s| !s.is_empty() && s.len() <= 256)
             .ok_or_else(|| ApiError::Unauthenticated("the token has no subject".into()))?;
-        let role = groups
-            .iter()
-            .filter_map(|g| Role::parse(g))
-            .max()
-            .ok_or_else(|| {
-                ApiError::Forbidden(
-                    "the token carries none of the groups admin, operator, viewer".into(),
-                )
-            })?;
+        let role = groups.iter().filter_map(|g| Role::parse(g)).max().ok_or_else(|| {
+            ApiError::Forbidden("the token carries none of the groups admin, operator, viewer".into())
+        })?;
         Ok(Self {
-            actor: Actor {
-                sub: sub.to_owned(),
-                email: email.filter(|e| !e.is_empty()).map(str::to_owned),
-            },
+            actor: Actor { sub: sub.to_owned(), email: email.filter(|e| !e.is_empty()).map(str::to_owned) },
             role,
         })
     }
@@ -89,11 +76,7 @@ pub fn is_public(path: &str) -> bool {
 
 /// Middleware: authenticates every non-public request and puts the [`Principal`] in its
 /// extensions.
-pub async fn authenticate(
-    State(auth): State<Arc<dyn Authenticator>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn authenticate(State(auth): State<Arc<dyn Authenticator>>, req: Request, next: Next) -> Response {
     if is_public(req.uri().path()) {
         return next.run(req).await;
     }
@@ -112,11 +95,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| ApiError::Unauthenticated("no credentials".into()))
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| ApiError::Unauthenticated("no credentials".into()))
     }
 }
 
@@ -126,16 +105,11 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthenticated("send `Authorization: Bearer <token>`".into()))?;
-    let s = raw
-        .to_str()
-        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
-    let (scheme, token) = s
-        .split_once(' ')
-        .ok_or_else(|| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+    let s = raw.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+    let (scheme, token) =
+        s.split_once(' ').ok_or_else(|| ApiError::Unauthenticated("malformed Authorization header".into()))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::Unauthenticated(
-            "send `Authorization: Bearer <token>`".into(),
-        ));
+        return Err(ApiError::Unauthenticated("send `Authorization: Bearer <token>`".into()));
     }
     Ok(token.trim())
 }
@@ -154,25 +128,11 @@ mod tests {
 
     #[test]
     fn the_strongest_known_group_wins_and_unknown_groups_give_nothing() {
-        let p = Principal::from_claims(
-            Some("u1"),
-            None,
-            &["viewer".into(), "operator".into(), "x".into()],
-        )
-        .unwrap();
+        let p = Principal::from_claims(Some("u1"), None, &["viewer".into(), "operator".into(), "x".into()]).unwrap();
         assert_eq!(p.role, Role::Operator);
         assert!(p.require(Role::Viewer).is_ok());
-        assert!(matches!(
-            p.require(Role::Admin),
-            Err(ApiError::Forbidden(_))
-        ));
-        assert!(matches!(
-            Principal::from_claims(Some("u1"), None, &["x".into()]),
-            Err(ApiError::Forbidden(_))
-        ));
-        assert!(matches!(
-            Principal::from_claims(None, None, &["admin".into()]),
-            Err(ApiError::Unauthenticated(_))
-        ));
+        assert!(matches!(p.require(Role::Admin), Err(ApiError::Forbidden(_))));
+        assert!(matches!(Principal::from_claims(Some("u1"), None, &["x".into()]), Err(ApiError::Forbidden(_))));
+        assert!(matches!(Principal::from_claims(None, None, &["admin".into()]), Err(ApiError::Unauthenticated(_))));
     }
 }

@@ -28,10 +28,7 @@ pub struct Problem {
 pub enum ApiError {
     /// The request could not be read: malformed JSON, a bad query string or header.
     #[error("{detail}")]
-    BadRequest {
-        field: Option<String>,
-        detail: String,
-    },
+    BadRequest { field: Option<String>, detail: String },
     /// The request was read but a value is not acceptable.
     #[error("{0}")]
     Invalid(FieldError),
@@ -65,10 +62,7 @@ impl ApiError {
     }
 
     pub fn bad_request(field: &str, detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            field: Some(field.to_owned()),
-            detail: detail.into(),
-        }
+        Self::BadRequest { field: Some(field.to_owned()), detail: detail.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -90,65 +84,38 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let (slug, title, detail, field) = match self {
-            Self::BadRequest { field, detail } => (
-                "bad-request",
-                "Malformed request",
-                detail.clone(),
-                field.clone(),
-            ),
-            Self::Invalid(e) => (
-                "validation",
-                "Invalid value",
-                e.to_string(),
-                Some(e.field.clone()).filter(|f| !f.is_empty()),
-            ),
-            Self::Unauthenticated(why) => (
-                "unauthenticated",
-                "Authentication required",
-                why.clone(),
-                None,
-            ),
+            Self::BadRequest { field, detail } => ("bad-request", "Malformed request", detail.clone(), field.clone()),
+            Self::Invalid(e) => {
+                ("validation", "Invalid value", e.to_string(), Some(e.field.clone()).filter(|f| !f.is_empty()))
+            }
+            Self::Unauthenticated(why) => ("unauthenticated", "Authentication required", why.clone(), None),
             Self::Forbidden(why) => ("forbidden", "Not allowed for your role", why.clone(), None),
             Self::NotFound(what) => ("not-found", "Not found", what.clone(), None),
-            Self::MethodNotAllowed => (
-                "method-not-allowed",
-                "Method not allowed",
-                "this route does not take this method".into(),
-                None,
-            ),
+            Self::MethodNotAllowed => {
+                ("method-not-allowed", "Method not allowed", "this route does not take this method".into(), None)
+            }
             Self::Conflict(why) => ("conflict", "Conflict", why.clone(), None),
             Self::PreconditionFailed { current } => (
                 "precondition-failed",
                 "The record changed since you read it",
-                format!(
-                    "If-Match does not match the current version (ETag \"{current}\"); read it again and retry"
-                ),
+                format!("If-Match does not match the current version (ETag \"{current}\"); read it again and retry"),
                 Some("If-Match".into()),
             ),
-            Self::PayloadTooLarge(max) => (
-                "payload-too-large",
-                "Request body too large",
-                format!("the body must be at most {max} bytes"),
-                None,
-            ),
+            Self::PayloadTooLarge(max) => {
+                ("payload-too-large", "Request body too large", format!("the body must be at most {max} bytes"), None)
+            }
             Self::UnsupportedMediaType => (
                 "unsupported-media-type",
                 "Unsupported media type",
                 "send the body as application/json".into(),
                 Some("Content-Type".into()),
             ),
-            Self::Unavailable => (
-                "unavailable",
-                "Temporarily unavailable",
-                "a dependency did not answer; retry shortly".into(),
-                None,
-            ),
-            Self::Internal => (
-                "internal",
-                "Internal error",
-                "the request failed unexpectedly; it has been logged".into(),
-                None,
-            ),
+            Self::Unavailable => {
+                ("unavailable", "Temporarily unavailable", "a dependency did not answer; retry shortly".into(), None)
+            }
+            Self::Internal => {
+                ("internal", "Internal error", "the request failed unexpectedly; it has been logged".into(), None)
+            }
         };
         Problem {
             kind: format!("https://admin-portal.invalid/problems/{slug}"),
@@ -169,9 +136,9 @@ impl From<FieldError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::ConditionFailed { .. } | StoreError::Conflict => Self::Conflict(
-                "the record was changed concurrently; read it again and retry".into(),
-            ),
+            StoreError::ConditionFailed { .. } | StoreError::Conflict => {
+                Self::Conflict("the record was changed concurrently; read it again and retry".into())
+            }
             StoreError::Unavailable(err) => {
                 tracing::error!(error = %format!("{err:#}"), "store unavailable");
                 Self::Unavailable
@@ -189,11 +156,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Self::Unauthenticated(_) = self {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -213,8 +178,7 @@ mod tests {
 
     #[test]
     fn internal_errors_say_nothing_of_their_cause() {
-        let e: ApiError =
-            StoreError::Unavailable(anyhow::anyhow!("secret connection string")).into();
+        let e: ApiError = StoreError::Unavailable(anyhow::anyhow!("secret connection string")).into();
         assert_eq!(e, ApiError::Unavailable);
         assert!(!e.problem().detail.contains("secret"));
     }

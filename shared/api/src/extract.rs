@@ -40,16 +40,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             match inner.classify() {
                 serde_json::error::Category::Syntax
                 | serde_json::error::Category::Eof
-                | serde_json::error::Category::Io => Err(ApiError::BadRequest {
-                    field: None,
-                    detail: format!("the body is not valid JSON: {message}"),
-                }),
+                | serde_json::error::Category::Io => {
+                    Err(ApiError::BadRequest { field: None, detail: format!("the body is not valid JSON: {message}") })
+                }
                 serde_json::error::Category::Data => {
-                    let field = if field.is_empty() {
-                        missing_or_unknown_field(&message).unwrap_or_default()
-                    } else {
-                        field
-                    };
+                    let field =
+                        if field.is_empty() { missing_or_unknown_field(&message).unwrap_or_default() } else { field };
                     Err(ApiError::Invalid(domain::FieldError::new(field, message)))
                 }
             }
@@ -59,9 +55,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// serde reports missing and unknown fields at the parent: pull the name out of its message.
 fn missing_or_unknown_field(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))?;
+    let rest = message.strip_prefix("missing field `").or_else(|| message.strip_prefix("unknown field `"))?;
     rest.split('`').next().map(str::to_owned)
 }
 
@@ -76,9 +70,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 return Err(ApiError::UnsupportedMediaType);
             }
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))?;
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
@@ -102,18 +94,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de)
-            .map(QueryParams)
-            .map_err(|err| {
-                let field = field_path(err.path());
-                let message = err.into_inner().to_string();
-                let field = if field.is_empty() {
-                    missing_or_unknown_field(&message).unwrap_or_default()
-                } else {
-                    field
-                };
-                ApiError::bad_request(&field, format!("query parameter `{field}`: {message}"))
-            })
+        serde_path_to_error::deserialize(de).map(QueryParams).map_err(|err| {
+            let field = field_path(err.path());
+            let message = err.into_inner().to_string();
+            let field = if field.is_empty() { missing_or_unknown_field(&message).unwrap_or_default() } else { field };
+            ApiError::bad_request(&field, format!("query parameter `{field}`: {message}"))
+        })
     }
 }
 
@@ -146,21 +132,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(raw) = parts.headers.get(header::IF_MATCH) else {
             return Ok(Self(None));
         };
-        let bad = || {
-            ApiError::bad_request(
-                "If-Match",
-                "If-Match must be an ETag this API returned, such as \"3\"",
-            )
-        };
+        let bad = || ApiError::bad_request("If-Match", "If-Match must be an ETag this API returned, such as \"3\"");
         let s = raw.to_str().map_err(|_| bad())?.trim();
         if s == "*" {
             return Ok(Self(None));
         }
         let s = s.strip_prefix("W/").unwrap_or(s);
-        let s = s
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .unwrap_or(s);
+        let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
         s.parse::<u64>().map(|v| Self(Some(v))).map_err(|_| bad())
     }
 }
@@ -176,12 +154,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let Some(raw) = parts.headers.get("idempotency-key") else {
             return Ok(Self(None));
         };
-        let bad = || {
-            ApiError::bad_request(
-                "Idempotency-Key",
-                "Idempotency-Key must be 1-255 visible ASCII characters",
-            )
-        };
+        let bad = || ApiError::bad_request("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters");
         let s = raw.to_str().map_err(|_| bad())?;
         if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(bad());
@@ -218,26 +191,17 @@ mod tests {
     fn json_errors_name_the_field() {
         assert_eq!(field_of("{"), (400, None));
         assert_eq!(field_of("{}"), (422, Some("name".into())));
-        assert_eq!(
-            field_of(r#"{"name":"a","colour":1}"#),
-            (422, Some("colour".into()))
-        );
+        assert_eq!(field_of(r#"{"name":"a","colour":1}"#), (422, Some("colour".into())));
         assert_eq!(field_of(r#"{"name":5}"#), (422, Some("name".into())));
         assert_eq!(field_of(r#"{"name":""}"#), (422, Some("name".into())));
-        assert_eq!(
-            field_of(r#"{"name":"a","inner":{"count":-1}}"#),
-            (422, Some("inner.count".into()))
-        );
+        assert_eq!(field_of(r#"{"name":"a","inner":{"count":-1}}"#), (422, Some("inner.count".into())));
         assert_eq!(field_of("[]"), (422, None));
     }
 
     #[test]
     fn if_match_compares_versions() {
         assert!(IfMatch(Some(3)).check(3).is_ok());
-        assert_eq!(
-            IfMatch(Some(2)).check(3),
-            Err(ApiError::PreconditionFailed { current: 3 })
-        );
+        assert_eq!(IfMatch(Some(2)).check(3), Err(ApiError::PreconditionFailed { current: 3 }));
         assert!(IfMatch(None).check(9).is_ok());
     }
 }

@@ -28,9 +28,7 @@ pub use auth::{Authenticator, Principal};
 pub use error::{ApiError, Problem};
 pub use persist::App;
 
-use routes::{
-    change_requests, customers, licenses, meta, releases, resources, tenant_data, tenants,
-};
+use routes::{change_requests, customers, licenses, meta, releases, resources, tenant_data, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,12 +47,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }
@@ -63,45 +56,25 @@ fn api_routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::health))
         .routes(routes!(meta::openapi_json))
-        .routes(routes!(
-            customers::create_customer,
-            customers::list_customers
-        ))
+        .routes(routes!(customers::create_customer, customers::list_customers))
         .routes(routes!(customers::get_customer, customers::patch_customer))
         .routes(routes!(customers::list_customer_assignments))
         .routes(routes!(licenses::create_license, licenses::list_licenses))
         .routes(routes!(licenses::get_license, licenses::patch_license))
         .routes(routes!(licenses::list_license_assignments))
         .routes(routes!(licenses::create_assignment))
-        .routes(routes!(
-            licenses::get_assignment,
-            licenses::patch_assignment
-        ))
+        .routes(routes!(licenses::get_assignment, licenses::patch_assignment))
         .routes(routes!(releases::create_release, releases::list_releases))
         .routes(routes!(releases::get_release, releases::patch_release))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::get_tenant, tenants::patch_tenant))
         .routes(routes!(tenants::fleet_summary))
         .routes(routes!(tenant_data::list_configs))
-        .routes(routes!(
-            tenant_data::get_config,
-            tenant_data::put_config,
-            tenant_data::delete_config
-        ))
+        .routes(routes!(tenant_data::get_config, tenant_data::put_config, tenant_data::delete_config))
         .routes(routes!(tenant_data::list_components))
-        .routes(routes!(
-            tenant_data::get_component,
-            tenant_data::put_component
-        ))
-        .routes(routes!(
-            resources::create_resource,
-            resources::list_resources
-        ))
-        .routes(routes!(
-            resources::get_resource,
-            resources::patch_resource,
-            resources::delete_resource
-        ))
+        .routes(routes!(tenant_data::get_component, tenant_data::put_component))
+        .routes(routes!(resources::create_resource, resources::list_resources))
+        .routes(routes!(resources::get_resource, resources::patch_resource, resources::delete_resource))
         .routes(routes!(resources::list_tenant_resources))
         .routes(routes!(resources::list_resource_tenants))
         .routes(routes!(change_requests::get_change_request))
@@ -116,8 +89,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The OpenAPI document as JSON, built once.
 pub fn openapi_json() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| openapi().to_json().unwrap_or_default())
-        .clone()
+    DOC.get_or_init(|| openapi().to_json().unwrap_or_default()).clone()
 }
 
 async fn not_found() -> ApiError {

@@ -24,10 +24,7 @@ impl ListParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request(
-                "limit",
-                format!("limit must be between 1 and {MAX_LIMIT}"),
-            )),
+            Some(_) => Err(ApiError::bad_request("limit", format!("limit must be between 1 and {MAX_LIMIT}"))),
         }
     }
 

@@ -30,11 +30,7 @@ fn live(item: &Item) -> bool {
 }
 
 /// Loads a record; 404 naming `what` when there is none.
-pub async fn load<R: Record>(
-    app: &App,
-    key: &Key,
-    what: impl FnOnce() -> String,
-) -> Result<R, ApiError> {
+pub async fn load<R: Record>(app: &App, key: &Key, what: impl FnOnce() -> String) -> Result<R, ApiError> {
     match app.table.get(key).await? {
         Some(item) if live(&item) => Ok(R::from_item(item)?),
         _ => Err(ApiError::NotFound(what())),
@@ -57,16 +53,8 @@ pub async fn list<R: Record + Serialize>(
 ) -> Result<ListResponse<R>, ApiError> {
     let query = params.apply(query)?;
     let page = app.table.query(&query).await?;
-    let items = page
-        .items
-        .into_iter()
-        .filter(live)
-        .map(R::from_item)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ListResponse {
-        items,
-        next_token: store::cursor::encode(page.last_key.as_ref()),
-    })
+    let items = page.items.into_iter().filter(live).map(R::from_item).collect::<Result<Vec<_>, _>>()?;
+    Ok(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) })
 }
 
 /// An all-or-nothing batch of writes, each with the problem to report if its condition fails.
@@ -88,12 +76,7 @@ impl Tx {
     }
 
     /// Puts a record; `cond` guards it.
-    pub fn put<R: Record>(
-        &mut self,
-        record: &R,
-        cond: Cond,
-        on_fail: ApiError,
-    ) -> Result<&mut Self, ApiError> {
+    pub fn put<R: Record>(&mut self, record: &R, cond: Cond, on_fail: ApiError) -> Result<&mut Self, ApiError> {
         Ok(self.push(WriteOp::put(record.to_item()?, cond), on_fail))
     }
 
@@ -108,10 +91,7 @@ impl Tx {
     }
 
     pub fn take(&mut self) -> (Vec<WriteOp>, Vec<ApiError>) {
-        (
-            std::mem::take(&mut self.ops),
-            std::mem::take(&mut self.on_fail),
-        )
+        (std::mem::take(&mut self.ops), std::mem::take(&mut self.on_fail))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,13 +101,10 @@ impl Tx {
     pub async fn commit(self, app: &App) -> Result<(), ApiError> {
         match app.table.write(self.ops).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { op: Some(i) }) if i < self.on_fail.len() => {
-                Err(self.on_fail[i].clone())
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i < self.on_fail.len() => Err(self.on_fail[i].clone()),
+            Err(StoreError::TooLarge(n)) => {
+                Err(ApiError::invalid("", format!("this change needs {n} writes; at most 100 fit in one")))
             }
-            Err(StoreError::TooLarge(n)) => Err(ApiError::invalid(
-                "",
-                format!("this change needs {n} writes; at most 100 fit in one"),
-            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -151,12 +128,7 @@ impl Stored {
         location: Option<String>,
     ) -> Result<Self, ApiError> {
         let body = serde_json::to_value(record).map_err(|_| ApiError::Internal)?;
-        Ok(Self {
-            status: status.as_u16(),
-            body,
-            etag: Some(record.stamp().revision),
-            location,
-        })
+        Ok(Self { status: status.as_u16(), body, etag: Some(record.stamp().revision), location })
     }
 }
 
@@ -165,10 +137,7 @@ impl IntoResponse for Stored {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         let mut resp = (status, axum::Json(self.body)).into_response();
         let headers = resp.headers_mut();
-        if let Some(v) = self
-            .etag
-            .and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok())
-        {
+        if let Some(v) = self.etag.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
             headers.insert(header::ETAG, v);
         }
         if let Some(l) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
@@ -197,13 +166,9 @@ pub async fn write_changed<R: Record + Clone + PartialEq>(
         return ok(current);
     }
     let revision = current.stamp().revision;
-    *next.stamp_mut() = current
-        .stamp()
-        .next(&domain::WriteContext::api(principal.actor.clone()));
+    *next.stamp_mut() = current.stamp().next(&domain::WriteContext::api(principal.actor.clone()));
     let lost_race = if if_match.given() {
-        ApiError::PreconditionFailed {
-            current: revision + 1,
-        }
+        ApiError::PreconditionFailed { current: revision + 1 }
     } else {
         ApiError::Conflict("the record was changed concurrently; read it again and retry".into())
     };
@@ -234,33 +199,20 @@ impl Idempotency {
     ) -> Result<Result<Self, Response>, ApiError> {
         let request_hash = format!("{route} {body_sha256}");
         let Some(raw) = key.0 else {
-            return Ok(Ok(Self {
-                key: None,
-                request_hash,
-            }));
+            return Ok(Ok(Self { key: None, request_hash }));
         };
         let key = layout::idempotency_key(&principal.actor.sub, &raw);
         if let Some(replay) = Self::replay(app, &key, &request_hash).await? {
             return Ok(Err(replay));
         }
-        Ok(Ok(Self {
-            key: Some(key),
-            request_hash,
-        }))
+        Ok(Ok(Self { key: Some(key), request_hash }))
     }
 
-    async fn replay(
-        app: &App,
-        key: &Key,
-        request_hash: &str,
-    ) -> Result<Option<Response>, ApiError> {
+    async fn replay(app: &App, key: &Key, request_hash: &str) -> Result<Option<Response>, ApiError> {
         let Some(item) = app.table.get(key).await? else {
             return Ok(None);
         };
-        let expired = item
-            .get("expires_at")
-            .and_then(Value::as_i64)
-            .is_none_or(|t| t < Utc::now().timestamp());
+        let expired = item.get("expires_at").and_then(Value::as_i64).is_none_or(|t| t < Utc::now().timestamp());
         if expired {
             return Ok(None);
         }
@@ -270,14 +222,10 @@ impl Idempotency {
                 "this key was already used with a different request; use a new key for a new request",
             ));
         }
-        let stored: Stored = item
-            .get("response")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .ok_or(ApiError::Internal)?;
+        let stored: Stored =
+            item.get("response").cloned().and_then(|v| serde_json::from_value(v).ok()).ok_or(ApiError::Internal)?;
         let mut resp = stored.into_response();
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         Ok(Some(resp))
     }
 
@@ -290,20 +238,11 @@ impl Idempotency {
         let now = Utc::now().timestamp();
         let mut item = key.to_item();
         item.insert("kind".into(), Value::String("idempotency".into()));
-        item.insert(
-            "request_hash".into(),
-            Value::String(self.request_hash.clone()),
-        );
-        item.insert(
-            "response".into(),
-            serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?,
-        );
+        item.insert("request_hash".into(), Value::String(self.request_hash.clone()));
+        item.insert("response".into(), serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?);
         item.insert("expires_at".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));
         let idem_index = tx.len();
-        tx.push(
-            WriteOp::put(item, Cond::NotExistsOrExpired(now)),
-            ApiError::Internal,
-        );
+        tx.push(WriteOp::put(item, Cond::NotExistsOrExpired(now)), ApiError::Internal);
         match app.table.write(tx.ops).await {
             Ok(()) => Ok(answer.into_response()),
             // The same key won a race with us: answer as it did.
@@ -312,9 +251,7 @@ impl Idempotency {
                     .await?
                     .ok_or_else(|| ApiError::Conflict("retry the request".into()))
             }
-            Err(StoreError::ConditionFailed { op: Some(i) }) if i < tx.on_fail.len() => {
-                Err(tx.on_fail[i].clone())
-            }
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i < tx.on_fail.len() => Err(tx.on_fail[i].clone()),
             Err(e) => Err(e.into()),
         }
     }
@@ -333,17 +270,11 @@ pub async fn delete_record<R: Record + Clone>(
     let mut item = tombstone.to_item()?;
     item.insert("deleted".into(), Value::Bool(true));
     let mut tx = Tx::new();
-    tx.push(
-        WriteOp::put(item, Cond::RevisionIs(revision)),
-        ApiError::PreconditionFailed { current: revision },
-    );
+    tx.push(WriteOp::put(item, Cond::RevisionIs(revision)), ApiError::PreconditionFailed { current: revision });
     tx.commit(app).await?;
     let mut tx = Tx::new();
     tx.push(
-        WriteOp::Delete {
-            key: current.key(),
-            cond: Cond::RevisionIs(revision + 1),
-        },
+        WriteOp::Delete { key: current.key(), cond: Cond::RevisionIs(revision + 1) },
         ApiError::Conflict("deleted concurrently".into()),
     );
     tx.commit(app).await

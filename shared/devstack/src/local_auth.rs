@@ -35,18 +35,16 @@ pub struct LocalTokens {
 
 impl LocalTokens {
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
-        Self {
-            secret: secret.into(),
-        }
+        Self { secret: secret.into() }
     }
 
     /// The secret of this checkout (`.dev/jwt-secret`), made on first use.
     pub fn for_checkout(dir: &std::path::Path) -> anyhow::Result<Self> {
         let path = dir.join("jwt-secret");
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            if s.trim().len() >= 32 {
-                return Ok(Self::new(s.trim().as_bytes().to_vec()));
-            }
+        if let Ok(s) = std::fs::read_to_string(&path)
+            && s.trim().len() >= 32
+        {
+            return Ok(Self::new(s.trim().as_bytes().to_vec()));
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let secret = format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new());
@@ -86,9 +84,7 @@ impl LocalTokens {
     /// The claims of a valid, unexpired token of ours.
     pub fn verify(&self, token: &str) -> Result<Claims, &'static str> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err("malformed token");
         };
         let header: serde_json::Value =
@@ -101,9 +97,8 @@ impl LocalTokens {
         let mut mac = self.mac();
         mac.update(format!("{h}.{p}").as_bytes());
         mac.verify_slice(&sig).map_err(|_| "bad token signature")?;
-        let claims: Claims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| "malformed token")?)
-                .map_err(|_| "malformed token claims")?;
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| "malformed token")?)
+            .map_err(|_| "malformed token claims")?;
         if claims.iss != ISSUER {
             return Err("token from another issuer");
         }
@@ -117,9 +112,7 @@ impl LocalTokens {
 impl Authenticator for LocalTokens {
     fn authenticate(&self, parts: &Parts) -> Result<Principal, ApiError> {
         let token = bearer_token(parts)?;
-        let claims = self
-            .verify(token)
-            .map_err(|why| ApiError::Unauthenticated(why.into()))?;
+        let claims = self.verify(token).map_err(|why| ApiError::Unauthenticated(why.into()))?;
         Principal::from_claims(Some(&claims.sub), claims.email.as_deref(), &claims.groups)
     }
 }
@@ -149,11 +142,7 @@ mod tests {
         let expired = tokens.mint("bob", None, "viewer", -1);
         assert_eq!(tokens.verify(&expired), Err("token expired"));
 
-        let none_alg = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            parts[1]
-        );
+        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), parts[1]);
         assert_eq!(tokens.verify(&none_alg), Err("unsupported token algorithm"));
         assert!(tokens.verify("garbage").is_err());
     }

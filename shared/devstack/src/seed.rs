@@ -7,10 +7,7 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use domain::{
-    Actor, ChangeRequestStatus, Source, Stamped, Tenant, TenantChangeRequest, TenantState,
-    WriteContext,
-};
+use domain::{Actor, ChangeRequestStatus, Source, Stamped, Tenant, TenantChangeRequest, TenantState, WriteContext};
 use http_body_util::BodyExt;
 use portal_api::persist::{self, App, Tx};
 use portal_api::routes::tenants::count_in_fleet;
@@ -30,16 +27,9 @@ impl ApiCaller {
         Self { router, token }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.token));
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<(StatusCode, Value)> {
+        let mut req =
+            Request::builder().method(method).uri(path).header("authorization", format!("Bearer {}", self.token));
         let body = match body {
             Some(b) => {
                 req = req.header("content-type", "application/json");
@@ -50,11 +40,7 @@ impl ApiCaller {
         let resp = self.router.clone().oneshot(req.body(body)?).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         Ok((status, value))
     }
 
@@ -104,9 +90,7 @@ const ENVIRONMENTS: [&str; 4] = ["prod", "staging", "dr", "eval"];
 
 /// Whether the registry already holds data (then seeding is skipped).
 pub async fn is_seeded(caller: &ApiCaller) -> anyhow::Result<bool> {
-    let (_, page) = caller
-        .call(Method::GET, "/v1/customers?limit=1", None)
-        .await?;
+    let (_, page) = caller.call(Method::GET, "/v1/customers?limit=1", None).await?;
     Ok(page["items"].as_array().is_some_and(|a| !a.is_empty()))
 }
 
@@ -114,18 +98,16 @@ pub async fn is_seeded(caller: &ApiCaller) -> anyhow::Result<bool> {
 pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
     let mut customers = Vec::new();
     for (name, email) in CUSTOMERS {
-        let c = caller
-            .ok(
-                Method::POST,
-                "/v1/customers",
-                json!({"name": name, "contact_email": email}),
-            )
-            .await?;
+        let c = caller.ok(Method::POST, "/v1/customers", json!({"name": name, "contact_email": email})).await?;
         customers.push(c["id"].as_str().context("customer id")?.to_owned());
     }
     let enterprise = caller
-        .ok(Method::POST, "/v1/licenses", json!({"name": "Enterprise", "kind": "subscription", "max_users": 5000,
-            "features": ["sso", "audit", "connectors"], "template": "edition=enterprise\nusers={{max_users}}"}))
+        .ok(
+            Method::POST,
+            "/v1/licenses",
+            json!({"name": "Enterprise", "kind": "subscription", "max_users": 5000,
+            "features": ["sso", "audit", "connectors"], "template": "edition=enterprise\nusers={{max_users}}"}),
+        )
         .await?;
     let trial = caller
         .ok(
@@ -174,17 +156,8 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
     let mut shared_users = Vec::new();
     for (i, state) in STATES.iter().enumerate() {
         let customer = &customers[i % customers.len()];
-        let slug = CUSTOMERS[i % CUSTOMERS.len()]
-            .0
-            .split(' ')
-            .next()
-            .unwrap_or("t")
-            .to_lowercase();
-        let name = format!(
-            "{slug}-{}-{}",
-            ENVIRONMENTS[i / customers.len() % ENVIRONMENTS.len()],
-            i + 1
-        );
+        let slug = CUSTOMERS[i % CUSTOMERS.len()].0.split(' ').next().unwrap_or("t").to_lowercase();
+        let name = format!("{slug}-{}-{}", ENVIRONMENTS[i / customers.len() % ENVIRONMENTS.len()], i + 1);
         let release = releases[i % releases.len()].0;
         let t = caller
             .ok(
@@ -200,13 +173,7 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
             ("max_workers", json!(4 + i % 4)),
             ("sso.enabled", json!(i % 2 == 0)),
         ] {
-            caller
-                .ok(
-                    Method::PUT,
-                    &format!("/v1/tenants/{id}/configs/{key}"),
-                    json!({"value": value}),
-                )
-                .await?;
+            caller.ok(Method::PUT, &format!("/v1/tenants/{id}/configs/{key}"), json!({"value": value})).await?;
         }
         caller
             .ok(
@@ -216,8 +183,12 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
             )
             .await?;
         caller
-            .ok(Method::POST, "/v1/resources", json!({"arn": format!("arn:aws:ec2:us-east-1:123456789012:instance/i-{:017x}", 0xabc000 + i),
-                "name": format!("{name} app server"), "tenant_ids": [id]}))
+            .ok(
+                Method::POST,
+                "/v1/resources",
+                json!({"arn": format!("arn:aws:ec2:us-east-1:123456789012:instance/i-{:017x}", 0xabc000 + i),
+                "name": format!("{name} app server"), "tenant_ids": [id]}),
+            )
             .await?;
         if i % 4 == 0 {
             shared_users.push(id.clone());
@@ -228,13 +199,7 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
         .ok(Method::POST, "/v1/resources", json!({"arn": shared_rds, "name": "Shared analytics cluster",
             "description": "One Aurora cluster serving several tenants' analytics schemas", "tenant_ids": shared_users}))
         .await?;
-    caller
-        .ok(
-            Method::PATCH,
-            "/v1/releases/3.0.0",
-            json!({"status": "deprecated"}),
-        )
-        .await?;
+    caller.ok(Method::PATCH, "/v1/releases/3.0.0", json!({"status": "deprecated"})).await?;
     Ok(STATES.len())
 }
 
@@ -249,15 +214,11 @@ async fn settle(app: &App, id: &str, state: TenantState) -> anyhow::Result<()> {
     let tenant: Tenant = persist::load(app, &layout::tenant_key(&id), || "seeded tenant".into())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cr_id = tenant
-        .active_change_request_id
-        .clone()
-        .context("a new tenant has a change request")?;
-    let cr: TenantChangeRequest = persist::load(app, &layout::change_request_key(&cr_id), || {
-        "seeded change request".into()
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cr_id = tenant.active_change_request_id.clone().context("a new tenant has a change request")?;
+    let cr: TenantChangeRequest =
+        persist::load(app, &layout::change_request_key(&cr_id), || "seeded change request".into())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = WriteContext {
         actor: Actor::system("seed"),
         source: Source::Seed,
@@ -275,10 +236,8 @@ async fn settle(app: &App, id: &str, state: TenantState) -> anyhow::Result<()> {
 
     let mut tx = Tx::new();
     let e = || portal_api::ApiError::Conflict("seed raced".into());
-    tx.put(&next, Cond::RevisionIs(tenant.stamp.revision), e())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tx.put(&done, Cond::RevisionIs(cr.stamp.revision), e())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.put(&next, Cond::RevisionIs(tenant.stamp.revision), e()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.put(&done, Cond::RevisionIs(cr.stamp.revision), e()).map_err(|e| anyhow::anyhow!("{e}"))?;
     count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, -1), (state, &tenant.release, 1)]);
     tx.commit(app).await.map_err(|e| anyhow::anyhow!("{e}"))
 }

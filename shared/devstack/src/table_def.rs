@@ -4,9 +4,8 @@
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde_yaml::Value;
 
@@ -17,14 +16,11 @@ pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 pub const REGISTRY_TABLE: &str = "RegistryTable";
 
 fn get<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Value> {
-    v.get(key)
-        .with_context(|| format!("template: missing `{key}`"))
+    v.get(key).with_context(|| format!("template: missing `{key}`"))
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
-    get(v, key)?
-        .as_str()
-        .with_context(|| format!("template: `{key}` is not a plain string"))
+    get(v, key)?.as_str().with_context(|| format!("template: `{key}` is not a plain string"))
 }
 
 fn key_schema(v: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
@@ -53,12 +49,7 @@ pub fn table_properties(template: &str, logical_id: &str) -> anyhow::Result<Valu
 
 /// Creates table `name` as the template declares `logical_id`, with its stream and TTL, and
 /// waits until it is active.
-pub async fn create_table(
-    client: &Client,
-    template: &str,
-    logical_id: &str,
-    name: &str,
-) -> anyhow::Result<()> {
+pub async fn create_table(client: &Client, template: &str, logical_id: &str, name: &str) -> anyhow::Result<()> {
     let props = table_properties(template, logical_id)?;
     let attributes = get(&props, "AttributeDefinitions")?
         .as_sequence()
@@ -72,10 +63,7 @@ pub async fn create_table(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut gsis = Vec::new();
-    if let Some(list) = props
-        .get("GlobalSecondaryIndexes")
-        .and_then(Value::as_sequence)
-    {
+    if let Some(list) = props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence) {
         for g in list {
             let projection = get(g, "Projection")?;
             gsis.push(
@@ -84,10 +72,7 @@ pub async fn create_table(
                     .set_key_schema(Some(key_schema(g)?))
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::from(text(
-                                projection,
-                                "ProjectionType",
-                            )?))
+                            .projection_type(ProjectionType::from(text(projection, "ProjectionType")?))
                             .build(),
                     )
                     .build()?,
@@ -120,10 +105,7 @@ pub async fn create_table(
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(text(ttl, "AttributeName")?)
-                    .enabled(true)
-                    .build()?,
+                TimeToLiveSpecification::builder().attribute_name(text(ttl, "AttributeName")?).enabled(true).build()?,
             )
             .send()
             .await
@@ -137,15 +119,8 @@ pub async fn create_table(
 pub async fn table_exists(client: &Client, name: &str) -> anyhow::Result<bool> {
     match client.describe_table().table_name(name).send().await {
         Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(anyhow::anyhow!(
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(false),
+        Err(e) => Err(anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
     }
 }
 
@@ -162,44 +137,20 @@ mod tests {
             .iter()
             .map(|g| g["IndexName"].as_str().unwrap().to_owned())
             .collect();
-        let expected: Vec<String> = [
-            store::Index::Gsi1,
-            store::Index::Gsi2,
-            store::Index::Gsi3,
-            store::Index::Gsi4,
-        ]
-        .iter()
-        .map(|i| i.name().to_owned())
-        .collect();
-        assert_eq!(gsis, expected);
-        for (i, g) in props["GlobalSecondaryIndexes"]
-            .as_sequence()
-            .unwrap()
+        let expected: Vec<String> = [store::Index::Gsi1, store::Index::Gsi2, store::Index::Gsi3, store::Index::Gsi4]
             .iter()
-            .enumerate()
-        {
+            .map(|i| i.name().to_owned())
+            .collect();
+        assert_eq!(gsis, expected);
+        for (i, g) in props["GlobalSecondaryIndexes"].as_sequence().unwrap().iter().enumerate() {
             let (pk, sk) = store::Index::key_attrs(Some(
-                [
-                    store::Index::Gsi1,
-                    store::Index::Gsi2,
-                    store::Index::Gsi3,
-                    store::Index::Gsi4,
-                ][i],
+                [store::Index::Gsi1, store::Index::Gsi2, store::Index::Gsi3, store::Index::Gsi4][i],
             ));
             assert_eq!(g["KeySchema"][0]["AttributeName"].as_str(), Some(pk));
             assert_eq!(g["KeySchema"][1]["AttributeName"].as_str(), Some(sk));
         }
-        assert_eq!(
-            props["StreamSpecification"]["StreamViewType"].as_str(),
-            Some("NEW_AND_OLD_IMAGES")
-        );
-        assert_eq!(
-            props["TimeToLiveSpecification"]["AttributeName"].as_str(),
-            Some("expires_at")
-        );
-        assert_eq!(
-            props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
-            Some(true)
-        );
+        assert_eq!(props["StreamSpecification"]["StreamViewType"].as_str(), Some("NEW_AND_OLD_IMAGES"));
+        assert_eq!(props["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expires_at"));
+        assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
     }
 }

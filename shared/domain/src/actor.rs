@@ -12,10 +12,7 @@ pub struct Actor {
 impl Actor {
     /// The actor recorded for work the system does on its own (schedules, alarms, seeding).
     pub fn system(name: &str) -> Self {
-        Self {
-            sub: format!("system:{name}"),
-            email: None,
-        }
+        Self { sub: format!("system:{name}"), email: None }
     }
 
     /// `sub` or `sub <email>`: the one string stamped on every write as `updated_by`.
@@ -28,9 +25,7 @@ impl Actor {
 }
 
 /// Roles come from the token's `cognito:groups` claim. Ordered by power.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -82,10 +77,7 @@ mod tests {
 
     #[test]
     fn stamp_includes_email_when_known() {
-        let a = Actor {
-            sub: "u-1".into(),
-            email: Some("a@x.io".into()),
-        };
+        let a = Actor { sub: "u-1".into(), email: Some("a@x.io".into()) };
         assert_eq!(a.stamp(), "u-1 <a@x.io>");
         assert_eq!(Actor::system("seed").stamp(), "system:seed");
     }

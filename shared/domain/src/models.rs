@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    Actor, AssignmentId, ChangeModel, ChangeRequestId, ChangeRequestStatus, CustomerId, FieldError,
-    LicenseId, Operation, ResourceId, Source, TenantId, TenantState, patch,
+    Actor, AssignmentId, ChangeModel, ChangeRequestId, ChangeRequestStatus, CustomerId, FieldError, LicenseId,
+    Operation, ResourceId, Source, TenantId, TenantState, patch,
     values::{
-        Arn, ComponentName, ComponentVersionLabel, ConfigKey, Email, FeatureName, Name, PlainValue,
-        Region, ReleaseVersion, SecretRef, TenantName, Text,
+        Arn, ComponentName, ComponentVersionLabel, ConfigKey, Email, FeatureName, Name, PlainValue, Region,
+        ReleaseVersion, SecretRef, TenantName, Text,
     },
 };
 
@@ -45,12 +45,7 @@ pub struct WriteContext {
 
 impl WriteContext {
     pub fn api(actor: Actor) -> Self {
-        Self {
-            actor,
-            source: Source::Api,
-            change_request_id: None,
-            now: Utc::now(),
-        }
+        Self { actor, source: Source::Api, change_request_id: None, now: Utc::now() }
     }
 }
 
@@ -216,23 +211,14 @@ pub struct LicensePatch {
     pub template: Option<Option<Text>>,
 }
 
-fn check_license_bounds(
-    max_users: Option<u32>,
-    features: &BTreeSet<FeatureName>,
-) -> Result<(), FieldError> {
-    if let Some(n) = max_users {
-        if n == 0 || n > MAX_USERS {
-            return Err(FieldError::new(
-                "max_users",
-                format!("must be between 1 and {MAX_USERS}"),
-            ));
-        }
+fn check_license_bounds(max_users: Option<u32>, features: &BTreeSet<FeatureName>) -> Result<(), FieldError> {
+    if let Some(n) = max_users
+        && (n == 0 || n > MAX_USERS)
+    {
+        return Err(FieldError::new("max_users", format!("must be between 1 and {MAX_USERS}")));
     }
     if features.len() > MAX_FEATURES {
-        return Err(FieldError::new(
-            "features",
-            format!("at most {MAX_FEATURES} features"),
-        ));
+        return Err(FieldError::new("features", format!("at most {MAX_FEATURES} features")));
     }
     Ok(())
 }
@@ -319,14 +305,9 @@ pub struct AssignmentPatch {
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
-fn check_term(
-    starts_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
-) -> Result<(), FieldError> {
+fn check_term(starts_at: Option<DateTime<Utc>>, expires_at: Option<DateTime<Utc>>) -> Result<(), FieldError> {
     match (starts_at, expires_at) {
-        (Some(s), Some(e)) if e <= s => {
-            Err(FieldError::new("expires_at", "must be after starts_at"))
-        }
+        (Some(s), Some(e)) if e <= s => Err(FieldError::new("expires_at", "must be after starts_at")),
         _ => Ok(()),
     }
 }
@@ -411,16 +392,10 @@ pub struct ReleasePatch {
 impl ProductRelease {
     pub fn create(cmd: ReleaseCreate, ctx: &WriteContext) -> Result<Self, FieldError> {
         if cmd.components.is_empty() {
-            return Err(FieldError::new(
-                "components",
-                "a release ships at least one component",
-            ));
+            return Err(FieldError::new("components", "a release ships at least one component"));
         }
         if cmd.components.len() > MAX_COMPONENTS {
-            return Err(FieldError::new(
-                "components",
-                format!("at most {MAX_COMPONENTS} components"),
-            ));
+            return Err(FieldError::new("components", format!("at most {MAX_COMPONENTS} components")));
         }
         Ok(Self {
             version: cmd.version,
@@ -533,10 +508,7 @@ impl Tenant {
             ChangeRequestStatus::Pending,
             ctx,
         );
-        let ctx = WriteContext {
-            change_request_id: Some(change_request.id.clone()),
-            ..ctx.clone()
-        };
+        let ctx = WriteContext { change_request_id: Some(change_request.id.clone()), ..ctx.clone() };
         let tenant = Self {
             id,
             customer_id: cmd.customer_id,
@@ -591,14 +563,8 @@ impl ConfigPut {
     /// The value this body sets for `key`; a key that names a secret only takes a reference.
     pub fn parse_for(self, key: &ConfigKey) -> Result<ConfigValue, FieldError> {
         match (self.value, self.secret_ref) {
-            (Some(_), Some(_)) => Err(FieldError::new(
-                "secret_ref",
-                "give either `value` or `secret_ref`, not both",
-            )),
-            (None, None) => Err(FieldError::new(
-                "value",
-                "missing field `value` (or `secret_ref` for a secret)",
-            )),
+            (Some(_), Some(_)) => Err(FieldError::new("secret_ref", "give either `value` or `secret_ref`, not both")),
+            (None, None) => Err(FieldError::new("value", "missing field `value` (or `secret_ref` for a secret)")),
             (None, Some(r)) => Ok(ConfigValue::Secret(r)),
             (Some(_), None) if key.names_a_secret() => Err(FieldError::new(
                 "value",
@@ -606,9 +572,7 @@ impl ConfigPut {
                     "`{key}` names a secret: store it in SSM or Secrets Manager and send `secret_ref`, never the value"
                 ),
             )),
-            (Some(v), None) => PlainValue::parse(v)
-                .map(ConfigValue::Plain)
-                .map_err(|e| e.within("value")),
+            (Some(v), None) => PlainValue::parse(v).map(ConfigValue::Plain).map_err(|e| e.within("value")),
         }
     }
 }
@@ -619,13 +583,7 @@ impl TenantConfig {
             ConfigValue::Plain(v) => (Some(v), None),
             ConfigValue::Secret(r) => (None, Some(r)),
         };
-        Self {
-            tenant_id,
-            key,
-            value,
-            secret_ref,
-            stamp,
-        }
+        Self { tenant_id, key, value, secret_ref, stamp }
     }
 
     /// Whether another value equals this one (an unchanged PUT writes nothing).
@@ -694,10 +652,7 @@ impl TenantChangeRequest {
         ctx: &WriteContext,
     ) -> Self {
         let id = ChangeRequestId::generate();
-        let ctx = WriteContext {
-            change_request_id: Some(id.clone()),
-            ..ctx.clone()
-        };
+        let ctx = WriteContext { change_request_id: Some(id.clone()), ..ctx.clone() };
         Self {
             id,
             tenant_id,
@@ -770,10 +725,7 @@ pub struct ResourcePatch {
 
 fn check_tenant_count(ids: &BTreeSet<TenantId>) -> Result<(), FieldError> {
     if ids.len() > MAX_TENANTS_PER_RESOURCE {
-        return Err(FieldError::new(
-            "tenant_ids",
-            format!("at most {MAX_TENANTS_PER_RESOURCE} tenants per resource"),
-        ));
+        return Err(FieldError::new("tenant_ids", format!("at most {MAX_TENANTS_PER_RESOURCE} tenants per resource")));
     }
     Ok(())
 }
@@ -819,10 +771,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> WriteContext {
-        WriteContext::api(Actor {
-            sub: "alice".into(),
-            email: Some("alice@vendor.example".into()),
-        })
+        WriteContext::api(Actor { sub: "alice".into(), email: Some("alice@vendor.example".into()) })
     }
 
     #[test]
@@ -831,11 +780,7 @@ mod tests {
         let first = Stamp::first(&c);
         assert_eq!(first.revision, 1);
         assert_eq!(first.updated_by, "alice <alice@vendor.example>");
-        let later = WriteContext {
-            actor: Actor::system("alarm"),
-            source: Source::Alarm,
-            ..c
-        };
+        let later = WriteContext { actor: Actor::system("alarm"), source: Source::Alarm, ..c };
         let next = first.next(&later);
         assert_eq!(next.revision, 2);
         assert_eq!(next.created_by, first.created_by);
@@ -845,11 +790,9 @@ mod tests {
 
     #[test]
     fn create_bodies_refuse_unknown_and_missing_fields() {
-        let err =
-            serde_json::from_str::<CustomerCreate>(r#"{"name":"A","colour":"red"}"#).unwrap_err();
+        let err = serde_json::from_str::<CustomerCreate>(r#"{"name":"A","colour":"red"}"#).unwrap_err();
         assert!(err.to_string().contains("colour"));
-        let err = serde_json::from_str::<TenantCreate>(r#"{"name":"acme-prod","release":"3.1.0"}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<TenantCreate>(r#"{"name":"acme-prod","release":"3.1.0"}"#).unwrap_err();
         assert!(err.to_string().contains("customer_id"));
     }
 
@@ -866,13 +809,7 @@ mod tests {
         assert_eq!(t.stamp.change_request_id.as_ref(), Some(&cr.id));
         assert_eq!(cr.tenant_id, t.id);
 
-        let (t, cr) = Tenant::create(
-            TenantCreate {
-                import: true,
-                ..cmd
-            },
-            &ctx(),
-        );
+        let (t, cr) = Tenant::create(TenantCreate { import: true, ..cmd }, &ctx());
         assert_eq!(t.state, TenantState::InTesting);
         assert_eq!(cr.operation, Operation::Validate);
         assert!(t.imported);
@@ -888,24 +825,15 @@ mod tests {
         let put: ConfigPut = serde_json::from_str(r#"{"value":"hunter2"}"#).unwrap();
         let err = put.parse_for(&secret).unwrap_err();
         assert_eq!(err.field, "value");
-        assert!(
-            !err.message.contains("hunter2"),
-            "the error must not echo the secret"
-        );
+        assert!(!err.message.contains("hunter2"), "the error must not echo the secret");
 
         let put: ConfigPut = serde_json::from_str(r#"{"secret_ref":"ssm:/t/db"}"#).unwrap();
         let v = put.parse_for(&secret).unwrap();
-        let cfg = TenantConfig::new(
-            TenantId::generate(),
-            secret,
-            v.clone(),
-            Stamp::first(&ctx()),
-        );
+        let cfg = TenantConfig::new(TenantId::generate(), secret, v.clone(), Stamp::first(&ctx()));
         assert!(cfg.holds(&v));
         assert!(cfg.value.is_none());
 
-        let both: ConfigPut =
-            serde_json::from_str(r#"{"value":"x","secret_ref":"ssm:/t/db"}"#).unwrap();
+        let both: ConfigPut = serde_json::from_str(r#"{"value":"x","secret_ref":"ssm:/t/db"}"#).unwrap();
         assert!(both.parse_for(&key).is_err());
         let neither: ConfigPut = serde_json::from_str("{}").unwrap();
         assert_eq!(neither.parse_for(&key).unwrap_err().field, "value");
@@ -915,16 +843,10 @@ mod tests {
 
     #[test]
     fn releases_need_components_and_terms_need_order() {
-        let cmd: ReleaseCreate =
-            serde_json::from_str(r#"{"version":"3.1.0","components":{}}"#).unwrap();
-        assert_eq!(
-            ProductRelease::create(cmd, &ctx()).unwrap_err().field,
-            "components"
-        );
-        let err = serde_json::from_str::<ReleaseCreate>(
-            r#"{"version":"3.1.0","components":{"Bad Name":"1"}}"#,
-        )
-        .unwrap_err();
+        let cmd: ReleaseCreate = serde_json::from_str(r#"{"version":"3.1.0","components":{}}"#).unwrap();
+        assert_eq!(ProductRelease::create(cmd, &ctx()).unwrap_err().field, "components");
+        let err =
+            serde_json::from_str::<ReleaseCreate>(r#"{"version":"3.1.0","components":{"Bad Name":"1"}}"#).unwrap_err();
         assert!(err.to_string().contains("must match"));
 
         let cmd: AssignmentCreate = serde_json::from_value(serde_json::json!({
@@ -932,30 +854,21 @@ mod tests {
             "starts_at": "2026-01-01T00:00:00Z", "expires_at": "2025-01-01T00:00:00Z"
         }))
         .unwrap();
-        assert_eq!(
-            LicenseAssignment::create(cmd, &ctx()).unwrap_err().field,
-            "expires_at"
-        );
+        assert_eq!(LicenseAssignment::create(cmd, &ctx()).unwrap_err().field, "expires_at");
     }
 
     #[test]
     fn licenses_bound_users_and_resources_bound_tenants() {
-        let cmd: LicenseCreate =
-            serde_json::from_str(r#"{"name":"Ent","kind":"subscription","max_users":0}"#).unwrap();
+        let cmd: LicenseCreate = serde_json::from_str(r#"{"name":"Ent","kind":"subscription","max_users":0}"#).unwrap();
         assert_eq!(License::create(cmd, &ctx()).unwrap_err().field, "max_users");
-        let many: BTreeSet<TenantId> = (0..=MAX_TENANTS_PER_RESOURCE)
-            .map(|_| TenantId::generate())
-            .collect();
+        let many: BTreeSet<TenantId> = (0..=MAX_TENANTS_PER_RESOURCE).map(|_| TenantId::generate()).collect();
         let cmd = ResourceCreate {
             arn: Arn::parse("arn:aws:s3:::b").unwrap(),
             name: None,
             description: None,
             tenant_ids: many,
         };
-        assert_eq!(
-            TenantAwsResource::create(cmd, &ctx()).unwrap_err().field,
-            "tenant_ids"
-        );
+        assert_eq!(TenantAwsResource::create(cmd, &ctx()).unwrap_err().field, "tenant_ids");
     }
 
     #[test]

@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Where a tenant is in its life. Changed only by change requests (and alarms), never by PATCH.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 pub enum TenantState {
     #[serde(alias = "provisioning")]
     Provisioning,
@@ -136,16 +134,10 @@ mod tests {
     #[test]
     fn states_serialize_pascal_case_and_parse_both_spellings() {
         for s in TenantState::ALL {
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                serde_json::json!(s.as_str())
-            );
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
             assert_eq!(TenantState::parse(s.as_str()), Some(s));
         }
-        assert_eq!(
-            TenantState::parse("end_of_life"),
-            Some(TenantState::EndOfLife)
-        );
+        assert_eq!(TenantState::parse("end_of_life"), Some(TenantState::EndOfLife));
         assert_eq!(TenantState::parse("Dead"), None);
     }
 
@@ -160,18 +152,10 @@ mod tests {
     #[test]
     fn only_unfinished_change_requests_are_active() {
         use ChangeRequestStatus::*;
-        let active: Vec<_> = [
-            Pending,
-            AwaitingApproval,
-            Running,
-            Succeeded,
-            Failed,
-            Cancelled,
-            Rejected,
-        ]
-        .into_iter()
-        .filter(|s| s.is_active())
-        .collect();
+        let active: Vec<_> = [Pending, AwaitingApproval, Running, Succeeded, Failed, Cancelled, Rejected]
+            .into_iter()
+            .filter(|s| s.is_active())
+            .collect();
         assert_eq!(active, [Pending, AwaitingApproval, Running]);
     }
 }

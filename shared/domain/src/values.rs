@@ -80,22 +80,13 @@ fn printable(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn matches_charset(
-    s: &str,
-    first: fn(char) -> bool,
-    rest: fn(char) -> bool,
-    what: &str,
-) -> Result<(), String> {
+fn matches_charset(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool, what: &str) -> Result<(), String> {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if first(c) => {}
         _ => return Err(format!("must match {what}")),
     }
-    if chars.all(rest) {
-        Ok(())
-    } else {
-        Err(format!("must match {what}"))
-    }
+    if chars.all(rest) { Ok(()) } else { Err(format!("must match {what}")) }
 }
 
 string_value!(
@@ -174,29 +165,16 @@ fn check_arn(s: &str) -> Result<(), String> {
     if !matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov") {
         return Err(format!("unknown partition `{}`", parts[1]));
     }
-    if parts[2].is_empty()
-        || !parts[2]
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    if parts[2].is_empty() || !parts[2].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err("the service part must be lowercase letters, digits and `-`".into());
     }
-    if !parts[3]
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    if !parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err("the region part must be empty or a region code".into());
     }
-    if !(parts[4].is_empty()
-        || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())))
-    {
+    if !(parts[4].is_empty() || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit()))) {
         return Err("the account part must be empty or 12 digits".into());
     }
-    if parts[5].is_empty()
-        || parts[5]
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-    {
+    if parts[5].is_empty() || parts[5].chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("the resource part must be present, without whitespace".into());
     }
     Ok(())
@@ -211,11 +189,7 @@ impl Arn {
     /// An EC2 instance id when the ARN names one (`arn:aws:ec2:...:instance/i-...`).
     pub fn ec2_instance_id(&self) -> Option<&str> {
         let resource = self.0.splitn(6, ':').nth(5)?;
-        if self.service() == "ec2" {
-            resource.strip_prefix("instance/")
-        } else {
-            None
-        }
+        if self.service() == "ec2" { resource.strip_prefix("instance/") } else { None }
     }
 }
 
@@ -229,17 +203,10 @@ impl ReleaseVersion {
         if s.len() > 64 {
             return Err(FieldError::new("", "must be at most 64 characters"));
         }
-        let v = semver::Version::parse(s).map_err(|e| {
-            FieldError::new(
-                "",
-                format!("`{s}` is not a semantic version (MAJOR.MINOR.PATCH): {e}"),
-            )
-        })?;
+        let v = semver::Version::parse(s)
+            .map_err(|e| FieldError::new("", format!("`{s}` is not a semantic version (MAJOR.MINOR.PATCH): {e}")))?;
         if !v.build.is_empty() {
-            return Err(FieldError::new(
-                "",
-                "build metadata (`+...`) is not allowed in a release version",
-            ));
+            return Err(FieldError::new("", "build metadata (`+...`) is not allowed in a release version"));
         }
         Ok(Self(v))
     }
@@ -252,11 +219,7 @@ impl ReleaseVersion {
     /// before their release.
     pub fn sort_key(&self) -> String {
         let v = &self.0;
-        let pre = if v.pre.is_empty() {
-            "~".to_owned()
-        } else {
-            format!("-{}", v.pre)
-        };
+        let pre = if v.pre.is_empty() { "~".to_owned() } else { format!("-{}", v.pre) };
         format!("{:010}.{:010}.{:010}{pre}", v.major, v.minor, v.patch)
     }
 }
@@ -292,9 +255,7 @@ impl utoipa::PartialSchema for ReleaseVersion {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(
-                "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$",
-            ))
+            .pattern(Some("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$"))
             .examples([serde_json::json!("3.1.0")])
             .into()
     }
@@ -312,35 +273,23 @@ pub enum SecretRef {
 
 impl SecretRef {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let bad_char = |v: &str| {
-            v.chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || "/_.-+=@:".contains(c)))
-        };
+        let bad_char = |v: &str| v.chars().any(|c| !(c.is_ascii_alphanumeric() || "/_.-+=@:".contains(c)));
         if s.len() > 2048 {
             return Err(FieldError::new("", "must be at most 2048 characters"));
         }
         if let Some(path) = s.strip_prefix("ssm:") {
             if !path.starts_with('/') || path.len() < 2 || bad_char(path) {
-                return Err(FieldError::new(
-                    "",
-                    "an SSM reference is `ssm:/path/name` (letters, digits, `/_.-`)",
-                ));
+                return Err(FieldError::new("", "an SSM reference is `ssm:/path/name` (letters, digits, `/_.-`)"));
             }
             return Ok(Self::SsmParameter(path.to_owned()));
         }
         if let Some(name) = s.strip_prefix("secretsmanager:") {
             if name.is_empty() || bad_char(name) {
-                return Err(FieldError::new(
-                    "",
-                    "a Secrets Manager reference is `secretsmanager:name-or-arn`",
-                ));
+                return Err(FieldError::new("", "a Secrets Manager reference is `secretsmanager:name-or-arn`"));
             }
             return Ok(Self::SecretsManager(name.to_owned()));
         }
-        Err(FieldError::new(
-            "",
-            "must be a secret reference: `ssm:/path` or `secretsmanager:name`",
-        ))
+        Err(FieldError::new("", "must be a secret reference: `ssm:/path` or `secretsmanager:name`"))
     }
 }
 
@@ -368,9 +317,7 @@ impl utoipa::PartialSchema for SecretRef {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some("^(ssm:/.+|secretsmanager:.+)$"))
-            .description(Some(
-                "A reference to a secret (SSM SecureString or Secrets Manager); never its value.",
-            ))
+            .description(Some("A reference to a secret (SSM SecureString or Secrets Manager); never its value."))
             .examples([serde_json::json!("ssm:/tenants/acme-prod/db_password")])
             .into()
     }
@@ -387,16 +334,11 @@ impl PlainValue {
 
     pub fn parse(v: serde_json::Value) -> Result<Self, FieldError> {
         match &v {
-            serde_json::Value::String(s) if s.chars().count() > Self::MAX_LEN => Err(
-                FieldError::new("", format!("must be at most {} characters", Self::MAX_LEN)),
-            ),
-            serde_json::Value::String(_)
-            | serde_json::Value::Number(_)
-            | serde_json::Value::Bool(_) => Ok(Self(v)),
-            _ => Err(FieldError::new(
-                "",
-                "must be a string, a number or a boolean",
-            )),
+            serde_json::Value::String(s) if s.chars().count() > Self::MAX_LEN => {
+                Err(FieldError::new("", format!("must be at most {} characters", Self::MAX_LEN)))
+            }
+            serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Ok(Self(v)),
+            _ => Err(FieldError::new("", "must be a string, a number or a boolean")),
         }
     }
 
@@ -418,11 +360,7 @@ impl From<PlainValue> for serde_json::Value {
 impl utoipa::PartialSchema for PlainValue {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                Type::String,
-                Type::Number,
-                Type::Boolean,
-            ]))
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Number, Type::Boolean]))
             .examples([serde_json::json!("smtp.acme.example")])
             .into()
     }
@@ -430,14 +368,7 @@ impl utoipa::PartialSchema for PlainValue {
 impl utoipa::ToSchema for PlainValue {}
 
 /// Words in a config key that say the value is a secret: such a key must hold a reference.
-pub const SECRET_KEY_WORDS: [&str; 6] = [
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "private_key",
-    "api_key",
-];
+pub const SECRET_KEY_WORDS: [&str; 6] = ["password", "passwd", "secret", "token", "private_key", "api_key"];
 
 impl ConfigKey {
     /// Whether the key names a secret (`db.password`, `airflow_secret`, ...): then it may only
@@ -457,10 +388,7 @@ mod tests {
         assert!(Name::parse("Acme Corp").is_ok());
         assert!(Name::parse("").is_err());
         assert!(Name::parse(&"x".repeat(201)).is_err());
-        assert!(
-            Name::parse(&"é".repeat(200)).is_ok(),
-            "length counts characters, not bytes"
-        );
+        assert!(Name::parse(&"é".repeat(200)).is_ok(), "length counts characters, not bytes");
         assert!(Name::parse("a\u{7}b").is_err());
         assert!(Name::parse(" padded").is_err());
     }
@@ -470,15 +398,7 @@ mod tests {
         for ok in ["acme-prod", "a1", "t-2-x"] {
             assert!(TenantName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "Acme",
-            "1acme",
-            "acme-",
-            "a",
-            "acme_prod",
-            "acme.prod",
-            &"a".repeat(64),
-        ] {
+        for bad in ["Acme", "1acme", "acme-", "a", "acme_prod", "acme.prod", &"a".repeat(64)] {
             assert!(TenantName::parse(bad).is_err(), "{bad}");
         }
     }
@@ -490,10 +410,8 @@ mod tests {
         for bad in ["3.1", "v3.1.0", "3.1.0+build.5", "03.1.0", "", "x.y.z"] {
             assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
         }
-        let mut vs: Vec<ReleaseVersion> = ["3.10.0", "3.2.0", "3.2.0-rc.1", "10.0.0"]
-            .iter()
-            .map(|s| ReleaseVersion::parse(s).unwrap())
-            .collect();
+        let mut vs: Vec<ReleaseVersion> =
+            ["3.10.0", "3.2.0", "3.2.0-rc.1", "10.0.0"].iter().map(|s| ReleaseVersion::parse(s).unwrap()).collect();
         vs.sort_by_key(ReleaseVersion::sort_key);
         let sorted: Vec<String> = vs.into_iter().map(String::from).collect();
         assert_eq!(sorted, ["3.2.0-rc.1", "3.2.0", "3.10.0", "10.0.0"]);
@@ -526,13 +444,7 @@ mod tests {
             SecretRef::SsmParameter("/tenants/acme/db_password".into())
         );
         assert!(SecretRef::parse("secretsmanager:acme/db").is_ok());
-        for bad in [
-            "hunter2",
-            "ssm:relative",
-            "ssm:/has space",
-            "secretsmanager:",
-            "",
-        ] {
+        for bad in ["hunter2", "ssm:relative", "ssm:/has space", "secretsmanager:", ""] {
             assert!(SecretRef::parse(bad).is_err(), "{bad}");
         }
         let r = SecretRef::parse("ssm:/a/b").unwrap();

@@ -25,11 +25,7 @@ pub fn decode(token: &str, query: &Query) -> Result<Item, BadToken> {
         return Err(BadToken);
     };
     let attrs = query.start_key_attrs();
-    if item.len() != attrs.len()
-        || !attrs
-            .iter()
-            .all(|a| item.get(*a).is_some_and(Value::is_string))
-    {
+    if item.len() != attrs.len() || !attrs.iter().all(|a| item.get(*a).is_some_and(Value::is_string)) {
         return Err(BadToken);
     }
     let (ipk, _) = Index::key_attrs(query.index);
@@ -47,11 +43,8 @@ mod tests {
     #[test]
     fn tokens_round_trip_only_for_their_own_list() {
         let q = Query::new(Some(Index::Gsi2), "STATE#Healthy");
-        let key =
-            json!({"pk": "TENANT#1", "sk": "TENANT", "gsi2pk": "STATE#Healthy", "gsi2sk": "ten_1"});
-        let Value::Object(key) = key else {
-            unreachable!()
-        };
+        let key = json!({"pk": "TENANT#1", "sk": "TENANT", "gsi2pk": "STATE#Healthy", "gsi2sk": "ten_1"});
+        let Value::Object(key) = key else { unreachable!() };
         let token = encode(Some(&key)).unwrap();
         assert_eq!(decode(&token, &q).unwrap(), key);
 

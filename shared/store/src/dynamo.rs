@@ -27,10 +27,7 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn name(&self) -> &str {
@@ -66,22 +63,17 @@ impl Expr {
             Cond::Always => return None,
             Cond::Exists => format!("attribute_exists({})", self.name("pk")),
             Cond::NotExists => format!("attribute_not_exists({})", self.name("pk")),
-            Cond::RevisionIs(v) => format!(
-                "{} = {}",
-                self.name("revision"),
-                self.value(AttributeValue::N(v.to_string()))
-            ),
+            Cond::RevisionIs(v) => {
+                format!("{} = {}", self.name("revision"), self.value(AttributeValue::N(v.to_string())))
+            }
             Cond::FieldIs(f, v) => format!("{} = {}", self.name(f), self.value(to_attr(v))),
             Cond::FieldIsNot(f, v) => {
                 let (pk, n, val) = (self.name("pk"), self.name(f), self.value(to_attr(v)));
                 format!("(attribute_exists({pk}) AND (attribute_not_exists({n}) OR {n} <> {val}))")
             }
             Cond::NotExistsOrExpired(now) => {
-                let (pk, exp, now) = (
-                    self.name("pk"),
-                    self.name("expires_at"),
-                    self.value(AttributeValue::N(now.to_string())),
-                );
+                let (pk, exp, now) =
+                    (self.name("pk"), self.name("expires_at"), self.value(AttributeValue::N(now.to_string())));
                 format!("(attribute_not_exists({pk}) OR {exp} < {now})")
             }
             Cond::All(cs) => {
@@ -111,24 +103,15 @@ fn key_attrs(key: &Key) -> HashMap<String, AttributeValue> {
 }
 
 fn increment_expr(field: &str, by: i64, set: &Item, e: &mut Expr) -> String {
-    let mut expr = format!(
-        "ADD {} {}",
-        e.name(field),
-        e.value(AttributeValue::N(by.to_string()))
-    );
-    let sets: Vec<String> = set
-        .iter()
-        .map(|(k, v)| format!("{} = {}", e.name(k), e.value(to_attr(v))))
-        .collect();
+    let mut expr = format!("ADD {} {}", e.name(field), e.value(AttributeValue::N(by.to_string())));
+    let sets: Vec<String> = set.iter().map(|(k, v)| format!("{} = {}", e.name(k), e.value(to_attr(v)))).collect();
     if !sets.is_empty() {
         expr.push_str(&format!(" SET {}", sets.join(", ")));
     }
     expr
 }
 
-fn transact_item(
-    &(ref table, ref op): &(String, WriteOp),
-) -> Result<TransactWriteItem, StoreError> {
+fn transact_item(table: &str, op: &WriteOp) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
     let built = match op {
         WriteOp::Put { item, cond } => {
@@ -158,9 +141,7 @@ fn transact_item(
             )
         }
         WriteOp::Check { key, cond } => {
-            let c = e
-                .cond(cond)
-                .unwrap_or_else(|| format!("attribute_exists({})", e.name("pk")));
+            let c = e.cond(cond).unwrap_or_else(|| format!("attribute_exists({})", e.name("pk")));
             TransactWriteItem::builder().condition_check(
                 ConditionCheck::builder()
                     .table_name(table)
@@ -172,12 +153,7 @@ fn transact_item(
                     .context("condition check")?,
             )
         }
-        WriteOp::Increment {
-            key,
-            field,
-            by,
-            set,
-        } => {
+        WriteOp::Increment { key, field, by, set } => {
             let update = increment_expr(field, *by, set, &mut e);
             TransactWriteItem::builder().update(
                 Update::builder()
@@ -199,14 +175,12 @@ where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if let Some(service) = err.as_service_error() {
-        if service.code() == Some("ValidationException") {
-            return StoreError::Invalid(format!("{what}: {}", service.message().unwrap_or_default()));
-        }
+    if let Some(service) = err.as_service_error()
+        && service.code() == Some("ValidationException")
+    {
+        return StoreError::Invalid(format!("{what}: {}", service.message().unwrap_or_default()));
     }
-    StoreError::Unavailable(
-        anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(err)).context(what.to_owned()),
-    )
+    StoreError::Unavailable(anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(err)).context(what.to_owned()))
 }
 
 impl DynamoDbErrorExt for aws_sdk_dynamodb::operation::put_item::PutItemError {
@@ -234,10 +208,7 @@ where
     E: DynamoDbErrorExt + std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if err
-        .as_service_error()
-        .is_some_and(DynamoDbErrorExt::is_condition_failed)
-    {
+    if err.as_service_error().is_some_and(DynamoDbErrorExt::is_condition_failed) {
         StoreError::ConditionFailed { op: Some(0) }
     } else {
         sdk_error(what, err)
@@ -275,12 +246,7 @@ impl DynamoTable {
                     .await
                     .map_err(|err| single_write_error("DeleteItem", err))?;
             }
-            WriteOp::Increment {
-                key,
-                field,
-                by,
-                set,
-            } => {
+            WriteOp::Increment { key, field, by, set } => {
                 let update = increment_expr(&field, by, &set, &mut e);
                 self.client
                     .update_item()
@@ -299,30 +265,16 @@ impl DynamoTable {
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let items = ops
-            .into_iter()
-            .map(|op| transact_item(&(self.table.clone(), op)))
-            .collect::<Result<Vec<_>, _>>()?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        let items = ops.into_iter().map(|op| transact_item(&self.table, &op)).collect::<Result<Vec<_>, _>>()?;
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
                     let reasons = e.cancellation_reasons();
-                    let failed = reasons
-                        .iter()
-                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
                     if failed.is_some() {
                         Err(StoreError::ConditionFailed { op: failed })
-                    } else if reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict"))
-                    {
+                    } else if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
                         Err(StoreError::Conflict)
                     } else {
                         Err(sdk_error("TransactWriteItems", err))
@@ -393,23 +345,12 @@ impl Table for DynamoTable {
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
         let mut e = Expr::default();
         let (ipk, isk) = Index::key_attrs(q.index);
-        let mut key_cond = format!(
-            "{} = {}",
-            e.name(ipk),
-            e.value(AttributeValue::S(q.pk.clone()))
-        );
+        let mut key_cond = format!("{} = {}", e.name(ipk), e.value(AttributeValue::S(q.pk.clone())));
         if let Some(p) = &q.sk_prefix {
-            key_cond.push_str(&format!(
-                " AND begins_with({}, {})",
-                e.name(isk),
-                e.value(AttributeValue::S(p.clone()))
-            ));
+            key_cond.push_str(&format!(" AND begins_with({}, {})", e.name(isk), e.value(AttributeValue::S(p.clone()))));
         }
-        let filters: Vec<String> = q
-            .filters
-            .iter()
-            .map(|(attr, v)| format!("{} = {}", e.name(attr), e.value(to_attr(v))))
-            .collect();
+        let filters: Vec<String> =
+            q.filters.iter().map(|(attr, v)| format!("{} = {}", e.name(attr), e.value(to_attr(v)))).collect();
         let out = self
             .client
             .query()
@@ -425,11 +366,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let items = out
-            .items()
-            .iter()
-            .map(from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = out.items().iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
         let last_key = out.last_evaluated_key().map(from_attrs).transpose()?;
         Ok(Page { items, last_key })
     }

@@ -20,10 +20,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 
     pub fn to_item(&self) -> Item {
@@ -34,10 +31,7 @@ impl Key {
     }
 
     pub fn of(item: &Item) -> Option<Self> {
-        Some(Self::new(
-            item.get("pk")?.as_str()?,
-            item.get("sk")?.as_str()?,
-        ))
+        Some(Self::new(item.get("pk")?.as_str()?, item.get("sk")?.as_str()?))
     }
 }
 
@@ -45,21 +39,14 @@ impl Key {
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     match serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))? {
         Value::Object(m) => Ok(m),
-        other => Err(StoreError::Corrupt(format!(
-            "expected an object, got {other}"
-        ))),
+        other => Err(StoreError::Corrupt(format!("expected an object, got {other}"))),
     }
 }
 
 /// An item as a typed value; extra attributes (keys, index keys) are ignored.
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    let what = item
-        .get("pk")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_owned();
-    serde_json::from_value(Value::Object(item))
-        .map_err(|e| StoreError::Corrupt(format!("item {what}: {e}")))
+    let what = item.get("pk").and_then(Value::as_str).unwrap_or("?").to_owned();
+    serde_json::from_value(Value::Object(item)).map_err(|e| StoreError::Corrupt(format!("item {what}: {e}")))
 }
 
 pub(crate) fn to_attr(v: &Value) -> AttributeValue {
@@ -69,9 +56,7 @@ pub(crate) fn to_attr(v: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(m) => {
-            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
-        }
+        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
     }
 }
 
@@ -88,23 +73,15 @@ pub(crate) fn from_attr(a: &AttributeValue) -> Result<Value, StoreError> {
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect::<Result<_, _>>()?),
         AttributeValue::M(m) => Value::Object(from_attrs(m)?),
         AttributeValue::Ss(ss) => Value::Array(ss.iter().cloned().map(Value::String).collect()),
-        AttributeValue::Ns(ns) => Value::Array(
-            ns.iter()
-                .map(|n| parse_number(n))
-                .collect::<Result<_, _>>()?,
-        ),
+        AttributeValue::Ns(ns) => Value::Array(ns.iter().map(|n| parse_number(n)).collect::<Result<_, _>>()?),
         other => {
-            return Err(StoreError::Corrupt(format!(
-                "unsupported attribute type {other:?}"
-            )));
+            return Err(StoreError::Corrupt(format!("unsupported attribute type {other:?}")));
         }
     })
 }
 
 pub(crate) fn from_attrs(m: &HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
-    m.iter()
-        .map(|(k, v)| Ok((k.clone(), from_attr(v)?)))
-        .collect()
+    m.iter().map(|(k, v)| Ok((k.clone(), from_attr(v)?))).collect()
 }
 
 fn parse_number(n: &str) -> Result<Value, StoreError> {

@@ -37,10 +37,9 @@
 //!   size, kept exact by updating them in the same transaction as the tenant.
 
 use domain::{
-    AssignmentId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Customer,
-    CustomerId, License, LicenseAssignment, LicenseId, ProductRelease, ReleaseVersion, ResourceId,
-    Stamped, Tenant, TenantAwsResource, TenantChangeRequest, TenantConfig, TenantId, TenantName,
-    TenantState,
+    AssignmentId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Customer, CustomerId, License,
+    LicenseAssignment, LicenseId, ProductRelease, ReleaseVersion, ResourceId, Stamped, Tenant, TenantAwsResource,
+    TenantChangeRequest, TenantConfig, TenantId, TenantName, TenantState,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -74,10 +73,7 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
     fn from_item(item: Item) -> Result<Self, StoreError> {
         match item.get("kind").and_then(Value::as_str) {
             Some(k) if k == Self::KIND => from_item(item),
-            other => Err(StoreError::Corrupt(format!(
-                "expected a {} item, found kind {other:?}",
-                Self::KIND
-            ))),
+            other => Err(StoreError::Corrupt(format!("expected a {} item, found kind {other:?}", Self::KIND))),
         }
     }
 }
@@ -110,19 +106,13 @@ pub fn tenant_partition(id: &TenantId) -> String {
     format!("TENANT#{id}")
 }
 pub fn component_key(tenant: &TenantId, name: &ComponentName) -> Key {
-    Key::new(
-        tenant_partition(tenant),
-        format!("{COMPONENT_PREFIX}{name}"),
-    )
+    Key::new(tenant_partition(tenant), format!("{COMPONENT_PREFIX}{name}"))
 }
 pub fn config_key(tenant: &TenantId, key: &ConfigKey) -> Key {
     Key::new(tenant_partition(tenant), format!("{CONFIG_PREFIX}{key}"))
 }
 pub fn resource_link_key(tenant: &TenantId, resource: &ResourceId) -> Key {
-    Key::new(
-        tenant_partition(tenant),
-        format!("{RESOURCE_LINK_PREFIX}{resource}"),
-    )
+    Key::new(tenant_partition(tenant), format!("{RESOURCE_LINK_PREFIX}{resource}"))
 }
 pub fn change_request_key(id: &ChangeRequestId) -> Key {
     Key::new(format!("CHANGE#{id}"), "CHANGE")
@@ -180,11 +170,7 @@ impl Record for Customer {
         customer_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(
-            Index::Gsi1,
-            collection::CUSTOMERS.into(),
-            self.id.to_string(),
-        )]
+        vec![(Index::Gsi1, collection::CUSTOMERS.into(), self.id.to_string())]
     }
 }
 
@@ -194,11 +180,7 @@ impl Record for License {
         license_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(
-            Index::Gsi1,
-            collection::LICENSES.into(),
-            self.id.to_string(),
-        )]
+        vec![(Index::Gsi1, collection::LICENSES.into(), self.id.to_string())]
     }
 }
 
@@ -209,16 +191,8 @@ impl Record for LicenseAssignment {
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
         vec![
-            (
-                Index::Gsi1,
-                assignments_of_customer(&self.customer_id),
-                self.id.to_string(),
-            ),
-            (
-                Index::Gsi2,
-                assignments_of_license(&self.license_id),
-                self.id.to_string(),
-            ),
+            (Index::Gsi1, assignments_of_customer(&self.customer_id), self.id.to_string()),
+            (Index::Gsi2, assignments_of_license(&self.license_id), self.id.to_string()),
         ]
     }
 }
@@ -229,11 +203,7 @@ impl Record for ProductRelease {
         release_key(&self.version)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(
-            Index::Gsi1,
-            collection::RELEASES.into(),
-            self.version.sort_key(),
-        )]
+        vec![(Index::Gsi1, collection::RELEASES.into(), self.version.sort_key())]
     }
 }
 
@@ -247,11 +217,7 @@ impl Record for Tenant {
         vec![
             (Index::Gsi1, collection::TENANTS.into(), id.clone()),
             (Index::Gsi2, tenants_in_state(self.state), id.clone()),
-            (
-                Index::Gsi3,
-                tenants_of_customer(&self.customer_id),
-                id.clone(),
-            ),
+            (Index::Gsi3, tenants_of_customer(&self.customer_id), id.clone()),
             (Index::Gsi4, tenants_on_release(&self.release), id),
         ]
     }
@@ -277,11 +243,7 @@ impl Record for TenantChangeRequest {
         change_request_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(
-            Index::Gsi1,
-            change_requests_of_tenant(&self.tenant_id),
-            self.id.to_string(),
-        )]
+        vec![(Index::Gsi1, change_requests_of_tenant(&self.tenant_id), self.id.to_string())]
     }
 }
 
@@ -291,11 +253,7 @@ impl Record for TenantAwsResource {
         resource_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(
-            Index::Gsi1,
-            collection::RESOURCES.into(),
-            self.id.to_string(),
-        )]
+        vec![(Index::Gsi1, collection::RESOURCES.into(), self.id.to_string())]
     }
 }
 
@@ -306,10 +264,7 @@ pub fn resource_link_item(tenant: &TenantId, resource: &ResourceId, arn: &domain
     item.insert("tenant_id".into(), Value::String(tenant.to_string()));
     item.insert("resource_id".into(), Value::String(resource.to_string()));
     item.insert("arn".into(), Value::String(arn.to_string()));
-    item.insert(
-        "gsi2pk".into(),
-        Value::String(tenants_of_resource(resource)),
-    );
+    item.insert("gsi2pk".into(), Value::String(tenants_of_resource(resource)));
     item.insert("gsi2sk".into(), Value::String(tenant.to_string()));
     item
 }
@@ -339,10 +294,7 @@ mod tests {
         assert_eq!(item["kind"], "tenant");
         assert_eq!(item["pk"], format!("TENANT#{}", tenant.id));
         assert_eq!(item["gsi2pk"], "STATE#Provisioning");
-        assert_eq!(
-            item["gsi3pk"],
-            format!("CUSTOMER#{}#TENANTS", tenant.customer_id)
-        );
+        assert_eq!(item["gsi3pk"], format!("CUSTOMER#{}#TENANTS", tenant.customer_id));
         assert_eq!(item["gsi4pk"], "RELEASE#3.1.0#TENANTS");
         assert_eq!(Tenant::from_item(item.clone()).unwrap(), tenant);
         let mut wrong = item;

@@ -42,9 +42,7 @@ impl MemoryTable {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Item>> {
-        self.items
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn count(&self) {
@@ -57,39 +55,26 @@ pub(crate) fn holds(cond: &Cond, item: Option<&Item>) -> bool {
         Cond::Always => true,
         Cond::Exists => item.is_some(),
         Cond::NotExists => item.is_none(),
-        Cond::RevisionIs(v) => {
-            item.and_then(|i| i.get("revision")).and_then(Value::as_u64) == Some(*v)
-        }
+        Cond::RevisionIs(v) => item.and_then(|i| i.get("revision")).and_then(Value::as_u64) == Some(*v),
         Cond::FieldIs(f, v) => item.and_then(|i| i.get(f)) == Some(v),
         Cond::FieldIsNot(f, v) => item.is_some_and(|i| i.get(f) != Some(v)),
-        Cond::NotExistsOrExpired(now) => item.is_none_or(|i| {
-            i.get("expires_at")
-                .and_then(Value::as_i64)
-                .is_some_and(|t| t < *now)
-        }),
+        Cond::NotExistsOrExpired(now) => {
+            item.is_none_or(|i| i.get("expires_at").and_then(Value::as_i64).is_some_and(|t| t < *now))
+        }
         Cond::All(cs) => cs.iter().all(|c| holds(c, item)),
     }
 }
 
 fn key_of_op(op: &WriteOp) -> Result<Key, StoreError> {
     match op {
-        WriteOp::Put { item, .. } => {
-            Key::of(item).ok_or_else(|| StoreError::Corrupt("put without pk/sk".into()))
-        }
-        WriteOp::Delete { key, .. }
-        | WriteOp::Check { key, .. }
-        | WriteOp::Increment { key, .. } => Ok(key.clone()),
+        WriteOp::Put { item, .. } => Key::of(item).ok_or_else(|| StoreError::Corrupt("put without pk/sk".into())),
+        WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Increment { key, .. } => Ok(key.clone()),
     }
 }
 
 fn sort_tuple(item: &Item, index: Option<Index>) -> (String, String, String) {
     let (_, isk) = Index::key_attrs(index);
-    let s = |k: &str| {
-        item.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     (s(isk), s("pk"), s("sk"))
 }
 
@@ -116,9 +101,7 @@ impl Table for MemoryTable {
             .filter(|i| match (&q.sk_prefix, q.index) {
                 (Some(p), index) => {
                     let (_, isk) = Index::key_attrs(index);
-                    i.get(isk)
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| s.starts_with(p.as_str()))
+                    i.get(isk).and_then(Value::as_str).is_some_and(|s| s.starts_with(p.as_str()))
                 }
                 (None, _) => true,
             })
@@ -129,21 +112,16 @@ impl Table for MemoryTable {
         }
         if let Some(start) = &q.start {
             let start = sort_tuple(start, q.index);
-            matching.retain(|i| {
-                if q.forward {
-                    sort_tuple(i, q.index) > start
-                } else {
-                    sort_tuple(i, q.index) < start
-                }
-            });
+            matching.retain(
+                |i| {
+                    if q.forward { sort_tuple(i, q.index) > start } else { sort_tuple(i, q.index) < start }
+                },
+            );
         }
         let evaluated: Vec<&Item> = matching.iter().take(q.limit as usize).copied().collect();
         let last_key = if matching.len() > evaluated.len() {
             evaluated.last().map(|i| {
-                q.start_key_attrs()
-                    .into_iter()
-                    .filter_map(|a| i.get(a).map(|v| (a.to_owned(), v.clone())))
-                    .collect()
+                q.start_key_attrs().into_iter().filter_map(|a| i.get(a).map(|v| (a.to_owned(), v.clone()))).collect()
             })
         } else {
             None
@@ -168,9 +146,7 @@ impl Table for MemoryTable {
         }
         for (i, (op, key)) in ops.iter().zip(&keys).enumerate() {
             let cond = match op {
-                WriteOp::Put { cond, .. }
-                | WriteOp::Delete { cond, .. }
-                | WriteOp::Check { cond, .. } => cond,
+                WriteOp::Put { cond, .. } | WriteOp::Delete { cond, .. } | WriteOp::Check { cond, .. } => cond,
                 WriteOp::Increment { .. } => &Cond::Always,
             };
             if !holds(cond, items.get(key)) {
@@ -214,12 +190,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_condition_writes_nothing_of_the_batch() {
         let t = MemoryTable::new();
-        t.write(vec![WriteOp::put(
-            item("A", "1", json!({"revision": 1})),
-            Cond::NotExists,
-        )])
-        .await
-        .unwrap();
+        t.write(vec![WriteOp::put(item("A", "1", json!({"revision": 1})), Cond::NotExists)]).await.unwrap();
         let err = t
             .write(vec![
                 WriteOp::put(item("B", "1", json!({})), Cond::NotExists),
@@ -250,30 +221,13 @@ mod tests {
         let q = Query::new(Some(Index::Gsi1), "ALL").limit(2);
         let p1 = t.query(&q).await.unwrap();
         assert_eq!(p1.items.len(), 2);
-        let p2 = t
-            .query(&q.clone().start(p1.last_key.clone()))
-            .await
-            .unwrap();
+        let p2 = t.query(&q.clone().start(p1.last_key.clone())).await.unwrap();
         assert_eq!(p2.items[0]["gsi1sk"], "2");
-        let desc = t
-            .query(
-                &Query::new(Some(Index::Gsi1), "ALL")
-                    .newest_first()
-                    .limit(10),
-            )
-            .await
-            .unwrap();
+        let desc = t.query(&Query::new(Some(Index::Gsi1), "ALL").newest_first().limit(10)).await.unwrap();
         assert_eq!(desc.items[0]["gsi1sk"], "4");
         assert_eq!(desc.last_key, None);
-        let filtered = t
-            .query(&q.clone().filter("even", json!(true)))
-            .await
-            .unwrap();
-        assert_eq!(
-            filtered.items.len(),
-            1,
-            "limit counts items read, the filter applies after"
-        );
+        let filtered = t.query(&q.clone().filter("even", json!(true))).await.unwrap();
+        assert_eq!(filtered.items.len(), 1, "limit counts items read, the filter applies after");
     }
 
     #[tokio::test]
@@ -281,36 +235,15 @@ mod tests {
         let t = MemoryTable::new();
         let k = Key::new("FLEET", "STATE#Healthy");
         for by in [1, 1, -1] {
-            t.write(vec![WriteOp::Increment {
-                key: k.clone(),
-                field: "count".into(),
-                by,
-                set: Item::new(),
-            }])
-            .await
-            .unwrap();
+            t.write(vec![WriteOp::Increment { key: k.clone(), field: "count".into(), by, set: Item::new() }])
+                .await
+                .unwrap();
         }
         assert_eq!(t.get(&k).await.unwrap().unwrap()["count"], 1);
 
         let idem = item("I", "I", json!({"expires_at": 100}));
-        t.write(vec![WriteOp::put(
-            idem.clone(),
-            Cond::NotExistsOrExpired(50),
-        )])
-        .await
-        .unwrap();
-        assert!(
-            t.write(vec![WriteOp::put(
-                idem.clone(),
-                Cond::NotExistsOrExpired(99)
-            )])
-            .await
-            .is_err()
-        );
-        assert!(
-            t.write(vec![WriteOp::put(idem, Cond::NotExistsOrExpired(101))])
-                .await
-                .is_ok()
-        );
+        t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(50))]).await.unwrap();
+        assert!(t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(99))]).await.is_err());
+        assert!(t.write(vec![WriteOp::put(idem, Cond::NotExistsOrExpired(101))]).await.is_ok());
     }
 }

@@ -106,15 +106,7 @@ pub struct Query {
 
 impl Query {
     pub fn new(index: Option<Index>, pk: impl Into<String>) -> Self {
-        Self {
-            index,
-            pk: pk.into(),
-            sk_prefix: None,
-            forward: true,
-            limit: 100,
-            start: None,
-            filters: Vec::new(),
-        }
+        Self { index, pk: pk.into(), sk_prefix: None, forward: true, limit: 100, start: None, filters: Vec::new() }
     }
 
     pub fn prefix(mut self, p: impl Into<String>) -> Self {

@@ -20,10 +20,8 @@ pub async fn get_change_request(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_param("id", &id, ChangeRequestId::parse)?;
-    let cr: TenantChangeRequest = persist::load(&app, &layout::change_request_key(&id), || {
-        format!("no change request {id}")
-    })
-    .await?;
+    let cr: TenantChangeRequest =
+        persist::load(&app, &layout::change_request_key(&id), || format!("no change request {id}")).await?;
     persist::ok(&cr)
 }
 

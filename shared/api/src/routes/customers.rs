@@ -17,10 +17,7 @@ pub(crate) fn parse_id(raw: &str) -> Result<CustomerId, ApiError> {
 }
 
 pub(crate) async fn load(app: &App, id: &CustomerId) -> Result<Customer, ApiError> {
-    persist::load(app, &layout::customer_key(id), || {
-        format!("no customer {id}")
-    })
-    .await
+    persist::load(app, &layout::customer_key(id), || format!("no customer {id}")).await
 }
 
 /// Create a customer.
@@ -34,24 +31,14 @@ pub async fn create_customer(
     body: JsonBody<CustomerCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/customers", &body.sha256)
-        .await?
-    {
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/customers", &body.sha256).await? {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let customer = Customer::create(body.value, &ctx(&principal));
     let mut tx = Tx::new();
-    tx.put(
-        &customer,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &customer,
-        Some(format!("/v1/customers/{}", customer.id)),
-    )?;
+    tx.put(&customer, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
+    let answer = Stored::record(StatusCode::CREATED, &customer, Some(format!("/v1/customers/{}", customer.id)))?;
     idem.commit(&app, tx, answer).await
 }
 
@@ -63,24 +50,13 @@ pub async fn list_customers(
     _: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<Customer>>, ApiError> {
-    Ok(axum::Json(
-        persist::list(
-            &app,
-            Query::new(Some(Index::Gsi1), collection::CUSTOMERS),
-            &params,
-        )
-        .await?,
-    ))
+    Ok(axum::Json(persist::list(&app, Query::new(Some(Index::Gsi1), collection::CUSTOMERS), &params).await?))
 }
 
 /// A customer.
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = CustomerId, Path)),
     responses((status = 200, body = Customer, headers(("ETag" = String))), (status = 404, body = Problem)))]
-pub async fn get_customer(
-    State(app): State<App>,
-    _: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_customer(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 

@@ -2,8 +2,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::{
-    AssignmentCreate, AssignmentId, AssignmentPatch, License, LicenseAssignment, LicenseCreate,
-    LicenseId, LicensePatch, Role,
+    AssignmentCreate, AssignmentId, AssignmentPatch, License, LicenseAssignment, LicenseCreate, LicenseId,
+    LicensePatch, Role,
 };
 use store::layout::{self, collection};
 use store::{Cond, Index, Query, WriteOp};
@@ -28,10 +28,7 @@ async fn load_license(app: &App, id: &LicenseId) -> Result<License, ApiError> {
 }
 
 async fn load_assignment(app: &App, id: &AssignmentId) -> Result<LicenseAssignment, ApiError> {
-    persist::load(app, &layout::assignment_key(id), || {
-        format!("no license assignment {id}")
-    })
-    .await
+    persist::load(app, &layout::assignment_key(id), || format!("no license assignment {id}")).await
 }
 
 /// Create a license (a type of license and its template).
@@ -45,24 +42,14 @@ pub async fn create_license(
     body: JsonBody<LicenseCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/licenses", &body.sha256)
-        .await?
-    {
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/licenses", &body.sha256).await? {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let license = License::create(body.value, &ctx(&principal))?;
     let mut tx = Tx::new();
-    tx.put(
-        &license,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &license,
-        Some(format!("/v1/licenses/{}", license.id)),
-    )?;
+    tx.put(&license, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
+    let answer = Stored::record(StatusCode::CREATED, &license, Some(format!("/v1/licenses/{}", license.id)))?;
     idem.commit(&app, tx, answer).await
 }
 
@@ -74,24 +61,13 @@ pub async fn list_licenses(
     _: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<License>>, ApiError> {
-    Ok(axum::Json(
-        persist::list(
-            &app,
-            Query::new(Some(Index::Gsi1), collection::LICENSES),
-            &params,
-        )
-        .await?,
-    ))
+    Ok(axum::Json(persist::list(&app, Query::new(Some(Index::Gsi1), collection::LICENSES), &params).await?))
 }
 
 /// A license.
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = LicenseId, Path)),
     responses((status = 200, body = License), (status = 404, body = Problem)))]
-pub async fn get_license(
-    State(app): State<App>,
-    _: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_license(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load_license(&app, &license_id(&id)?).await?)
 }
 
@@ -125,44 +101,22 @@ pub async fn create_assignment(
     body: JsonBody<AssignmentCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem = match Idempotency::begin(
-        &app,
-        &principal,
-        idem,
-        "POST /v1/license-assignments",
-        &body.sha256,
-    )
-    .await?
-    {
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/license-assignments", &body.sha256).await? {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let a = LicenseAssignment::create(body.value, &ctx(&principal))?;
     let mut tx = Tx::new();
-    tx.put(
-        &a,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
+    tx.put(&a, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
     tx.push(
-        WriteOp::Check {
-            key: layout::customer_key(&a.customer_id),
-            cond: Cond::Exists,
-        },
+        WriteOp::Check { key: layout::customer_key(&a.customer_id), cond: Cond::Exists },
         ApiError::invalid("customer_id", format!("no customer {}", a.customer_id)),
     );
     tx.push(
-        WriteOp::Check {
-            key: layout::license_key(&a.license_id),
-            cond: Cond::Exists,
-        },
+        WriteOp::Check { key: layout::license_key(&a.license_id), cond: Cond::Exists },
         ApiError::invalid("license_id", format!("no license {}", a.license_id)),
     );
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &a,
-        Some(format!("/v1/license-assignments/{}", a.id)),
-    )?;
+    let answer = Stored::record(StatusCode::CREATED, &a, Some(format!("/v1/license-assignments/{}", a.id)))?;
     idem.commit(&app, tx, answer).await
 }
 

@@ -25,6 +25,5 @@ pub(crate) fn path_param<T>(
     raw: &str,
     parse: impl FnOnce(&str) -> Result<T, domain::FieldError>,
 ) -> Result<T, ApiError> {
-    parse(raw)
-        .map_err(|e| ApiError::bad_request(name, format!("path parameter `{name}`: {}", e.message)))
+    parse(raw).map_err(|e| ApiError::bad_request(name, format!("path parameter `{name}`: {}", e.message)))
 }

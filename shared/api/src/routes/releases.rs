@@ -32,24 +32,14 @@ pub async fn create_release(
     body: JsonBody<ReleaseCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/releases", &body.sha256)
-        .await?
-    {
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/releases", &body.sha256).await? {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let release = ProductRelease::create(body.value, &ctx(&principal))?;
     let mut tx = Tx::new();
-    tx.put(
-        &release,
-        Cond::NotExists,
-        ApiError::Conflict(format!("release {} already exists", release.version)),
-    )?;
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &release,
-        Some(format!("/v1/releases/{}", release.version)),
-    )?;
+    tx.put(&release, Cond::NotExists, ApiError::Conflict(format!("release {} already exists", release.version)))?;
+    let answer = Stored::record(StatusCode::CREATED, &release, Some(format!("/v1/releases/{}", release.version)))?;
     idem.commit(&app, tx, answer).await
 }
 
@@ -61,24 +51,13 @@ pub async fn list_releases(
     _: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<ProductRelease>>, ApiError> {
-    Ok(axum::Json(
-        persist::list(
-            &app,
-            Query::new(Some(Index::Gsi1), collection::RELEASES),
-            &params,
-        )
-        .await?,
-    ))
+    Ok(axum::Json(persist::list(&app, Query::new(Some(Index::Gsi1), collection::RELEASES), &params).await?))
 }
 
 /// A release and its manifest.
 #[utoipa::path(get, path = "/v1/releases/{version}", tag = "releases", params(("version" = ReleaseVersion, Path)),
     responses((status = 200, body = ProductRelease), (status = 404, body = Problem)))]
-pub async fn get_release(
-    State(app): State<App>,
-    _: Principal,
-    Path(v): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_release(State(app): State<App>, _: Principal, Path(v): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_version(&v)?).await?)
 }
 

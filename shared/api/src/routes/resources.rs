@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use domain::{
-    ResourceCreate, ResourceId, ResourcePatch, Role, Tenant, TenantAwsResource, TenantId,
-};
+use domain::{ResourceCreate, ResourceId, ResourcePatch, Role, Tenant, TenantAwsResource, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::layout::{self, Record, collection};
@@ -26,10 +24,7 @@ fn parse_id(raw: &str) -> Result<ResourceId, ApiError> {
 }
 
 async fn load(app: &App, id: &ResourceId) -> Result<TenantAwsResource, ApiError> {
-    persist::load(app, &layout::resource_key(id), || {
-        format!("no resource {id}")
-    })
-    .await
+    persist::load(app, &layout::resource_key(id), || format!("no resource {id}")).await
 }
 
 /// Fails with 422 naming the first of `ids` that is not a tenant. Tenants are never deleted
@@ -47,32 +42,17 @@ async fn ensure_tenants_exist(app: &App, ids: &BTreeSet<TenantId>) -> Result<(),
         .filter_map(|i| i.get("id").and_then(|v| v.as_str()).map(str::to_owned))
         .collect();
     match ids.iter().find(|id| !found.contains(id.as_str())) {
-        Some(missing) => Err(ApiError::invalid(
-            "tenant_ids",
-            format!("no tenant {missing}"),
-        )),
+        Some(missing) => Err(ApiError::invalid("tenant_ids", format!("no tenant {missing}"))),
         None => Ok(()),
     }
 }
 
 fn link(tx: &mut Tx, r: &TenantAwsResource, tenant: &TenantId) {
-    tx.push(
-        WriteOp::put(
-            layout::resource_link_item(tenant, &r.id, &r.arn),
-            Cond::Always,
-        ),
-        ApiError::Internal,
-    );
+    tx.push(WriteOp::put(layout::resource_link_item(tenant, &r.id, &r.arn), Cond::Always), ApiError::Internal);
 }
 
 fn unlink(tx: &mut Tx, r: &TenantAwsResource, tenant: &TenantId) {
-    tx.push(
-        WriteOp::Delete {
-            key: layout::resource_link_key(tenant, &r.id),
-            cond: Cond::Always,
-        },
-        ApiError::Internal,
-    );
+    tx.push(WriteOp::Delete { key: layout::resource_link_key(tenant, &r.id), cond: Cond::Always }, ApiError::Internal);
 }
 
 /// Register an AWS resource and the tenants using it. An ARN is registered once.
@@ -86,35 +66,22 @@ pub async fn create_resource(
     body: JsonBody<ResourceCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/resources", &body.sha256)
-        .await?
-    {
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/resources", &body.sha256).await? {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let resource = TenantAwsResource::create(body.value, &ctx(&principal))?;
     ensure_tenants_exist(&app, &resource.tenant_ids).await?;
     let mut tx = Tx::new();
-    tx.put(
-        &resource,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
+    tx.put(&resource, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
     tx.push(
-        WriteOp::put(
-            layout::guard_item(layout::arn_guard(&resource.arn), resource.id.as_str()),
-            Cond::NotExists,
-        ),
+        WriteOp::put(layout::guard_item(layout::arn_guard(&resource.arn), resource.id.as_str()), Cond::NotExists),
         ApiError::Conflict(format!("{} is already registered", resource.arn)),
     );
     for t in &resource.tenant_ids {
         link(&mut tx, &resource, t);
     }
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &resource,
-        Some(format!("/v1/resources/{}", resource.id)),
-    )?;
+    let answer = Stored::record(StatusCode::CREATED, &resource, Some(format!("/v1/resources/{}", resource.id)))?;
     idem.commit(&app, tx, answer).await
 }
 
@@ -126,24 +93,13 @@ pub async fn list_resources(
     _: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<TenantAwsResource>>, ApiError> {
-    Ok(axum::Json(
-        persist::list(
-            &app,
-            Query::new(Some(Index::Gsi1), collection::RESOURCES),
-            &params,
-        )
-        .await?,
-    ))
+    Ok(axum::Json(persist::list(&app, Query::new(Some(Index::Gsi1), collection::RESOURCES), &params).await?))
 }
 
 /// An AWS resource.
 #[utoipa::path(get, path = "/v1/resources/{id}", tag = "resources", params(("id" = ResourceId, Path)),
     responses((status = 200, body = TenantAwsResource), (status = 404, body = Problem)))]
-pub async fn get_resource(
-    State(app): State<App>,
-    _: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_resource(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 
@@ -163,11 +119,7 @@ pub async fn patch_resource(
     if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
     body.value.apply_to(&mut next)?;
-    let added: BTreeSet<TenantId> = next
-        .tenant_ids
-        .difference(&current.tenant_ids)
-        .cloned()
-        .collect();
+    let added: BTreeSet<TenantId> = next.tenant_ids.difference(&current.tenant_ids).cloned().collect();
     ensure_tenants_exist(&app, &added).await?;
     let mut tx = Tx::new();
     for t in &added {
@@ -194,13 +146,8 @@ pub async fn delete_resource(
     if_match.check(current.stamp.revision)?;
     let mut tx = Tx::new();
     tx.push(
-        WriteOp::Delete {
-            key: current.key(),
-            cond: Cond::RevisionIs(current.stamp.revision),
-        },
-        ApiError::PreconditionFailed {
-            current: current.stamp.revision + 1,
-        },
+        WriteOp::Delete { key: current.key(), cond: Cond::RevisionIs(current.stamp.revision) },
+        ApiError::PreconditionFailed { current: current.stamp.revision + 1 },
     );
     tx.push(
         WriteOp::Delete {
@@ -234,9 +181,7 @@ pub async fn list_tenant_resources(
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<ResourceLink>>, ApiError> {
     let id = tenants::parse_id(&id)?;
-    let q = params.apply(
-        Query::new(None, layout::tenant_partition(&id)).prefix(layout::RESOURCE_LINK_PREFIX),
-    )?;
+    let q = params.apply(Query::new(None, layout::tenant_partition(&id)).prefix(layout::RESOURCE_LINK_PREFIX))?;
     let page = app.table.query(&q).await?;
     if page.items.is_empty() && params.next_token.is_none() {
         tenants::load(&app, &id).await?;
@@ -246,10 +191,7 @@ pub async fn list_tenant_resources(
         .into_iter()
         .map(|i| store::item::from_item(i).map_err(ApiError::from))
         .collect::<Result<Vec<ResourceLink>, _>>()?;
-    Ok(axum::Json(ListResponse {
-        items,
-        next_token: store::cursor::encode(page.last_key.as_ref()),
-    }))
+    Ok(axum::Json(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) }))
 }
 
 /// The tenants using a resource (one query on the links, one batch read of the tenants).
@@ -262,10 +204,7 @@ pub async fn list_resource_tenants(
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<Tenant>>, ApiError> {
     let id = parse_id(&id)?;
-    let q = params.apply(Query::new(
-        Some(Index::Gsi2),
-        layout::tenants_of_resource(&id),
-    ))?;
+    let q = params.apply(Query::new(Some(Index::Gsi2), layout::tenants_of_resource(&id)))?;
     let page = app.table.query(&q).await?;
     if page.items.is_empty() && params.next_token.is_none() {
         load(&app, &id).await?;
@@ -277,16 +216,8 @@ pub async fn list_resource_tenants(
         .filter_map(|t| TenantId::parse(t).ok())
         .map(|t| layout::tenant_key(&t))
         .collect();
-    let mut items = app
-        .table
-        .batch_get(&keys)
-        .await?
-        .into_iter()
-        .map(Tenant::from_item)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut items =
+        app.table.batch_get(&keys).await?.into_iter().map(Tenant::from_item).collect::<Result<Vec<_>, _>>()?;
     items.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(axum::Json(ListResponse {
-        items,
-        next_token: store::cursor::encode(page.last_key.as_ref()),
-    }))
+    Ok(axum::Json(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) }))
 }

@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::{
-    ComponentName, ComponentPut, ComponentVersion, ConfigKey, ConfigPut, Role, Stamp, TenantConfig,
-    TenantId, TenantState,
+    ComponentName, ComponentPut, ComponentVersion, ConfigKey, ConfigPut, Role, Stamp, TenantConfig, TenantId,
+    TenantState,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -64,17 +64,11 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     }
     let ctx = ctx(principal);
     let (stamp, cond, status) = match &current {
-        Some(c) => (
-            c.stamp().next(&ctx),
-            Cond::RevisionIs(c.stamp().revision),
-            StatusCode::OK,
-        ),
+        Some(c) => (c.stamp().next(&ctx), Cond::RevisionIs(c.stamp().revision), StatusCode::OK),
         None => (Stamp::first(&ctx), Cond::NotExists, StatusCode::CREATED),
     };
     let lost_race = match &current {
-        Some(c) if if_match.given() => ApiError::PreconditionFailed {
-            current: c.stamp().revision + 1,
-        },
+        Some(c) if if_match.given() => ApiError::PreconditionFailed { current: c.stamp().revision + 1 },
         _ => ApiError::Conflict("changed concurrently; read it again and retry".into()),
     };
     let record = build(stamp);
@@ -105,9 +99,7 @@ pub async fn list_configs(
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<TenantConfig>>, ApiError> {
     let id = tenants::parse_id(&id)?;
-    Ok(axum::Json(
-        list_tenant_items(&app, &id, layout::CONFIG_PREFIX, &params).await?,
-    ))
+    Ok(axum::Json(list_tenant_items(&app, &id, layout::CONFIG_PREFIX, &params).await?))
 }
 
 /// One config of a tenant.
@@ -120,10 +112,8 @@ pub async fn get_config(
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
-    let config: TenantConfig = persist::load(&app, &layout::config_key(&id, &key), || {
-        format!("tenant {id} has no config {key}")
-    })
-    .await?;
+    let config: TenantConfig =
+        persist::load(&app, &layout::config_key(&id, &key), || format!("tenant {id} has no config {key}")).await?;
     persist::ok(&config)
 }
 
@@ -169,10 +159,8 @@ pub async fn delete_config(
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Operator)?;
     let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
-    let current: TenantConfig = persist::load(&app, &layout::config_key(&id, &key), || {
-        format!("tenant {id} has no config {key}")
-    })
-    .await?;
+    let current: TenantConfig =
+        persist::load(&app, &layout::config_key(&id, &key), || format!("tenant {id} has no config {key}")).await?;
     if_match.check(current.stamp.revision)?;
     persist::delete_record(&app, &current, &ctx(&principal)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -188,9 +176,7 @@ pub async fn list_components(
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<axum::Json<ListResponse<ComponentVersion>>, ApiError> {
     let id = tenants::parse_id(&id)?;
-    Ok(axum::Json(
-        list_tenant_items(&app, &id, layout::COMPONENT_PREFIX, &params).await?,
-    ))
+    Ok(axum::Json(list_tenant_items(&app, &id, layout::COMPONENT_PREFIX, &params).await?))
 }
 
 /// One component version of a tenant.
@@ -203,10 +189,9 @@ pub async fn get_component(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
-    let c: ComponentVersion = persist::load(&app, &layout::component_key(&id, &name), || {
-        format!("tenant {id} has no component {name}")
-    })
-    .await?;
+    let c: ComponentVersion =
+        persist::load(&app, &layout::component_key(&id, &name), || format!("tenant {id} has no component {name}"))
+            .await?;
     persist::ok(&c)
 }
 
@@ -225,8 +210,7 @@ pub async fn put_component(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
-    let current: Option<ComponentVersion> =
-        find_item(&app, &layout::component_key(&id, &name)).await?;
+    let current: Option<ComponentVersion> = find_item(&app, &layout::component_key(&id, &name)).await?;
     let version = body.value.version;
     let (tid, n, v) = (id.clone(), name.clone(), version.clone());
     put_tenant_item(
@@ -235,12 +219,7 @@ pub async fn put_component(
         if_match,
         &id,
         current,
-        move |stamp| ComponentVersion {
-            tenant_id: tid,
-            name: n,
-            version: v,
-            stamp,
-        },
+        move |stamp| ComponentVersion { tenant_id: tid, name: n, version: v, stamp },
         |c| c.version == version,
     )
     .await

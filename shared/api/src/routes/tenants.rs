@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::{
-    ComponentVersion, CustomerId, ReleaseStatus, ReleaseVersion, Role, Stamp, Tenant, TenantCreate,
-    TenantId, TenantPatch, TenantState, WriteContext,
+    ComponentVersion, CustomerId, ReleaseStatus, ReleaseVersion, Role, Stamp, Tenant, TenantCreate, TenantId,
+    TenantPatch, TenantState, WriteContext,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -58,49 +58,26 @@ pub async fn new_tenant_writes(
     change_request: &domain::TenantChangeRequest,
     ctx: &WriteContext,
 ) -> Result<Tx, ApiError> {
-    let unknown_release = || {
-        ApiError::invalid(
-            "release",
-            format!("no available release {}", tenant.release),
-        )
-    };
-    let release =
-        persist::find::<domain::ProductRelease>(app, &layout::release_key(&tenant.release))
-            .await?
-            .ok_or_else(unknown_release)?;
+    let unknown_release = || ApiError::invalid("release", format!("no available release {}", tenant.release));
+    let release = persist::find::<domain::ProductRelease>(app, &layout::release_key(&tenant.release))
+        .await?
+        .ok_or_else(unknown_release)?;
     if release.status != ReleaseStatus::Available {
         return Err(ApiError::invalid(
             "release",
-            format!(
-                "release {} is {:?}; new tenants need an available release",
-                release.version, release.status
-            )
-            .to_lowercase(),
+            format!("release {} is {:?}; new tenants need an available release", release.version, release.status)
+                .to_lowercase(),
         ));
     }
     let mut tx = Tx::new();
-    tx.put(
-        tenant,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
-    tx.put(
-        change_request,
-        Cond::NotExists,
-        ApiError::Conflict("id collision; retry".into()),
-    )?;
+    tx.put(tenant, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
+    tx.put(change_request, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
     tx.push(
-        WriteOp::put(
-            layout::guard_item(layout::tenant_name_guard(&tenant.name), tenant.id.as_str()),
-            Cond::NotExists,
-        ),
+        WriteOp::put(layout::guard_item(layout::tenant_name_guard(&tenant.name), tenant.id.as_str()), Cond::NotExists),
         ApiError::Conflict(format!("a tenant named {} already exists", tenant.name)),
     );
     tx.push(
-        WriteOp::Check {
-            key: layout::customer_key(&tenant.customer_id),
-            cond: Cond::Exists,
-        },
+        WriteOp::Check { key: layout::customer_key(&tenant.customer_id), cond: Cond::Exists },
         ApiError::invalid("customer_id", format!("no customer {}", tenant.customer_id)),
     );
     tx.push(
@@ -110,10 +87,7 @@ pub async fn new_tenant_writes(
         },
         unknown_release(),
     );
-    let stamp = Stamp::first(&WriteContext {
-        change_request_id: Some(change_request.id.clone()),
-        ..ctx.clone()
-    });
+    let stamp = Stamp::first(&WriteContext { change_request_id: Some(change_request.id.clone()), ..ctx.clone() });
     for (name, version) in &release.components {
         let component = ComponentVersion {
             tenant_id: tenant.id.clone(),
@@ -140,19 +114,14 @@ pub async fn create_tenant(
     body: JsonBody<TenantCreate>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
-    let idem =
-        match Idempotency::begin(&app, &principal, idem, "POST /v1/tenants", &body.sha256).await? {
-            Ok(i) => i,
-            Err(replay) => return Ok(replay),
-        };
+    let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/tenants", &body.sha256).await? {
+        Ok(i) => i,
+        Err(replay) => return Ok(replay),
+    };
     let ctx = ctx(&principal);
     let (tenant, change_request) = Tenant::create(body.value, &ctx);
     let tx = new_tenant_writes(&app, &tenant, &change_request, &ctx).await?;
-    let answer = Stored::record(
-        StatusCode::CREATED,
-        &tenant,
-        Some(format!("/v1/tenants/{}", tenant.id)),
-    )?;
+    let answer = Stored::record(StatusCode::CREATED, &tenant, Some(format!("/v1/tenants/{}", tenant.id)))?;
     idem.commit(&app, tx, answer).await
 }
 
@@ -182,39 +151,25 @@ impl TenantListParams {
                 TenantState::parse(s).ok_or_else(|| {
                     ApiError::bad_request(
                         "state",
-                        format!(
-                            "unknown state `{s}`; one of {}",
-                            TenantState::ALL.map(|s| s.as_str()).join(", ")
-                        ),
+                        format!("unknown state `{s}`; one of {}", TenantState::ALL.map(|s| s.as_str()).join(", ")),
                     )
                 })
             })
             .transpose()?;
-        let customer = self
-            .customer_id
-            .as_deref()
-            .map(|c| path_param("customer_id", c, CustomerId::parse))
-            .transpose()?;
-        let release = self
-            .release
-            .as_deref()
-            .map(|r| path_param("release", r, ReleaseVersion::parse))
-            .transpose()?;
+        let customer =
+            self.customer_id.as_deref().map(|c| path_param("customer_id", c, CustomerId::parse)).transpose()?;
+        let release = self.release.as_deref().map(|r| path_param("release", r, ReleaseVersion::parse)).transpose()?;
         let mut q = match (&customer, &release, state) {
             (Some(c), _, _) => Query::new(Some(Index::Gsi3), layout::tenants_of_customer(c)),
             (None, Some(r), _) => Query::new(Some(Index::Gsi4), layout::tenants_on_release(r)),
             (None, None, Some(s)) => Query::new(Some(Index::Gsi2), layout::tenants_in_state(s)),
             (None, None, None) => Query::new(Some(Index::Gsi1), collection::TENANTS),
         };
-        if customer.is_some() {
-            if let Some(r) = &release {
-                q = q.filter("release", json!(r.to_string()));
-            }
+        if let (Some(_), Some(r)) = (&customer, &release) {
+            q = q.filter("release", json!(r.to_string()));
         }
-        if customer.is_some() || release.is_some() {
-            if let Some(s) = state {
-                q = q.filter("state", json!(s.as_str()));
-            }
+        if let (true, Some(s)) = (customer.is_some() || release.is_some(), state) {
+            q = q.filter("state", json!(s.as_str()));
         }
         Ok(q)
     }
@@ -229,21 +184,14 @@ pub async fn list_tenants(
     QueryParams(params): QueryParams<TenantListParams>,
 ) -> Result<axum::Json<ListResponse<Tenant>>, ApiError> {
     let q = params.query()?;
-    let page = ListParams {
-        limit: params.limit,
-        next_token: params.next_token,
-    };
+    let page = ListParams { limit: params.limit, next_token: params.next_token };
     Ok(axum::Json(persist::list(&app, q, &page).await?))
 }
 
 /// A tenant.
 #[utoipa::path(get, path = "/v1/tenants/{id}", tag = "tenants", params(("id" = TenantId, Path)),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
-pub async fn get_tenant(
-    State(app): State<App>,
-    _: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_tenant(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 
@@ -267,10 +215,7 @@ pub async fn patch_tenant(
     let mut tx = Tx::new();
     if next.name != current.name {
         tx.push(
-            WriteOp::put(
-                layout::guard_item(layout::tenant_name_guard(&next.name), next.id.as_str()),
-                Cond::NotExists,
-            ),
+            WriteOp::put(layout::guard_item(layout::tenant_name_guard(&next.name), next.id.as_str()), Cond::NotExists),
             ApiError::Conflict(format!("a tenant named {} already exists", next.name)),
         );
         tx.push(
@@ -297,16 +242,10 @@ pub struct FleetSummary {
 /// Tenant counts by state and by release, from counters kept in the same transactions as the
 /// tenants: one query whatever the fleet size.
 #[utoipa::path(get, path = "/v1/fleet/summary", tag = "tenants", responses((status = 200, body = FleetSummary)))]
-pub async fn fleet_summary(
-    State(app): State<App>,
-    _: Principal,
-) -> Result<axum::Json<FleetSummary>, ApiError> {
+pub async fn fleet_summary(State(app): State<App>, _: Principal) -> Result<axum::Json<FleetSummary>, ApiError> {
     let mut summary = FleetSummary {
         total: 0,
-        by_state: TenantState::ALL
-            .iter()
-            .map(|s| (s.to_string(), 0))
-            .collect(),
+        by_state: TenantState::ALL.iter().map(|s| (s.to_string(), 0)).collect(),
         by_release: BTreeMap::new(),
     };
     let mut query = Query::new(None, layout::FLEET_PARTITION).limit(1000);
@@ -314,11 +253,7 @@ pub async fn fleet_summary(
         let page = app.table.query(&query).await?;
         for item in &page.items {
             let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
-            let value = item
-                .get("value")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let value = item.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
             match item.get("dimension").and_then(Value::as_str) {
                 Some("state") => {
                     summary.total += count;

@@ -21,18 +21,13 @@ fn dev_dir() -> PathBuf {
 }
 
 fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -55,31 +50,19 @@ async fn main() -> anyhow::Result<()> {
             ensure_table(&client, &table).await
         }
         Some("serve") => serve().await,
-        _ => bail!(
-            "usage: devstack serve | token --role admin|operator|viewer [--sub NAME] | create-table"
-        ),
+        _ => bail!("usage: devstack serve | token --role admin|operator|viewer [--sub NAME] | create-table"),
     }
 }
 
 async fn clients() -> anyhow::Result<(aws_sdk_dynamodb::Client, String)> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .context("AWS_ENDPOINT_URL must point at the local emulator")?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL must point at the local emulator")?;
     let config = devstack::local_aws_config(&endpoint).await;
-    Ok((
-        aws_sdk_dynamodb::Client::new(&config),
-        env("TABLE_NAME", "admin-portal-registry"),
-    ))
+    Ok((aws_sdk_dynamodb::Client::new(&config), env("TABLE_NAME", "admin-portal-registry")))
 }
 
 async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
     if !table_def::table_exists(client, table).await? {
-        table_def::create_table(
-            client,
-            table_def::TEMPLATE,
-            table_def::REGISTRY_TABLE,
-            table,
-        )
-        .await?;
+        table_def::create_table(client, table_def::TEMPLATE, table_def::REGISTRY_TABLE, table).await?;
         tracing::info!(table, "created the registry table from infra/template.yaml");
     }
     Ok(())
@@ -88,9 +71,7 @@ async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow:
 async fn serve() -> anyhow::Result<()> {
     let (client, table) = clients().await?;
     ensure_table(&client, &table).await?;
-    let app = App {
-        table: Arc::new(DynamoTable::new(client, table)),
-    };
+    let app = App { table: Arc::new(DynamoTable::new(client, table)) };
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
     let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
 
@@ -101,9 +82,7 @@ async fn serve() -> anyhow::Result<()> {
     }
 
     let addr = format!("127.0.0.1:{}", env("PORT", "3000"));
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!("Admin Portal API on http://{addr}  (token: make token ROLE=admin)");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

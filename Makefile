@@ -1,0 +1,45 @@
+# The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
+SHELL := bash
+.DEFAULT_GOAL := help
+.PHONY: help tools dev test token lint build deploy bench clean
+
+PORT ?= 3000
+ROLE ?= admin
+SUB ?=
+TOOLS := .tools/venv/bin
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
+	@bash tests/stack/bootstrap.sh
+
+dev: tools ## local stack: moto + the API on http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops all)
+	@PORT=$(PORT) bash tests/stack/dev.sh
+
+test: tools ## every test: unit tests and integration tests against a moto server the tests start
+	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked
+
+token: ## print a bearer token the local API accepts: make token ROLE=admin|operator|viewer [SUB=name]
+	@cargo run -q --locked --bin devstack -- token --role $(ROLE) $(if $(SUB),--sub $(SUB))
+
+lint: tools ## rustfmt, clippy, cfn-lint on the SAM template, asl-validator on the state machines
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(TOOLS)/cfn-lint infra/template.yaml
+	@shopt -s nullglob; for f in statemachines/*.asl.json; do \
+		echo "asl-validator $$f"; .tools/node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
+
+build: tools ## release build of every function with cargo-lambda (x86_64 here; SAM builds arm64 for AWS)
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" cargo lambda build --release --locked
+
+deploy: ## build for arm64 and deploy with SAM (needs the SAM CLI and AWS credentials)
+	sam build --template-file infra/template.yaml
+	sam deploy
+
+bench: tools ## measure release size and cold init of the functions (writes bench/RESULTS.md)
+	@bash bench/run.sh
+
+clean: ## remove build output and local state (keeps .tools/)
+	cargo clean
+	rm -rf .dev

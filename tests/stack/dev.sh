@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make dev`: moto on a free loopback port, the registry table from infra/template.yaml, demo
+# data, and the API on http://127.0.0.1:$PORT. Ctrl-C stops everything this started.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+
+export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export PORT="${PORT:-3000}"
+export TABLE_NAME="${TABLE_NAME:-admin-portal-registry}"
+PY="$REPO/.tools/venv/bin/python"
+mkdir -p .dev
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "dev: port $PORT is already in use; stop what runs there or use PORT=..." >&2
+  exit 1
+fi
+
+echo "dev: building the local server (the first build takes a few minutes)..." >&2
+cargo build --locked --bin devstack
+
+MOTO_PORT="${MOTO_PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+"$PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" > .dev/moto.log 2>&1 &
+MOTO_PID=$!
+cleanup() { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 150); do
+  grep -q '^moto ready' .dev/moto.log 2>/dev/null && break
+  kill -0 "$MOTO_PID" 2>/dev/null || { echo "dev: moto failed to start:" >&2; cat .dev/moto.log >&2; exit 1; }
+  sleep 0.2
+done
+grep -q '^moto ready' .dev/moto.log || { echo "dev: moto did not become ready" >&2; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+
+cat >&2 <<MSG
+
+  Admin Portal (local)   http://127.0.0.1:$PORT/v1/health
+  OpenAPI                http://127.0.0.1:$PORT/v1/openapi.json
+  AWS emulator (moto)    $AWS_ENDPOINT_URL   (log: .dev/moto.log)
+
+  A token:   TOKEN=\$(make -s token ROLE=admin SUB=alice)
+  Then:      curl -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/v1/fleet/summary
+
+MSG
+"$REPO/target/debug/devstack" serve
