@@ -89,19 +89,19 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&config)
 }
 
-/// A new, empty registry table, as the template declares it.
-pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
+/// A new, empty table named after `logical_id` in the template, as the template declares it.
+pub async fn fresh_table_of(logical_id: &str) -> (aws_sdk_dynamodb::Client, String) {
     let client = dynamodb().await;
-    let name = format!("registry-{}", ulid::Ulid::new().to_string().to_lowercase());
-    devstack::table_def::create_table(
-        &client,
-        devstack::table_def::TEMPLATE,
-        devstack::table_def::REGISTRY_TABLE,
-        &name,
-    )
-    .await
-    .expect("creating the registry table");
+    let name = format!("{}-{}", logical_id.to_lowercase(), ulid::Ulid::new().to_string().to_lowercase());
+    devstack::table_def::create_table(&client, devstack::table_def::TEMPLATE, logical_id, &name)
+        .await
+        .unwrap_or_else(|e| panic!("creating {logical_id}: {e:#}"));
     (client, name)
+}
+
+/// A new, empty registry table.
+pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
+    fresh_table_of(devstack::table_def::REGISTRY_TABLE).await
 }
 
 /// Every item of a table (tests only: the product never scans).
@@ -128,6 +128,8 @@ pub struct TestApi {
     pub client: aws_sdk_dynamodb::Client,
     pub table: String,
     tokens: LocalTokens,
+    history_table: String,
+    poller: tokio::sync::Mutex<Option<devstack::streams::StreamPoller>>,
 }
 
 /// A response, read whole.
@@ -151,10 +153,34 @@ impl TestApi {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         });
         let (client, table) = fresh_table().await;
-        let app = App { table: Arc::new(DynamoTable::new(client.clone(), table.clone())) };
+        let (_, history_table) = fresh_table_of(devstack::table_def::CHANGELOG_TABLE).await;
+        let history = Arc::new(DynamoTable::new(client.clone(), history_table.clone()));
+        let app = App { table: Arc::new(DynamoTable::new(client.clone(), table.clone())), history };
         let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());
         let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
-        Self { router, app, client, table, tokens }
+        Self { router, app, client, table, tokens, history_table, poller: tokio::sync::Mutex::new(None) }
+    }
+
+    pub fn history_table_name(&self) -> String {
+        self.history_table.clone()
+    }
+
+    /// A poller of this API's registry stream that delivers to its change log, from the start.
+    pub async fn new_poller(&self) -> devstack::streams::StreamPoller {
+        let config = devstack::local_aws_config(&moto().endpoint).await;
+        let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+        devstack::streams::StreamPoller::new(&self.client, streams, &self.table, self.app.history.clone())
+            .await
+            .expect("following the registry stream")
+    }
+
+    /// Delivers everything written so far to the change log, as the stream consumer would.
+    pub async fn drain_stream(&self) -> usize {
+        let mut guard = self.poller.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.new_poller().await);
+        }
+        guard.as_mut().expect("poller").drain().await.expect("draining the stream")
     }
 
     pub fn token(&self, role: &str, sub: &str) -> String {

@@ -56,7 +56,7 @@ async fn the_table_is_created_from_the_template_with_its_stream_and_ttl() {
     let names: Vec<&str> = t.global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
     assert_eq!(names.len(), 4, "{names:?}");
     let ttl = api.client.describe_time_to_live().table_name(&api.table).send().await.unwrap();
-    assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some("expires_at"));
+    assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some("ttl"));
 }
 
 #[tokio::test]

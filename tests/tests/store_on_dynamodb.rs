@@ -156,7 +156,7 @@ async fn batch_get_returns_what_exists_and_skips_the_rest() {
 #[tokio::test]
 async fn expired_idempotency_records_can_be_reclaimed() {
     let t = table().await;
-    let idem = item("IDEM#u#k", "IDEM", json!({"expires_at": 1000}));
+    let idem = item("IDEM#u#k", "IDEM", json!({"ttl": 1000}));
     t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(10))]).await.unwrap();
     let err = t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(999))]).await.unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }));

@@ -15,8 +15,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time()
         .init();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let app = App { table: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)) };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = |var: &str| std::env::var(var).map(|name| Arc::new(DynamoTable::new(dynamodb.clone(), name)));
+    let app = App {
+        table: table("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?,
+        history: table("CHANGELOG_TABLE_NAME").map_err(|_| "CHANGELOG_TABLE_NAME is not set")?,
+    };
     let router = portal_api::router(app, Arc::new(claims::AuthorizerClaims));
     lambda_http::run(router).await
 }

@@ -84,6 +84,12 @@ pub async fn authenticate(State(auth): State<Arc<dyn Authenticator>>, req: Reque
     match auth.authenticate(&parts) {
         Ok(principal) => {
             tracing::Span::current().record("actor", principal.actor.sub.as_str());
+            // Viewers are read-only: refuse a write before its body is even read.
+            if !parts.method.is_safe()
+                && let Err(e) = principal.require(Role::Operator)
+            {
+                return e.into_response();
+            }
             parts.extensions.insert(principal);
             next.run(Request::from_parts(parts, body)).await
         }

@@ -28,8 +28,13 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 /// Parses JSON, naming the field at fault: syntax errors are 400, wrong or missing values 422.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(_) => {
+                Err(ApiError::BadRequest { field: None, detail: "the body has data after its JSON value".into() })
+            }
+        },
         Err(err) => {
             let field = field_path(err.path());
             let inner = err.into_inner();
@@ -55,7 +60,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// serde reports missing and unknown fields at the parent: pull the name out of its message.
 fn missing_or_unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `").or_else(|| message.strip_prefix("unknown field `"))?;
+    let rest =
+        ["missing field `", "unknown field `", "duplicate field `"].iter().find_map(|p| message.strip_prefix(p))?;
     rest.split('`').next().map(str::to_owned)
 }
 

@@ -28,7 +28,7 @@ pub use auth::{Authenticator, Principal};
 pub use error::{ApiError, Problem};
 pub use persist::App;
 
-use routes::{change_requests, customers, licenses, meta, releases, resources, tenant_data, tenants};
+use routes::{change_requests, customers, history, licenses, meta, releases, resources, tenant_data, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -79,6 +79,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(resources::list_resource_tenants))
         .routes(routes!(change_requests::get_change_request))
         .routes(routes!(change_requests::list_tenant_change_requests))
+        .routes(routes!(history::tenant_history))
+        .routes(routes!(history::fleet_history))
 }
 
 /// The OpenAPI document of every route.

@@ -18,10 +18,11 @@ use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch};
 use crate::pagination::{ListParams, ListResponse};
 
-/// What every handler gets: the registry table.
+/// What every handler gets: the registry table and the change-log table.
 #[derive(Clone)]
 pub struct App {
     pub table: Arc<dyn Table>,
+    pub history: Arc<dyn Table>,
 }
 
 /// Items marked deleted are about to be removed (see [`delete_record`]) and read as absent.
@@ -212,7 +213,7 @@ impl Idempotency {
         let Some(item) = app.table.get(key).await? else {
             return Ok(None);
         };
-        let expired = item.get("expires_at").and_then(Value::as_i64).is_none_or(|t| t < Utc::now().timestamp());
+        let expired = item.get("ttl").and_then(Value::as_i64).is_none_or(|t| t < Utc::now().timestamp());
         if expired {
             return Ok(None);
         }
@@ -240,7 +241,7 @@ impl Idempotency {
         item.insert("kind".into(), Value::String("idempotency".into()));
         item.insert("request_hash".into(), Value::String(self.request_hash.clone()));
         item.insert("response".into(), serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?);
-        item.insert("expires_at".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));
+        item.insert("ttl".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));
         let idem_index = tx.len();
         tx.push(WriteOp::put(item, Cond::NotExistsOrExpired(now)), ApiError::Internal);
         match app.table.write(tx.ops).await {

@@ -4,9 +4,11 @@
 //! - [`table_def`]: creates the registry table from `infra/template.yaml` (one definition).
 //! - [`local_auth`]: mints and verifies the local-only bearer tokens (`make token`).
 //! - [`seed`]: demo data, written through the API itself.
+//! - [`streams`]: delivers the registry stream to the change-log handler as Lambda would.
 
 pub mod local_auth;
 pub mod seed;
+pub mod streams;
 pub mod table_def;
 
 /// An SDK config for the local emulator at `endpoint`: fixed region and static credentials, so

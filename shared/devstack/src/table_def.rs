@@ -15,6 +15,9 @@ pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 /// The logical id of the registry table in the template.
 pub const REGISTRY_TABLE: &str = "RegistryTable";
 
+/// The logical id of the change-log table in the template.
+pub const CHANGELOG_TABLE: &str = "ChangeLogTable";
+
 fn get<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Value> {
     v.get(key).with_context(|| format!("template: missing `{key}`"))
 }
@@ -150,7 +153,7 @@ mod tests {
             assert_eq!(g["KeySchema"][1]["AttributeName"].as_str(), Some(sk));
         }
         assert_eq!(props["StreamSpecification"]["StreamViewType"].as_str(), Some("NEW_AND_OLD_IMAGES"));
-        assert_eq!(props["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expires_at"));
+        assert_eq!(props["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("ttl"));
         assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
     }
 }

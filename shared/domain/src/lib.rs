@@ -4,7 +4,9 @@
 
 pub mod actor;
 pub mod error;
+pub mod history;
 pub mod ids;
+pub mod lifecycle;
 pub mod models;
 pub mod patch;
 pub mod state;

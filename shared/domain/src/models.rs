@@ -119,7 +119,7 @@ pub struct CustomerCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub name: Option<Name>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Email>)]
@@ -197,14 +197,14 @@ pub struct LicenseCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LicensePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub name: Option<Name>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub kind: Option<LicenseKind>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<u32>)]
     pub max_users: Option<Option<u32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub features: Option<BTreeSet<FeatureName>>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
@@ -292,7 +292,7 @@ pub struct AssignmentCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub status: Option<AssignmentStatus>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<SecretRef>)]
@@ -382,7 +382,7 @@ pub struct ReleaseCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleasePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub status: Option<ReleaseStatus>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
@@ -473,7 +473,7 @@ pub struct TenantCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub name: Option<TenantName>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Region>)]
@@ -694,8 +694,9 @@ pub struct TenantAwsResource {
     pub stamp: Stamp,
 }
 
-/// A resource's tenants are linked in the same transaction as the resource itself.
-pub const MAX_TENANTS_PER_RESOURCE: usize = 50;
+/// A resource's tenants are linked in the same transaction as the resource itself; replacing all
+/// of them (the resource, this many unlinks and as many links) must fit DynamoDB's 100 writes.
+pub const MAX_TENANTS_PER_RESOURCE: usize = 49;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -719,7 +720,7 @@ pub struct ResourcePatch {
     #[schema(value_type = Option<Text>)]
     pub description: Option<Option<Text>>,
     /// Replaces the set of tenants using the resource.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch::not_null")]
     pub tenant_ids: Option<BTreeSet<TenantId>>,
 }
 

@@ -12,7 +12,20 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
-/// Applies a nullable patch field to its target; returns whether it changed anything.
+/// Use with `#[serde(default, deserialize_with = "patch::not_null")]` on an `Option<T>` field
+/// that cannot be cleared: absent leaves it alone, `null` is refused.
+pub fn not_null<'de, T, D>(de: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    match Option::<T>::deserialize(de)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom("may not be null (leave the field out to keep it)")),
+    }
+}
+
+/// Applies a nullable patch field to its target.
 pub fn apply<T: PartialEq>(target: &mut Option<T>, patch: Option<Option<T>>) {
     if let Some(v) = patch {
         *target = v;
@@ -34,6 +47,19 @@ mod tests {
     struct P {
         #[serde(default, deserialize_with = "nullable")]
         note: Option<Option<String>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Q {
+        #[serde(default, deserialize_with = "not_null")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn fields_that_cannot_be_cleared_refuse_null() {
+        assert_eq!(serde_json::from_str::<Q>("{}").unwrap().name, None);
+        assert_eq!(serde_json::from_str::<Q>(r#"{"name":"x"}"#).unwrap().name.as_deref(), Some("x"));
+        assert!(serde_json::from_str::<Q>(r#"{"name":null}"#).unwrap_err().to_string().contains("may not be null"));
     }
 
     #[test]

@@ -90,9 +90,26 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Operations that destroy data or access and wait for a second admin's approval.
+    pub const ALL: [Operation; 13] = [
+        Self::Provision,
+        Self::Terminate,
+        Self::Suspend,
+        Self::Resume,
+        Self::EnterMaintenance,
+        Self::ExitMaintenance,
+        Self::Upgrade,
+        Self::Backup,
+        Self::Restore,
+        Self::Validate,
+        Self::RotateWebappPassword,
+        Self::RotateDbPassword,
+        Self::RotateAirflowPassword,
+    ];
+
+    /// Operations that destroy data or access and wait for a second admin's approval (a column
+    /// of the lifecycle table).
     pub fn needs_approval(self) -> bool {
-        matches!(self, Self::Terminate | Self::Restore)
+        crate::lifecycle::rule(self).needs_approval
     }
 }
 

@@ -219,7 +219,20 @@ impl ReleaseVersion {
     /// before their release.
     pub fn sort_key(&self) -> String {
         let v = &self.0;
-        let pre = if v.pre.is_empty() { "~".to_owned() } else { format!("-{}", v.pre) };
+        // Pre-release identifiers compare as semver says: numbers numerically and before words.
+        let pre = if v.pre.is_empty() {
+            "~".to_owned()
+        } else {
+            let ids: Vec<String> = v
+                .pre
+                .split('.')
+                .map(|id| match id.parse::<u64>() {
+                    Ok(n) => format!("0{n:020}"),
+                    Err(_) => format!("1{id}"),
+                })
+                .collect();
+            format!("-{}", ids.join("."))
+        };
         format!("{:010}.{:010}.{:010}{pre}", v.major, v.minor, v.patch)
     }
 }
@@ -410,11 +423,23 @@ mod tests {
         for bad in ["3.1", "v3.1.0", "3.1.0+build.5", "03.1.0", "", "x.y.z"] {
             assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
         }
-        let mut vs: Vec<ReleaseVersion> =
-            ["3.10.0", "3.2.0", "3.2.0-rc.1", "10.0.0"].iter().map(|s| ReleaseVersion::parse(s).unwrap()).collect();
+        let order = [
+            "3.2.0-alpha",
+            "3.2.0-alpha.1",
+            "3.2.0-alpha.beta",
+            "3.2.0-rc.2",
+            "3.2.0-rc.10",
+            "3.2.0",
+            "3.10.0",
+            "10.0.0",
+        ];
+        let mut vs: Vec<ReleaseVersion> = order.iter().rev().map(|s| ReleaseVersion::parse(s).unwrap()).collect();
         vs.sort_by_key(ReleaseVersion::sort_key);
-        let sorted: Vec<String> = vs.into_iter().map(String::from).collect();
-        assert_eq!(sorted, ["3.2.0-rc.1", "3.2.0", "3.10.0", "10.0.0"]);
+        let sorted: Vec<String> = vs.iter().cloned().map(String::from).collect();
+        assert_eq!(sorted, order);
+        let mut by_semver = vs.clone();
+        by_semver.sort();
+        assert_eq!(by_semver, vs, "the sort key orders exactly as semver does");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use serde_json::Value;
 use tracing::instrument;
@@ -73,7 +73,7 @@ impl Expr {
             }
             Cond::NotExistsOrExpired(now) => {
                 let (pk, exp, now) =
-                    (self.name("pk"), self.name("expires_at"), self.value(AttributeValue::N(now.to_string())));
+                    (self.name("pk"), self.name("ttl"), self.value(AttributeValue::N(now.to_string())));
                 format!("(attribute_not_exists({pk}) OR {exp} < {now})")
             }
             Cond::All(cs) => {
@@ -346,6 +346,14 @@ impl Table for DynamoTable {
         let mut e = Expr::default();
         let (ipk, isk) = Index::key_attrs(q.index);
         let mut key_cond = format!("{} = {}", e.name(ipk), e.value(AttributeValue::S(q.pk.clone())));
+        if let Some((from, to)) = &q.sk_between {
+            key_cond.push_str(&format!(
+                " AND {} BETWEEN {} AND {}",
+                e.name(isk),
+                e.value(AttributeValue::S(from.clone())),
+                e.value(AttributeValue::S(to.clone()))
+            ));
+        }
         if let Some(p) = &q.sk_prefix {
             key_cond.push_str(&format!(" AND begins_with({}, {})", e.name(isk), e.value(AttributeValue::S(p.clone()))));
         }
@@ -369,6 +377,42 @@ impl Table for DynamoTable {
         let items = out.items().iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
         let last_key = out.last_evaluated_key().map(from_attrs).transpose()?;
         Ok(Page { items, last_key })
+    }
+
+    #[instrument(skip(self, items), fields(table = %self.table, items = items.len()))]
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    Ok(WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(to_attrs(i))).build().context("put request")?)
+                        .build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                match out.unprocessed_items().and_then(|u| u.get(&self.table)) {
+                    Some(rest) if !rest.is_empty() => {
+                        if attempt >= 8 {
+                            return Err(StoreError::Unavailable(anyhow!(
+                                "BatchWriteItem: items still unprocessed after retries"
+                            )));
+                        }
+                        pending = rest.clone();
+                        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     #[instrument(skip(self, ops), fields(table = %self.table, ops = ops.len()))]

@@ -120,3 +120,68 @@ mod tests {
         assert_eq!(v, json!(["a", "b"]));
     }
 }
+
+/// An item in DynamoDB's JSON wire format (`{"name": {"S": "x"}, "n": {"N": "1"}}`, as stream
+/// records carry images) as a plain JSON item.
+pub fn from_dynamodb_json(image: &Value) -> Result<Item, StoreError> {
+    let Value::Object(attrs) = image else {
+        return Err(StoreError::Corrupt("an image is not an object".into()));
+    };
+    attrs.iter().map(|(k, v)| Ok((k.clone(), from_typed(v)?))).collect()
+}
+
+fn from_typed(v: &Value) -> Result<Value, StoreError> {
+    let bad = || StoreError::Corrupt(format!("not a DynamoDB attribute value: {v}"));
+    let Value::Object(m) = v else { return Err(bad()) };
+    let (tag, inner) = m.iter().next().filter(|_| m.len() == 1).ok_or_else(bad)?;
+    Ok(match (tag.as_str(), inner) {
+        ("S", Value::String(s)) => Value::String(s.clone()),
+        ("N", Value::String(n)) => parse_number(n)?,
+        ("BOOL", Value::Bool(b)) => Value::Bool(*b),
+        ("NULL", _) => Value::Null,
+        ("L", Value::Array(l)) => Value::Array(l.iter().map(from_typed).collect::<Result<_, _>>()?),
+        ("M", m @ Value::Object(_)) => Value::Object(from_dynamodb_json(m)?),
+        ("SS", Value::Array(l)) => Value::Array(l.clone()),
+        ("NS", Value::Array(l)) => {
+            Value::Array(l.iter().map(|n| n.as_str().ok_or_else(bad).and_then(parse_number)).collect::<Result<_, _>>()?)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stream_images_read_as_plain_json() {
+        let image = json!({
+            "pk": {"S": "TENANT#1"}, "revision": {"N": "3"}, "imported": {"BOOL": false}, "region": {"NULL": true},
+            "components": {"M": {"webapp": {"S": "3.1.0"}}}, "features": {"L": [{"S": "sso"}]}, "ratio": {"N": "0.5"}
+        });
+        let item = from_dynamodb_json(&image).unwrap();
+        assert_eq!(
+            Value::Object(item),
+            json!({"pk": "TENANT#1", "revision": 3, "imported": false, "region": null,
+                "components": {"webapp": "3.1.0"}, "features": ["sso"], "ratio": 0.5})
+        );
+        assert!(from_dynamodb_json(&json!({"x": {"Q": 1}})).is_err());
+        assert!(from_dynamodb_json(&json!({"x": "plain"})).is_err());
+    }
+}
+
+/// A plain JSON item in DynamoDB's JSON wire format (the inverse of [`from_dynamodb_json`]).
+pub fn to_dynamodb_json(item: &Item) -> Value {
+    fn typed(v: &Value) -> Value {
+        match v {
+            Value::Null => serde_json::json!({"NULL": true}),
+            Value::Bool(b) => serde_json::json!({"BOOL": b}),
+            Value::Number(n) => serde_json::json!({"N": n.to_string()}),
+            Value::String(s) => serde_json::json!({"S": s}),
+            Value::Array(a) => serde_json::json!({"L": a.iter().map(typed).collect::<Vec<_>>()}),
+            Value::Object(m) => serde_json::json!({"M": to_dynamodb_json(m)}),
+        }
+    }
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), typed(v))).collect())
+}

@@ -20,7 +20,7 @@
 //! | guard (unique tenant name) | `TENANT_NAME#<name>` | `GUARD` | | | | |
 //! | guard (unique ARN) | `ARN#<arn>` | `GUARD` | | | | |
 //! | fleet counter | `FLEET` | `STATE#<state>` or `RELEASE#<v>` (`count`: number) | | | | |
-//! | idempotency record | `IDEM#<sub>#<key>` | `IDEM` (`expires_at`: number, the table's TTL) | | | | |
+//! | idempotency record | `IDEM#<len(sub)>:<sub>#<key>` | `IDEM` (`ttl`: epoch seconds, the table's TTL attribute) | | | | |
 //!
 //! Access patterns, each one `GetItem`, `BatchGetItem` or `Query` (never `Scan`):
 //!
@@ -126,8 +126,9 @@ pub fn tenant_name_guard(name: &TenantName) -> Key {
 pub fn arn_guard(arn: &domain::Arn) -> Key {
     Key::new(format!("ARN#{arn}"), "GUARD")
 }
+/// The sub is length-prefixed so that no (sub, key) pair can spell another's partition.
 pub fn idempotency_key(sub: &str, key: &str) -> Key {
-    Key::new(format!("IDEM#{sub}#{key}"), "IDEM")
+    Key::new(format!("IDEM#{}:{sub}#{key}", sub.len()), "IDEM")
 }
 
 pub const COMPONENT_PREFIX: &str = "COMPONENT#";

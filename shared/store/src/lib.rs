@@ -7,6 +7,7 @@
 
 pub mod cursor;
 pub mod dynamo;
+pub mod history;
 pub mod item;
 pub mod layout;
 pub mod memory;

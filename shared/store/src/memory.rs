@@ -59,7 +59,7 @@ pub(crate) fn holds(cond: &Cond, item: Option<&Item>) -> bool {
         Cond::FieldIs(f, v) => item.and_then(|i| i.get(f)) == Some(v),
         Cond::FieldIsNot(f, v) => item.is_some_and(|i| i.get(f) != Some(v)),
         Cond::NotExistsOrExpired(now) => {
-            item.is_none_or(|i| i.get("expires_at").and_then(Value::as_i64).is_some_and(|t| t < *now))
+            item.is_none_or(|i| i.get("ttl").and_then(Value::as_i64).is_some_and(|t| t < *now))
         }
         Cond::All(cs) => cs.iter().all(|c| holds(c, item)),
     }
@@ -105,6 +105,13 @@ impl Table for MemoryTable {
                 }
                 (None, _) => true,
             })
+            .filter(|i| match &q.sk_between {
+                Some((from, to)) => {
+                    let (_, isk) = Index::key_attrs(q.index);
+                    i.get(isk).and_then(Value::as_str).is_some_and(|s| s >= from.as_str() && s <= to.as_str())
+                }
+                None => true,
+            })
             .collect();
         matching.sort_by_key(|i| sort_tuple(i, q.index));
         if !q.forward {
@@ -132,6 +139,18 @@ impl Table for MemoryTable {
             .cloned()
             .collect();
         Ok(Page { items, last_key })
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let mut table = self.lock();
+        for chunk in items.chunks(25) {
+            self.count();
+            for item in chunk {
+                let key = Key::of(item).ok_or_else(|| StoreError::Corrupt("put without pk/sk".into()))?;
+                table.insert(key, item.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
@@ -241,7 +260,7 @@ mod tests {
         }
         assert_eq!(t.get(&k).await.unwrap().unwrap()["count"], 1);
 
-        let idem = item("I", "I", json!({"expires_at": 100}));
+        let idem = item("I", "I", json!({"ttl": 100}));
         t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(50))]).await.unwrap();
         assert!(t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(99))]).await.is_err());
         assert!(t.write(vec![WriteOp::put(idem, Cond::NotExistsOrExpired(101))]).await.is_ok());

@@ -53,7 +53,7 @@ pub enum Cond {
     FieldIs(String, Value),
     /// The item exists and its attribute does not equal the value (or is absent).
     FieldIsNot(String, Value),
-    /// No item, or one whose `expires_at` (epoch seconds) is before this time.
+    /// No item, or one whose `ttl` (epoch seconds) is before this time.
     NotExistsOrExpired(i64),
     All(Vec<Cond>),
 }
@@ -96,6 +96,8 @@ pub struct Query {
     pub index: Option<Index>,
     pub pk: String,
     pub sk_prefix: Option<String>,
+    /// Sort keys from the first to the second, inclusive.
+    pub sk_between: Option<(String, String)>,
     pub forward: bool,
     pub limit: u32,
     /// Exclusive start key, from a previous page.
@@ -106,11 +108,25 @@ pub struct Query {
 
 impl Query {
     pub fn new(index: Option<Index>, pk: impl Into<String>) -> Self {
-        Self { index, pk: pk.into(), sk_prefix: None, forward: true, limit: 100, start: None, filters: Vec::new() }
+        Self {
+            index,
+            pk: pk.into(),
+            sk_prefix: None,
+            sk_between: None,
+            forward: true,
+            limit: 100,
+            start: None,
+            filters: Vec::new(),
+        }
     }
 
     pub fn prefix(mut self, p: impl Into<String>) -> Self {
         self.sk_prefix = Some(p.into());
+        self
+    }
+
+    pub fn between(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.sk_between = Some((from.into(), to.into()));
         self
     }
 
@@ -186,4 +202,7 @@ pub trait Table: Send + Sync {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    /// Puts many items, unconditionally and not atomically (DynamoDB `BatchWriteItem`, 25 a
+    /// call, unprocessed items retried). For append-only data whose keys make a repeat a no-op.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError>;
 }

@@ -2,6 +2,7 @@
 
 pub mod change_requests;
 pub mod customers;
+pub mod history;
 pub mod licenses;
 pub mod meta;
 pub mod releases;

@@ -144,11 +144,10 @@ pub async fn delete_resource(
     principal.require(Role::Admin)?;
     let current = load(&app, &parse_id(&id)?).await?;
     if_match.check(current.stamp.revision)?;
+    // The tombstone stamped with the deleter and the delete of the record land first; the
+    // ARN guard and the links follow (a resource that is gone is read as gone either way).
+    persist::delete_record(&app, &current, &ctx(&principal)).await?;
     let mut tx = Tx::new();
-    tx.push(
-        WriteOp::Delete { key: current.key(), cond: Cond::RevisionIs(current.stamp.revision) },
-        ApiError::PreconditionFailed { current: current.stamp.revision + 1 },
-    );
     tx.push(
         WriteOp::Delete {
             key: layout::arn_guard(&current.arn),

@@ -85,8 +85,20 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     Ok(Stored::record(status, &record, None)?.into_response())
 }
 
-async fn find_item<R: Record>(app: &App, key: &Key) -> Result<Option<R>, ApiError> {
-    persist::find(app, key).await
+/// An item of a tenant's partition and the tenant, in one read: 404 when there is no tenant,
+/// 409 when it has reached the end of its life.
+async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result<Option<R>, ApiError> {
+    let tenant_key = layout::tenant_key(tenant);
+    let items = app.table.batch_get(&[tenant_key.clone(), key.clone()]).await?;
+    let of = |k: &Key| items.iter().find(|i| Key::of(i).as_ref() == Some(k)).cloned();
+    let t = of(&tenant_key).ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant}")))?;
+    if t.get("state").and_then(|s| s.as_str()) == Some(TenantState::EndOfLife.as_str()) {
+        return Err(ApiError::Conflict(format!("tenant {tenant} is EndOfLife: its configs and components are frozen")));
+    }
+    match of(key) {
+        Some(item) if item.get("deleted").and_then(|d| d.as_bool()) != Some(true) => Ok(Some(R::from_item(item)?)),
+        _ => Ok(None),
+    }
 }
 
 /// The configs of a tenant. Secrets show as their reference only.
@@ -133,7 +145,7 @@ pub async fn put_config(
     principal.require(Role::Operator)?;
     let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
     let value = body.value.parse_for(&key)?;
-    let current: Option<TenantConfig> = find_item(&app, &layout::config_key(&id, &key)).await?;
+    let current: Option<TenantConfig> = find_item(&app, &id, &layout::config_key(&id, &key)).await?;
     let (tid, k, v) = (id.clone(), key.clone(), value.clone());
     put_tenant_item(
         &app,
@@ -210,7 +222,7 @@ pub async fn put_component(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
-    let current: Option<ComponentVersion> = find_item(&app, &layout::component_key(&id, &name)).await?;
+    let current: Option<ComponentVersion> = find_item(&app, &id, &layout::component_key(&id, &name)).await?;
     let version = body.value.version;
     let (tid, n, v) = (id.clone(), name.clone(), version.clone());
     put_tenant_item(

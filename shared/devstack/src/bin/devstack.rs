@@ -1,6 +1,9 @@
 //! `devstack serve`: the local API on the local emulator, with demo data.
 //! `devstack token --role admin [--sub alice]`: a bearer token the local API accepts.
-//! `devstack create-table`: the registry table, as `infra/template.yaml` declares it.
+//! `devstack create-table`: the tables, as `infra/template.yaml` declares them.
+//!
+//! `serve` also follows the registry table's stream into the change log, as the deployed
+//! `changelog` function does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use devstack::local_auth::LocalTokens;
 use devstack::seed::{self, ApiCaller};
+use devstack::streams::StreamPoller;
 use devstack::table_def;
 use portal_api::App;
 use store::dynamo::DynamoTable;
@@ -45,33 +49,52 @@ async fn main() -> anyhow::Result<()> {
             )?;
             Ok(())
         }
-        Some("create-table") => {
-            let (client, table) = clients().await?;
-            ensure_table(&client, &table).await
-        }
+        Some("create-table") => ensure_tables(&clients().await?).await,
         Some("serve") => serve().await,
         _ => bail!("usage: devstack serve | token --role admin|operator|viewer [--sub NAME] | create-table"),
     }
 }
 
-async fn clients() -> anyhow::Result<(aws_sdk_dynamodb::Client, String)> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL must point at the local emulator")?;
-    let config = devstack::local_aws_config(&endpoint).await;
-    Ok((aws_sdk_dynamodb::Client::new(&config), env("TABLE_NAME", "admin-portal-registry")))
+struct Local {
+    config: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    registry: String,
+    history: String,
 }
 
-async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
-    if !table_def::table_exists(client, table).await? {
-        table_def::create_table(client, table_def::TEMPLATE, table_def::REGISTRY_TABLE, table).await?;
-        tracing::info!(table, "created the registry table from infra/template.yaml");
+async fn clients() -> anyhow::Result<Local> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL must point at the local emulator")?;
+    let config = devstack::local_aws_config(&endpoint).await;
+    Ok(Local {
+        dynamodb: aws_sdk_dynamodb::Client::new(&config),
+        config,
+        registry: env("TABLE_NAME", "admin-portal-registry"),
+        history: env("CHANGELOG_TABLE_NAME", "admin-portal-changelog"),
+    })
+}
+
+async fn ensure_tables(local: &Local) -> anyhow::Result<()> {
+    for (logical_id, name) in
+        [(table_def::REGISTRY_TABLE, &local.registry), (table_def::CHANGELOG_TABLE, &local.history)]
+    {
+        if !table_def::table_exists(&local.dynamodb, name).await? {
+            table_def::create_table(&local.dynamodb, table_def::TEMPLATE, logical_id, name).await?;
+            tracing::info!(table = %name, "created {logical_id} from infra/template.yaml");
+        }
     }
     Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let (client, table) = clients().await?;
-    ensure_table(&client, &table).await?;
-    let app = App { table: Arc::new(DynamoTable::new(client, table)) };
+    let local = clients().await?;
+    ensure_tables(&local).await?;
+    let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
+    let app =
+        App { table: Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.registry)), history: history.clone() };
+    let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
+    StreamPoller::new(&local.dynamodb, streams, &local.registry, history)
+        .await?
+        .spawn(std::time::Duration::from_millis(250));
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
     let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
 
