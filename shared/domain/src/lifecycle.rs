@@ -473,7 +473,7 @@ pub fn plan(current: TenantState, op: Operation, model: Option<ChangeModel>) -> 
 /// state to create the tenant in.
 pub fn creation_plan(import: bool) -> Plan {
     let rule = rule(if import { Operation::Validate } else { Operation::Provision });
-    let started = rule.on_creation.expect("provision and validate are started by creation");
+    let started = rule.on_creation.expect("provision and validate are started by creation"); // ok: a static row of the table
     Plan::new(rule, started, rule.default_model)
 }
 
@@ -580,21 +580,7 @@ impl fmt::Display for Node {
 
 /// The API name of an operation (as serialized).
 fn op_name(op: Operation) -> &'static str {
-    match op {
-        Operation::Provision => "provision",
-        Operation::Terminate => "terminate",
-        Operation::Suspend => "suspend",
-        Operation::Resume => "resume",
-        Operation::EnterMaintenance => "enter_maintenance",
-        Operation::ExitMaintenance => "exit_maintenance",
-        Operation::Upgrade => "upgrade",
-        Operation::Backup => "backup",
-        Operation::Restore => "restore",
-        Operation::Validate => "validate",
-        Operation::RotateWebappPassword => "rotate_webapp_password",
-        Operation::RotateDbPassword => "rotate_db_password",
-        Operation::RotateAirflowPassword => "rotate_airflow_password",
-    }
+    op.as_str()
 }
 
 fn model_name(m: ChangeModel) -> &'static str {
@@ -974,7 +960,7 @@ mod tests {
         assert_eq!(json["on_success"], serde_json::json!({ "state": "Healthy" }));
         assert_eq!(json["on_failure"], "as_started");
         assert_eq!(json["on_rollback_failure"], serde_json::json!({ "state": "Broken" }));
-        assert_eq!(serde_json::to_value(&LIFECYCLE).unwrap().as_array().unwrap().len(), 13);
+        assert_eq!(serde_json::to_value(LIFECYCLE).unwrap().as_array().unwrap().len(), 13);
     }
 
     #[test]
@@ -1001,5 +987,22 @@ mod tests {
         assert!(!d.contains("Healthy --> Broken: upgrade"), "{d}");
         assert!(d.contains("    BackingUp --> Healthy: backup\n"), "{d}");
         assert_eq!(d, mermaid(), "deterministic");
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    /// The README draws the lifecycle; it must be the diagram the table generates.
+    #[test]
+    fn the_readme_diagram_is_the_generated_one() {
+        let readme = include_str!("../../../README.md");
+        let diagram = super::mermaid();
+        if std::env::var_os("PRINT_LIFECYCLE").is_some() {
+            println!("{diagram}");
+        }
+        assert!(
+            readme.contains(diagram.trim()),
+            "README.md's lifecycle diagram is stale: run PRINT_LIFECYCLE=1 cargo test --workspace --lib the_readme_diagram -- --nocapture and paste it"
+        );
     }
 }

@@ -496,11 +496,8 @@ impl Tenant {
     /// `validate` for an imported one. The change request holds the tenant from the start.
     pub fn create(cmd: TenantCreate, ctx: &WriteContext) -> (Self, TenantChangeRequest) {
         let id = TenantId::generate();
-        let (state, operation) = if cmd.import {
-            (TenantState::InTesting, Operation::Validate)
-        } else {
-            (TenantState::Provisioning, Operation::Provision)
-        };
+        let plan = crate::lifecycle::creation_plan(cmd.import);
+        let (state, operation) = (plan.started, plan.operation);
         let change_request = TenantChangeRequest::new(
             id.clone(),
             operation,

@@ -64,6 +64,12 @@ impl TenantState {
     }
 }
 
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for TenantState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -90,6 +96,25 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The API name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Terminate => "terminate",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::EnterMaintenance => "enter_maintenance",
+            Self::ExitMaintenance => "exit_maintenance",
+            Self::Upgrade => "upgrade",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Validate => "validate",
+            Self::RotateWebappPassword => "rotate_webapp_password",
+            Self::RotateDbPassword => "rotate_db_password",
+            Self::RotateAirflowPassword => "rotate_airflow_password",
+        }
+    }
+
     pub const ALL: [Operation; 13] = [
         Self::Provision,
         Self::Terminate,
