@@ -94,13 +94,13 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds of all cores busy since boot, CPU seconds of this bench and its children)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already in user
-    return total - idle, total
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # minus idle and iowait; guest is already in user
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
 
 
 class Failure(Exception):
@@ -188,7 +188,7 @@ def main() -> int:
 
     results: dict[str, list[dict]] = {label: [] for label, _ in binaries}
     logdir = Path(tempfile.mkdtemp(prefix="cold_init."))
-    cpu_before = cpu_times()
+    cpu_before = cpu_seconds()
     t_start = time.monotonic()
     try:
         with RuntimeStub() as stub:
@@ -209,17 +209,20 @@ def main() -> int:
             f.unlink()
         logdir.rmdir()
 
-    cpu_after = cpu_times()
-    busy, total = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+    cpu_after = cpu_seconds()
+    wall = time.monotonic() - t_start
+    capacity = wall * (os.cpu_count() or 1)
+    busy, own = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     report = {
         "runs": args.runs,
         "warmup": args.warmup,
         "invoke": args.invoke,
         "cpu_count": os.cpu_count(),
-        "wall_s": round(time.monotonic() - t_start, 2),
-        # Of every core, during the runs, by anything (this bench included): tells a quiet
-        # machine from one that was building or testing at the same time.
-        "cpu_busy_fraction": round(busy / total, 3) if total else None,
+        "wall_s": round(wall, 2),
+        # Share of all cores used during the runs by this bench (with the functions it started)
+        # and by everything else: tells a quiet machine from one that was building or testing.
+        "cpu_own_fraction": round(own / capacity, 3),
+        "cpu_other_fraction": round(max(0.0, busy - own) / capacity, 3),
         "binaries": {},
     }
     for label, path in binaries:
@@ -253,8 +256,8 @@ def main() -> int:
         rss_s = f"{rss['median'] / 1024:.1f} / {rss['max'] / 1024:.1f}" if rss else "-"
         print(f"{label:<14}{e['size_bytes'] / 1e6:>9.2f}{s['median']:>9.2f}{s['p10']:>8.2f}{s['p90']:>8.2f}"
               f"{s['min']:>8.2f}{s['max']:>8.2f}      {rss_s}", file=table)
-    print(f"{report['wall_s']} s; all {os.cpu_count()} cores were {report['cpu_busy_fraction']:.0%} busy meanwhile"
-          " (this bench included)", file=table)
+    print(f"{report['wall_s']} s; of all {os.cpu_count()} cores, this bench used {report['cpu_own_fraction']:.0%}"
+          f" and other processes {report['cpu_other_fraction']:.0%}", file=table)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()

@@ -36,7 +36,8 @@ done
 log "cold init and peak RSS: $RUNS starts of each, interleaved, one GET /v1/health invocation each"
 sleep 2  # let the build's last writes settle
 python3 bench/cold_init.py "api=$API" "hello=$HELLO" --runs "$RUNS" --warmup 3 \
-  --env TABLE_NAME=bench --invoke bench/events/health.json --json >"$WORK/cold.json"
+  --env TABLE_NAME=bench --env CHANGELOG_TABLE_NAME=bench-changelog --env RUST_LOG=info \
+  --invoke bench/events/health.json --json >"$WORK/cold.json"
 
 # The release binary of the same cargo-lambda build (a `cargo run --release` would be a second
 # full release build, in target/release, with another feature set).
@@ -83,8 +84,8 @@ p()
 p(f"- CPU: {env['BENCH_CPU']}")
 p(f"- {env['BENCH_RUSTC']}; {env['BENCH_CARGO_LAMBDA']}")
 p(f"- Build: `cargo lambda build --release --locked`, x86_64-unknown-linux-gnu, workspace release profile "
-  f"(opt-level \"z\", fat LTO, codegen-units 1, panic abort, strip); {env['BENCH_BUILD_SECS']} s wall for this run "
-  "(less than a cold build when `target/` already held one).")
+  f"(opt-level \"z\", fat LTO, codegen-units 1, panic abort, strip). The build step took "
+  f"{env['BENCH_BUILD_SECS']} s wall this time (incremental when `target/` already held a release build).")
 p("- **arm64 (what SAM deploys) is not measured**: `cargo lambda build --arm64` needs "
   "`rustup target add aarch64-unknown-linux-gnu`, a download this machine cannot make.")
 p()
@@ -102,13 +103,13 @@ p()
 p(f"{cold['runs']} starts of each binary after {cold['warmup']} unmeasured ones, interleaved (api, hello, hello, "
   "api...), against `bench/runtime_stub.py` on 127.0.0.1 with the Lambda environment "
   "(`AWS_LAMBDA_*`, memory size 256, region us-east-1, static test credentials, "
-  "`AWS_EC2_METADATA_DISABLED=true`, SDK config files pointing nowhere; the api also gets `TABLE_NAME=bench`). "
+  "`AWS_EC2_METADATA_DISABLED=true`, SDK config files pointing nowhere) plus the api's variables from "
+  "`infra/template.yaml` (`TABLE_NAME`, `CHANGELOG_TABLE_NAME`, `RUST_LOG=info`), given to both. "
   "Timed from just before `Popen` to the stub reading the first `GET /invocation/next`, so it includes "
   "fork/exec and the dynamic loader. Local process start, not a Lambda cold start: no sandbox, "
   "no code download, no 256 MB CPU share. "
-  f"The runs took {cold['wall_s']} s, during which all {cold['cpu_count']} cores were "
-  f"{cold['cpu_busy_fraction']:.0%} busy (this bench included; much above 50% means something else was "
-  "running, and the spread, not the median, shows it).")
+  f"The runs took {cold['wall_s']} s; of all {cold['cpu_count']} cores, the bench (with the functions it "
+  f"started) used {cold['cpu_own_fraction']:.0%} and other processes {cold['cpu_other_fraction']:.0%}.")
 p()
 p("| function | median | p10 | p90 | min | max |")
 p("|---|---|---|---|---|---|")
@@ -140,8 +141,8 @@ p("`bench/route-costs` (release build of the same `cargo lambda build`, run as "
   "`target/lambda/route-costs/bootstrap`): the real router on the in-memory table with a small registry "
   "(a customer, a license and its assignment, a release, two tenants, a config, a component, a resource "
   "used by one tenant), then one request per operation of the OpenAPI document, reads first and deletes "
-  "last. A table call is one get, batch_get, query or write (one PutItem or one TransactWriteItems): one "
-  "DynamoDB round trip each.")
+  "last. A table call is one get, batch_get, query or write (one PutItem or one TransactWriteItems) on any "
+  "table the router is given: one DynamoDB round trip each.")
 p()
 p((work / "routes.md").read_text().rstrip())
 err = (work / "routes.err").read_text().strip()

@@ -129,6 +129,8 @@ pub struct TestApi {
     pub table: String,
     tokens: LocalTokens,
     history_table: String,
+    /// The workflows change requests start (in memory here: these tests stop at the start).
+    pub workflows: Arc<engine::workflows::MemoryWorkflows>,
     poller: tokio::sync::Mutex<Option<devstack::streams::StreamPoller>>,
 }
 
@@ -155,10 +157,15 @@ impl TestApi {
         let (client, table) = fresh_table().await;
         let (_, history_table) = fresh_table_of(devstack::table_def::CHANGELOG_TABLE).await;
         let history = Arc::new(DynamoTable::new(client.clone(), history_table.clone()));
-        let app = App { table: Arc::new(DynamoTable::new(client.clone(), table.clone())), history };
+        let workflows = Arc::new(engine::workflows::MemoryWorkflows::new());
+        let app = App {
+            table: Arc::new(DynamoTable::new(client.clone(), table.clone())),
+            history,
+            workflows: workflows.clone(),
+        };
         let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());
         let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
-        Self { router, app, client, table, tokens, history_table, poller: tokio::sync::Mutex::new(None) }
+        Self { router, app, client, table, tokens, history_table, workflows, poller: tokio::sync::Mutex::new(None) }
     }
 
     pub fn history_table_name(&self) -> String {

@@ -110,7 +110,13 @@ async fn a_registry_built_through_the_api_lists_by_state_customer_and_release() 
         )
         .await;
     assert_eq!(cr.body["operation"], "provision");
-    assert_eq!(cr.body["status"], "pending");
+    assert_eq!(cr.body["status"], "running");
+    let execution = cr.body["execution_arn"].as_str().unwrap();
+    assert!(
+        execution.ends_with(a1["active_change_request_id"].as_str().unwrap()),
+        "the execution is named by the change request"
+    );
+    assert_eq!(api.workflows.started().len(), 4, "each new tenant started its provision (or validate) workflow once");
     let crs = api
         .call("viewer", Method::GET, &format!("/v1/tenants/{}/change-requests", a1["id"].as_str().unwrap()), None)
         .await;

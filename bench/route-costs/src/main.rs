@@ -144,6 +144,10 @@ impl Ids {
     }
 }
 
+/// A request whose cost differs from the plain call of its route: method, path, body, headers and
+/// what it shows.
+type Variant<'a> = (Method, &'a str, Option<Value>, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Reads before writes, deletes last, so that every route finds what it asks for.
 fn rank(m: &Method) -> u8 {
     match m.as_str() {
@@ -162,7 +166,14 @@ async fn main() {
     let tokens = LocalTokens::new(b"route-costs: a fixed local secret, 32+ bytes".to_vec());
     let token = tokens.mint("bench", Some("bench@vendor.example"), "admin", 3600);
     let history = Arc::new(MemoryTable::new());
-    let router = portal_api::router(App { table: table.clone(), history: history.clone() }, Arc::new(tokens));
+    let router = portal_api::router(
+        App {
+            table: table.clone(),
+            history: history.clone(),
+            workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+        },
+        Arc::new(tokens),
+    );
     let b = Bench { router, table, history, token };
 
     // The registry the routes are measured on.
@@ -252,7 +263,7 @@ async fn main() {
     let by_customer = format!("/v1/tenants?customer_id={}&state=Provisioning", ids.customer);
     let new_key = format!("/v1/tenants/{t}/configs/smtp.port");
     let empty_list = format!("/v1/tenants/{}/configs", ids.tenant2);
-    let variants: Vec<(Method, &str, Option<Value>, Vec<(&str, &str)>, &str)> = vec![
+    let variants: Vec<Variant> = vec![
         (Method::GET, provisioning.as_str(), None, vec![], "list filtered by state (GSI2)"),
         (Method::GET, by_customer.as_str(), None, vec![], "customer index + state filter"),
         (Method::GET, empty_list.as_str(), None, vec![], "empty page: the tenant is read to tell 404 from none"),

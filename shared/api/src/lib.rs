@@ -78,7 +78,10 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(resources::list_tenant_resources))
         .routes(routes!(resources::list_resource_tenants))
         .routes(routes!(change_requests::get_change_request))
-        .routes(routes!(change_requests::list_tenant_change_requests))
+        .routes(routes!(change_requests::create_change_request, change_requests::list_tenant_change_requests))
+        .routes(routes!(change_requests::approve_change_request))
+        .routes(routes!(change_requests::reject_change_request))
+        .routes(routes!(change_requests::cancel_change_request))
         .routes(routes!(history::tenant_history))
         .routes(routes!(history::fleet_history))
 }

@@ -18,11 +18,13 @@ use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch};
 use crate::pagination::{ListParams, ListResponse};
 
-/// What every handler gets: the registry table and the change-log table.
+/// What every handler gets: the registry table, the change-log table, and the workflows that
+/// run change requests.
 #[derive(Clone)]
 pub struct App {
     pub table: Arc<dyn Table>,
     pub history: Arc<dyn Table>,
+    pub workflows: Arc<dyn engine::Workflows>,
 }
 
 /// Items marked deleted are about to be removed (see [`delete_record`]) and read as absent.

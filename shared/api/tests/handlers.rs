@@ -104,7 +104,11 @@ impl Harness {
     /// The router over `App { table: Arc::new(MemoryTable::new()) }`.
     fn new() -> Self {
         let table = Arc::new(MemoryTable::new());
-        let app = App { table: table.clone(), history: Arc::new(MemoryTable::new()) };
+        let app = App {
+            table: table.clone(),
+            history: Arc::new(MemoryTable::new()),
+            workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+        };
         Self { table, network: None, router: portal_api::router(app, Arc::new(TestTokens)) }
     }
 
@@ -112,7 +116,11 @@ impl Harness {
     fn over_network() -> Self {
         let table = Arc::new(MemoryTable::new());
         let network = Arc::new(NetworkTable { inner: table.clone(), writes: Mutex::default() });
-        let app = App { table: network.clone(), history: Arc::new(MemoryTable::new()) };
+        let app = App {
+            table: network.clone(),
+            history: Arc::new(MemoryTable::new()),
+            workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+        };
         Self { table, network: Some(network), router: portal_api::router(app, Arc::new(TestTokens)) }
     }
 
@@ -332,7 +340,7 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/tenants/{id}/components", &["get"]),
     ("/v1/tenants/{id}/components/{name}", &["get", "put"]),
     ("/v1/tenants/{id}/resources", &["get"]),
-    ("/v1/tenants/{id}/change-requests", &["get"]),
+    ("/v1/tenants/{id}/change-requests", &["get", "post"]),
     ("/v1/tenants/{id}/history", &["get"]),
     ("/v1/history", &["get"]),
     ("/v1/fleet/summary", &["get"]),
@@ -340,6 +348,9 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/resources/{id}", &["get", "patch", "delete"]),
     ("/v1/resources/{id}/tenants", &["get"]),
     ("/v1/change-requests/{id}", &["get"]),
+    ("/v1/change-requests/{id}/approve", &["post"]),
+    ("/v1/change-requests/{id}/reject", &["post"]),
+    ("/v1/change-requests/{id}/cancel", &["post"]),
 ];
 
 const HTTP_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -1074,7 +1085,7 @@ async fn a_tenant_needs_an_available_release() {
 }
 
 #[tokio::test]
-async fn a_new_tenant_starts_provisioning_held_by_a_pending_provision_change_request() {
+async fn a_new_tenant_starts_provisioning_held_by_a_running_provision_change_request() {
     let h = Harness::new();
     let customer = h.customer("Acme").await;
     h.release("3.1.0").await;
@@ -1104,7 +1115,7 @@ async fn a_new_tenant_starts_provisioning_held_by_a_pending_provision_change_req
 
     let cr = h.get(&format!("/v1/change-requests/{cr_id}")).await.expect(StatusCode::OK);
     assert_eq!(cr.body["operation"], "provision");
-    assert_eq!(cr.body["status"], "pending");
+    assert_eq!(cr.body["status"], "running", "its workflow started with the tenant");
     assert_eq!(cr.body["tenant_id"], id.as_str());
     assert_eq!(cr.body["requested_by"], "otto");
     assert_eq!(cr.body["params"]["release"], "3.1.0");
@@ -1142,7 +1153,7 @@ async fn an_imported_tenant_starts_in_testing_with_a_validate_change_request() {
     let cr_id = t["active_change_request_id"].as_str().unwrap();
     let cr = h.get(&format!("/v1/change-requests/{cr_id}")).await.expect(StatusCode::OK);
     assert_eq!(cr.body["operation"], "validate");
-    assert_eq!(cr.body["status"], "pending");
+    assert_eq!(cr.body["status"], "running", "its workflow started with the tenant");
 }
 
 #[tokio::test]

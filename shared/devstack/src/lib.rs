@@ -5,7 +5,9 @@
 //! - [`local_auth`]: mints and verifies the local-only bearer tokens (`make token`).
 //! - [`seed`]: demo data, written through the API itself.
 //! - [`streams`]: delivers the registry stream to the change-log handler as Lambda would.
+//! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
 
+pub mod fake_jenkins;
 pub mod local_auth;
 pub mod seed;
 pub mod streams;

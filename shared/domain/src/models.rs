@@ -498,13 +498,15 @@ impl Tenant {
         let id = TenantId::generate();
         let plan = crate::lifecycle::creation_plan(cmd.import);
         let (state, operation) = (plan.started, plan.operation);
-        let change_request = TenantChangeRequest::new(
+        let mut change_request = TenantChangeRequest::new(
             id.clone(),
             operation,
             serde_json::json!({ "release": cmd.release.to_string() }),
             ChangeRequestStatus::Pending,
             ctx,
         );
+        change_request.started_from = Some(state);
+        change_request.change_model = plan.change_model;
         let ctx = WriteContext { change_request_id: Some(change_request.id.clone()), ..ctx.clone() };
         let tenant = Self {
             id,
@@ -617,6 +619,9 @@ pub struct TenantChangeRequest {
     pub operation: Operation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_model: Option<ChangeModel>,
+    /// The tenant's state when the change was requested (what "as started" resolves to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<TenantState>,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     pub status: ChangeRequestStatus,
@@ -655,6 +660,7 @@ impl TenantChangeRequest {
             tenant_id,
             operation,
             change_model: None,
+            started_from: None,
             params,
             status,
             reason: None,

@@ -119,10 +119,16 @@ pub async fn create_tenant(
         Err(replay) => return Ok(replay),
     };
     let ctx = ctx(&principal);
-    let (tenant, change_request) = Tenant::create(body.value, &ctx);
+    let (tenant, mut change_request) = Tenant::create(body.value, &ctx);
+    change_request.status = domain::ChangeRequestStatus::Running;
+    change_request.execution_arn = Some(app.workflows.execution_arn(change_request.id.as_str()));
     let tx = new_tenant_writes(&app, &tenant, &change_request, &ctx).await?;
     let answer = Stored::record(StatusCode::CREATED, &tenant, Some(format!("/v1/tenants/{}", tenant.id)))?;
-    idem.commit(&app, tx, answer).await
+    let response = idem.commit(&app, tx, answer).await?;
+    if response.headers().get("idempotent-replayed").is_none() {
+        super::change_requests::start_or_fail(&app, &change_request).await?;
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

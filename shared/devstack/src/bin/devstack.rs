@@ -89,8 +89,11 @@ async fn serve() -> anyhow::Result<()> {
     let local = clients().await?;
     ensure_tables(&local).await?;
     let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
-    let app =
-        App { table: Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.registry)), history: history.clone() };
+    let app = App {
+        table: Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.registry)),
+        history: history.clone(),
+        workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+    };
     let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
     StreamPoller::new(&local.dynamodb, streams, &local.registry, history)
         .await?

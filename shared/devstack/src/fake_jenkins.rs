@@ -1,0 +1,724 @@
+//! A stand-in for the vendor's "SaaS Jenkins", speaking the part of its remote-access API the
+//! engine uses: the crumb issuer, HTTP basic auth with a user and API token, the crumb on POSTs,
+//! `buildWithParameters` → a queue item → a build with a result, a job's builds (with their
+//! `queueId`), and `queue/cancelItem`.
+//!
+//! Per job, an outcome (`SUCCESS`, `UNSTABLE`, `FAILURE`, `ABORTED`, `NOT_BUILT`, or `hang`: never
+//! finishes), a time in the queue and a run time, set through the Rust handle or the admin API:
+//!
+//! | admin route (no auth) | |
+//! |---|---|
+//! | `PUT /__admin/jobs/{job}` `{"outcome": "FAILURE", "queue_delay_ms": 500, "run_ms": 1000}` | how builds of `job` triggered from now on behave (missing fields: defaults) |
+//! | `GET /__admin/jobs/{job}` | that behaviour |
+//! | `GET /__admin/builds` | every build triggered, with its parameters, state and result |
+//! | `DELETE /__admin/builds` | forget the builds (and the callbacks) |
+//! | `GET/PUT /__admin/settings` | `{"strict": bool, "forget_started_queue_items": bool}` |
+//! | `POST /__admin/crumb/rotate` | a new crumb: the old one is refused from now on |
+//! | `GET /__admin/callbacks` | the callbacks posted and what came of them |
+//!
+//! Unknown jobs succeed at once, or are 404 when `strict`. With `forget_started_queue_items`, a
+//! queue item answers 404 once its build has started (Jenkins forgets queue items a few minutes
+//! after they leave the queue), so a client has to find the build through the job.
+//!
+//! A build with a `CALLBACK_URL` parameter posts `{"build_url", "result", "job", "params"}` to
+//! it when it finishes (fire and forget). Only loopback URLs are called: this is a local stand-in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The header Jenkins names for its crumb.
+pub const CRUMB_FIELD: &str = "Jenkins-Crumb";
+
+/// How a build ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FakeOutcome {
+    #[default]
+    Success,
+    Unstable,
+    Failure,
+    Aborted,
+    NotBuilt,
+    /// Starts and never finishes.
+    #[serde(alias = "hang")]
+    Hang,
+}
+
+impl FakeOutcome {
+    /// The `result` Jenkins reports (`None` for a build that never finishes).
+    pub fn result(self) -> Option<&'static str> {
+        match self {
+            Self::Success => Some("SUCCESS"),
+            Self::Unstable => Some("UNSTABLE"),
+            Self::Failure => Some("FAILURE"),
+            Self::Aborted => Some("ABORTED"),
+            Self::NotBuilt => Some("NOT_BUILT"),
+            Self::Hang => None,
+        }
+    }
+}
+
+/// How the builds of a job behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobBehaviour {
+    pub outcome: FakeOutcome,
+    /// Time in the queue before the build starts (and gets a number).
+    pub queue_delay_ms: u64,
+    /// Run time of the build.
+    pub run_ms: u64,
+}
+
+impl JobBehaviour {
+    pub fn new(outcome: FakeOutcome) -> Self {
+        Self { outcome, queue_delay_ms: 0, run_ms: 0 }
+    }
+
+    pub fn queued_for(mut self, ms: u64) -> Self {
+        self.queue_delay_ms = ms;
+        self
+    }
+
+    pub fn running_for(mut self, ms: u64) -> Self {
+        self.run_ms = ms;
+        self
+    }
+}
+
+/// Settings of the whole fake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FakeSettings {
+    /// Unknown jobs are 404 (instead of succeeding at once).
+    pub strict: bool,
+    /// A queue item is 404 once its build started.
+    pub forget_started_queue_items: bool,
+}
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FakeBuildState {
+    Queued,
+    Cancelled,
+    Running,
+    Done,
+}
+
+/// A build the fake was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FakeBuild {
+    pub queue_id: u64,
+    pub job: String,
+    /// Given when the build leaves the queue.
+    pub number: Option<u64>,
+    pub params: BTreeMap<String, String>,
+    pub state: FakeBuildState,
+    pub result: Option<String>,
+    pub queue_url: String,
+    pub url: Option<String>,
+}
+
+/// A callback the fake posted (or did not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRecord {
+    pub url: String,
+    pub body: Value,
+    /// `"HTTP 200"`, or what went wrong (errors are otherwise ignored).
+    pub outcome: String,
+}
+
+/// The fake. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct FakeJenkins {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<FakeState>,
+    http: Option<reqwest::Client>,
+}
+
+struct FakeState {
+    user: String,
+    token: String,
+    crumb: String,
+    crumb_fetches: u64,
+    settings: FakeSettings,
+    jobs: HashMap<String, JobBehaviour>,
+    items: Vec<Item>,
+    next_number: HashMap<String, u64>,
+    /// The root URL of absolute URLs; set by `serve`, else from the request's `Host`.
+    root_url: Option<String>,
+    callbacks: Vec<CallbackRecord>,
+}
+
+struct Item {
+    build: FakeBuild,
+    behaviour: JobBehaviour,
+    root: String,
+    queued_at_ms: u64,
+    started_at_ms: Option<u64>,
+    finished_at_ms: Option<u64>,
+}
+
+impl FakeJenkins {
+    /// A Jenkins that accepts `user` with the API token `token`.
+    pub fn new(user: impl Into<String>, token: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build().ok();
+        let state = FakeState {
+            user: user.into(),
+            token: token.into(),
+            crumb: new_crumb(),
+            crumb_fetches: 0,
+            settings: FakeSettings::default(),
+            jobs: HashMap::new(),
+            items: Vec::new(),
+            next_number: HashMap::new(),
+            root_url: None,
+            callbacks: Vec::new(),
+        };
+        Self { shared: Arc::new(Shared { state: Mutex::new(state), http }) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serves the fake on `listener` (in a spawned task, until the runtime ends); answers its
+    /// base URL, e.g. `http://127.0.0.1:41234`.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<String> {
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        self.state().root_url = Some(base.clone());
+        let router = self.router();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::warn!(error = %e, "fake jenkins stopped");
+            }
+        });
+        Ok(base)
+    }
+
+    /// The routes, to serve or to call in-process.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/crumbIssuer/api/json", get(crumb_issuer))
+            .route("/job/{job}/buildWithParameters", post(build_with_parameters))
+            .route("/job/{job}/api/json", get(job_json))
+            .route("/job/{job}/{number}/api/json", get(build_json))
+            .route("/queue/item/{id}/api/json", get(queue_item_json))
+            .route("/queue/cancelItem", post(cancel_item))
+            .route("/__admin/jobs/{job}", put(admin_put_job).get(admin_get_job))
+            .route("/__admin/builds", get(admin_builds).delete(admin_clear_builds))
+            .route("/__admin/settings", get(admin_get_settings).put(admin_put_settings))
+            .route("/__admin/crumb/rotate", post(admin_rotate_crumb))
+            .route("/__admin/callbacks", get(admin_callbacks))
+            .with_state(self.clone())
+    }
+
+    /// How builds of `job` triggered from now on behave.
+    pub fn set_job(&self, job: &str, behaviour: JobBehaviour) {
+        self.state().jobs.insert(job.to_owned(), behaviour);
+    }
+
+    pub fn settings(&self) -> FakeSettings {
+        self.state().settings
+    }
+
+    pub fn set_settings(&self, settings: FakeSettings) {
+        self.state().settings = settings;
+    }
+
+    /// Unknown jobs are 404 (`true`) or succeed at once (`false`, the default).
+    pub fn set_strict(&self, strict: bool) {
+        self.state().settings.strict = strict;
+    }
+
+    /// Queue items answer 404 once their build started.
+    pub fn set_forget_started_queue_items(&self, forget: bool) {
+        self.state().settings.forget_started_queue_items = forget;
+    }
+
+    /// Issues a new crumb: the old one is refused from now on.
+    pub fn rotate_crumb(&self) {
+        self.state().crumb = new_crumb();
+    }
+
+    /// How many times the crumb issuer answered a crumb.
+    pub fn crumb_fetches(&self) -> u64 {
+        self.state().crumb_fetches
+    }
+
+    /// Every build triggered, in order.
+    pub fn builds(&self) -> Vec<FakeBuild> {
+        self.state().items.iter().map(|i| i.build.clone()).collect()
+    }
+
+    /// Every callback posted so far.
+    pub fn callbacks(&self) -> Vec<CallbackRecord> {
+        self.state().callbacks.clone()
+    }
+
+    /// Cancels queue item `queue_id` if still queued (as `POST /queue/cancelItem?id=` does).
+    pub fn cancel_queued(&self, queue_id: u64) -> bool {
+        let mut s = self.state();
+        match s.items.iter_mut().find(|i| i.build.queue_id == queue_id) {
+            Some(item) if item.build.state == FakeBuildState::Queued => {
+                item.build.state = FakeBuildState::Cancelled;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets every build and callback (job behaviours and settings stay).
+    pub fn clear_builds(&self) {
+        let mut s = self.state();
+        s.items.clear();
+        s.callbacks.clear();
+    }
+
+    /// Starts queue item `queue_id` if still queued; answers whether it did.
+    fn start(&self, queue_id: u64) -> bool {
+        let mut s = self.state();
+        let Some(idx) = s.items.iter().position(|i| i.build.queue_id == queue_id) else { return false };
+        if s.items[idx].build.state != FakeBuildState::Queued {
+            return false;
+        }
+        let job = s.items[idx].build.job.clone();
+        let number = {
+            let n = s.next_number.entry(job.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let item = &mut s.items[idx];
+        item.build.number = Some(number);
+        item.build.state = FakeBuildState::Running;
+        item.build.url = Some(format!("{}/job/{}/{number}/", item.root, encode(&job)));
+        item.started_at_ms = Some(now_ms());
+        true
+    }
+
+    /// Finishes the running build of queue item `queue_id`; posts its callback.
+    fn finish(&self, queue_id: u64) {
+        let callback = {
+            let mut s = self.state();
+            let Some(item) = s.items.iter_mut().find(|i| i.build.queue_id == queue_id) else { return };
+            let Some(result) = item.behaviour.outcome.result() else { return };
+            if item.build.state != FakeBuildState::Running {
+                return;
+            }
+            item.build.state = FakeBuildState::Done;
+            item.build.result = Some(result.to_owned());
+            item.finished_at_ms = Some(now_ms());
+            item.build.params.get("CALLBACK_URL").map(|url| {
+                let body = json!({
+                    "build_url": item.build.url,
+                    "result": result,
+                    "job": item.build.job,
+                    "params": item.build.params,
+                });
+                (url.clone(), body)
+            })
+        };
+        if let Some((url, body)) = callback {
+            self.post_callback(url, body);
+        }
+    }
+
+    fn post_callback(&self, url: String, body: Value) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let outcome = if !is_loopback_url(&url) {
+                "not called: only loopback callback URLs are called".to_owned()
+            } else if let Some(http) = &this.shared.http {
+                match http.post(&url).json(&body).send().await {
+                    Ok(resp) => format!("HTTP {}", resp.status().as_u16()),
+                    Err(e) => format!("error: {e}"),
+                }
+            } else {
+                "not called: no http client".to_owned()
+            };
+            this.state().callbacks.push(CallbackRecord { url, body, outcome });
+        });
+    }
+}
+
+fn new_crumb() -> String {
+    ulid::Ulid::new().to_string().to_lowercase()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+// --- the Jenkins API ---------------------------------------------------------------------------
+
+fn error(status: StatusCode, text: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], text.to_owned()).into_response()
+}
+
+/// 401 unless the request carries the configured user and token.
+fn check_auth(s: &FakeState, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    match given.as_deref().and_then(|g| g.split_once(':')) {
+        Some((user, token)) if user == s.user && token == s.token => Ok(()),
+        _ => Err((
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"Jenkins\""), (header::CONTENT_TYPE, "text/plain")],
+            "Invalid password/token for user",
+        )
+            .into_response()),
+    }
+}
+
+/// 403 unless the request carries the current crumb.
+fn check_crumb(s: &FakeState, headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(CRUMB_FIELD).and_then(|v| v.to_str().ok()) {
+        Some(c) if c == s.crumb => Ok(()),
+        _ => Err(error(StatusCode::FORBIDDEN, "No valid crumb was included in the request")),
+    }
+}
+
+fn root(s: &FakeState, headers: &HeaderMap) -> String {
+    s.root_url.clone().unwrap_or_else(|| {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        format!("http://{host}")
+    })
+}
+
+fn job_exists(s: &FakeState, job: &str) -> bool {
+    !s.settings.strict || s.jobs.contains_key(job)
+}
+
+async fn crumb_issuer(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    let mut s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    s.crumb_fetches += 1;
+    axum::Json(json!({
+        "_class": "hudson.security.csrf.DefaultCrumbIssuer",
+        "crumb": s.crumb,
+        "crumbRequestField": CRUMB_FIELD,
+    }))
+    .into_response()
+}
+
+async fn build_with_parameters(
+    State(fake): State<FakeJenkins>,
+    Path(job): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Jenkins takes the parameters from the query string and the form body.
+    let mut params = BTreeMap::new();
+    let from_query = serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or(""));
+    let from_body = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body);
+    let (Ok(q), Ok(b)) = (from_query, from_body) else {
+        return error(StatusCode::BAD_REQUEST, "unreadable parameters");
+    };
+    params.extend(q);
+    params.extend(b);
+
+    let (queue_id, behaviour, queue_url) = {
+        let mut s = fake.state();
+        if let Err(r) = check_auth(&s, &headers).and_then(|_| check_crumb(&s, &headers)) {
+            return r;
+        }
+        if !job_exists(&s, &job) {
+            return error(StatusCode::NOT_FOUND, "Not Found");
+        }
+        let behaviour = s.jobs.get(&job).copied().unwrap_or_default();
+        let root = root(&s, &headers);
+        let queue_id = s.items.iter().map(|i| i.build.queue_id).max().unwrap_or(0) + 1;
+        let queue_url = format!("{root}/queue/item/{queue_id}/");
+        s.items.push(Item {
+            build: FakeBuild {
+                queue_id,
+                job: job.clone(),
+                number: None,
+                params,
+                state: FakeBuildState::Queued,
+                result: None,
+                queue_url: queue_url.clone(),
+                url: None,
+            },
+            behaviour,
+            root,
+            queued_at_ms: now_ms(),
+            started_at_ms: None,
+            finished_at_ms: None,
+        });
+        (queue_id, behaviour, queue_url)
+    };
+
+    if behaviour.queue_delay_ms == 0 && behaviour.run_ms == 0 {
+        // At once: the next request already sees the result.
+        if fake.start(queue_id) {
+            fake.finish(queue_id);
+        }
+    } else {
+        let fake = fake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(behaviour.queue_delay_ms)).await;
+            if !fake.start(queue_id) || behaviour.outcome == FakeOutcome::Hang {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(behaviour.run_ms)).await;
+            fake.finish(queue_id);
+        });
+    }
+    (StatusCode::CREATED, [(header::LOCATION, queue_url)]).into_response()
+}
+
+fn build_value(item: &Item) -> Value {
+    let b = &item.build;
+    let parameters: Vec<Value> = b
+        .params
+        .iter()
+        .map(|(k, v)| json!({"_class": "hudson.model.StringParameterValue", "name": k, "value": v}))
+        .collect();
+    let duration = match (item.started_at_ms, item.finished_at_ms) {
+        (Some(s), Some(f)) => f.saturating_sub(s),
+        _ => 0,
+    };
+    json!({
+        "_class": "hudson.model.FreeStyleBuild",
+        "actions": [{"_class": "hudson.model.ParametersAction", "parameters": parameters}],
+        "building": b.state == FakeBuildState::Running,
+        "duration": duration,
+        "fullDisplayName": format!("{} #{}", b.job, b.number.unwrap_or(0)),
+        "id": b.number.map(|n| n.to_string()),
+        "number": b.number,
+        "queueId": b.queue_id,
+        "result": b.result,
+        "timestamp": item.started_at_ms,
+        "url": b.url,
+    })
+}
+
+async fn job_json(State(fake): State<FakeJenkins>, Path(job): Path<String>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    if !job_exists(&s, &job) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let root = root(&s, &headers);
+    // Newest first, as Jenkins lists them; only builds that left the queue.
+    let builds: Vec<Value> = s
+        .items
+        .iter()
+        .rev()
+        .filter(|i| i.build.job == job && i.build.number.is_some())
+        .map(|i| json!({"_class": "hudson.model.FreeStyleBuild", "number": i.build.number, "url": i.build.url, "queueId": i.build.queue_id}))
+        .collect();
+    axum::Json(json!({
+        "_class": "hudson.model.FreeStyleProject",
+        "name": job,
+        "url": format!("{root}/job/{}/", encode(&job)),
+        "builds": builds,
+    }))
+    .into_response()
+}
+
+async fn build_json(
+    State(fake): State<FakeJenkins>,
+    Path((job, number)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    let number: Option<u64> = number.parse().ok();
+    match s.items.iter().find(|i| i.build.job == job && number.is_some() && i.build.number == number) {
+        Some(item) => axum::Json(build_value(item)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn queue_item_json(State(fake): State<FakeJenkins>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    let id: Option<u64> = id.parse().ok();
+    let Some(item) = s.items.iter().find(|i| Some(i.build.queue_id) == id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let b = &item.build;
+    let task = json!({"_class": "hudson.model.FreeStyleProject", "name": b.job, "url": format!("{}/job/{}/", item.root, encode(&b.job))});
+    let value = match b.state {
+        FakeBuildState::Queued => json!({
+            "_class": "hudson.model.Queue$WaitingItem",
+            "id": b.queue_id,
+            "blocked": false,
+            "buildable": false,
+            "inQueueSince": item.queued_at_ms,
+            "params": b.params.iter().map(|(k, v)| format!("\n{k}={v}")).collect::<String>(),
+            "task": task,
+            "why": "In the quiet period.",
+        }),
+        FakeBuildState::Running | FakeBuildState::Done if s.settings.forget_started_queue_items => {
+            return error(StatusCode::NOT_FOUND, "Not Found");
+        }
+        FakeBuildState::Cancelled => json!({
+            "_class": "hudson.model.Queue$LeftItem",
+            "id": b.queue_id,
+            "cancelled": true,
+            "executable": null,
+            "inQueueSince": item.queued_at_ms,
+            "task": task,
+        }),
+        FakeBuildState::Running | FakeBuildState::Done => json!({
+            "_class": "hudson.model.Queue$LeftItem",
+            "id": b.queue_id,
+            "cancelled": false,
+            "executable": {"_class": "hudson.model.FreeStyleBuild", "number": b.number, "url": b.url},
+            "inQueueSince": item.queued_at_ms,
+            "task": task,
+        }),
+    };
+    axum::Json(value).into_response()
+}
+
+async fn cancel_item(State(fake): State<FakeJenkins>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    {
+        let s = fake.state();
+        if let Err(r) = check_auth(&s, &headers).and_then(|_| check_crumb(&s, &headers)) {
+            return r;
+        }
+    }
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or("")).unwrap_or_default();
+    match pairs.iter().find(|(k, _)| k == "id").and_then(|(_, v)| v.parse::<u64>().ok()) {
+        Some(id) => {
+            fake.cancel_queued(id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(StatusCode::BAD_REQUEST, "id is required"),
+    }
+}
+
+// --- the admin API -----------------------------------------------------------------------------
+
+async fn admin_put_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
+    let behaviour: JobBehaviour = if body.is_empty() {
+        JobBehaviour::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")),
+        }
+    };
+    fake.set_job(&job, behaviour);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_get_job(State(fake): State<FakeJenkins>, Path(job): Path<String>) -> Response {
+    match fake.state().jobs.get(&job) {
+        Some(b) => axum::Json(*b).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no behaviour set for this job"),
+    }
+}
+
+async fn admin_builds(State(fake): State<FakeJenkins>) -> Response {
+    axum::Json(fake.builds()).into_response()
+}
+
+async fn admin_clear_builds(State(fake): State<FakeJenkins>) -> Response {
+    fake.clear_builds();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_get_settings(State(fake): State<FakeJenkins>) -> Response {
+    axum::Json(fake.settings()).into_response()
+}
+
+async fn admin_put_settings(State(fake): State<FakeJenkins>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FakeSettings>(&body) {
+        Ok(settings) => {
+            fake.set_settings(settings);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &format!("bad settings: {e}")),
+    }
+}
+
+async fn admin_rotate_crumb(State(fake): State<FakeJenkins>) -> Response {
+    fake.rotate_crumb();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_callbacks(State(fake): State<FakeJenkins>) -> Response {
+    axum::Json(fake.callbacks()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_callbacks_are_called() {
+        assert!(is_loopback_url("http://127.0.0.1:9000/cb"));
+        assert!(is_loopback_url("http://localhost/cb"));
+        assert!(is_loopback_url("http://[::1]:80/cb"));
+        assert!(!is_loopback_url("http://example.com/cb"));
+        assert!(!is_loopback_url("http://127.0.0.1@example.com/cb"));
+        assert!(!is_loopback_url("ftp://127.0.0.1/cb"));
+    }
+
+    #[test]
+    fn behaviours_read_the_admin_json() {
+        let b: JobBehaviour = serde_json::from_str(r#"{"outcome": "hang", "run_ms": 5}"#).unwrap();
+        assert_eq!(b, JobBehaviour { outcome: FakeOutcome::Hang, queue_delay_ms: 0, run_ms: 5 });
+        let b: JobBehaviour = serde_json::from_str(r#"{"outcome": "FAILURE"}"#).unwrap();
+        assert_eq!(b.outcome, FakeOutcome::Failure);
+        assert!(serde_json::from_str::<JobBehaviour>(r#"{"outcome": "SUCCESS", "delay": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Starting change requests as Step Functions executions.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// An execution of this name already exists with another input: a different change request
+    /// cannot reuse an id, so this is a bug or tampering.
+    #[error("an execution named {0} already exists with another input")]
+    NameTaken(String),
+    #[error("the workflow service is unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+}
+
+/// Starts workflows. The execution name is the change request id, so a retried start can never
+/// run a change twice.
+#[async_trait]
+pub trait Workflows: Send + Sync {
+    /// Starts (or finds, when already started with the same input) the execution `name`;
+    /// answers its ARN.
+    async fn start(&self, name: &str, input: &Value) -> Result<String, WorkflowError>;
+    /// The ARN the execution `name` has (or will have): known before it starts.
+    fn execution_arn(&self, name: &str) -> String;
+}
+
+/// Step Functions.
+pub struct StepFunctions {
+    client: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctions {
+    pub fn new(client: aws_sdk_sfn::Client, state_machine_arn: impl Into<String>) -> Self {
+        Self { client, state_machine_arn: state_machine_arn.into() }
+    }
+}
+
+#[async_trait]
+impl Workflows for StepFunctions {
+    #[tracing::instrument(skip(self, input))]
+    async fn start(&self, name: &str, input: &Value) -> Result<String, WorkflowError> {
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.execution_arn().to_owned()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
+                // Standard workflows answer an identical retried start with the running
+                // execution; a clash means another input under the same name.
+                let arn = self.execution_arn(name);
+                let existing = self.client.describe_execution().execution_arn(&arn).send().await.map_err(|e| {
+                    WorkflowError::Unavailable(anyhow::anyhow!(aws_sdk_sfn::error::DisplayErrorContext(e)))
+                })?;
+                let same = existing.input().and_then(|i| serde_json::from_str::<Value>(i).ok()).as_ref() == Some(input);
+                if same { Ok(arn) } else { Err(WorkflowError::NameTaken(name.to_owned())) }
+            }
+            Err(e) => Err(WorkflowError::Unavailable(anyhow::anyhow!(aws_sdk_sfn::error::DisplayErrorContext(e)))),
+        }
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+    }
+}
+
+/// Records starts; a name started twice is one execution, as in Step Functions.
+#[derive(Default)]
+pub struct MemoryWorkflows {
+    started: Mutex<BTreeMap<String, Value>>,
+    fail: Mutex<bool>,
+}
+
+impl MemoryWorkflows {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Executions started so far: name → input.
+    pub fn started(&self) -> BTreeMap<String, Value> {
+        self.started.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Makes every later start fail as if Step Functions were down.
+    pub fn fail_starts(&self, fail: bool) {
+        if let Ok(mut f) = self.fail.lock() {
+            *f = fail;
+        }
+    }
+}
+
+#[async_trait]
+impl Workflows for MemoryWorkflows {
+    async fn start(&self, name: &str, input: &Value) -> Result<String, WorkflowError> {
+        if self.fail.lock().map(|f| *f).unwrap_or(false) {
+            return Err(WorkflowError::Unavailable(anyhow::anyhow!("step functions is down")));
+        }
+        let mut started = self.started.lock().map_err(|_| WorkflowError::Unavailable(anyhow::anyhow!("poisoned")))?;
+        match started.get(name) {
+            Some(existing) if existing != input => return Err(WorkflowError::NameTaken(name.to_owned())),
+            Some(_) => {}
+            None => {
+                started.insert(name.to_owned(), input.clone());
+            }
+        }
+        Ok(self.execution_arn(name))
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!("arn:aws:states:us-east-1:123456789012:execution:lifecycle:{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_retried_start_is_one_execution_and_a_reused_name_is_refused() {
+        let w = MemoryWorkflows::new();
+        let a = w.start("chg_1", &json!({"x": 1})).await.unwrap();
+        let b = w.start("chg_1", &json!({"x": 1})).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(w.started().len(), 1);
+        assert!(matches!(w.start("chg_1", &json!({"x": 2})).await, Err(WorkflowError::NameTaken(_))));
+        w.fail_starts(true);
+        assert!(matches!(w.start("chg_2", &json!({})).await, Err(WorkflowError::Unavailable(_))));
+    }
+
+    #[test]
+    fn execution_arns_follow_the_state_machine_arn() {
+        let config =
+            aws_sdk_sfn::Config::builder().behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest()).build();
+        let sfn = StepFunctions::new(
+            aws_sdk_sfn::Client::from_conf(config),
+            "arn:aws:states:us-east-1:123456789012:stateMachine:lifecycle",
+        );
+        assert_eq!(sfn.execution_arn("chg_1"), "arn:aws:states:us-east-1:123456789012:execution:lifecycle:chg_1");
+    }
+}
