@@ -17,11 +17,13 @@ use serde_json::Value;
 use store::dynamo::DynamoTable;
 use tower::ServiceExt;
 
-/// The emulator all tests of this binary share.
+/// The emulator all tests of this binary share, and the local Lambda Invoke API it sends
+/// function invocations to (running the real task handlers in this process).
 pub struct Moto {
     pub endpoint: String,
+    pub invoker: devstack::local_lambda::Invoker,
     /// Held for the life of the process: moto exits when this pipe closes.
-    _child: Option<Child>,
+    _child: Child,
 }
 
 fn repo_root() -> PathBuf {
@@ -48,9 +50,19 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         isolate_from_aws();
-        if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
-            return Moto { endpoint, _child: None };
-        }
+        let invoker = devstack::local_lambda::Invoker::new();
+        let invoke_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the invoke API");
+        let invoke_port = invoke_listener.local_addr().expect("address").port();
+        invoke_listener.set_nonblocking(true).expect("non-blocking");
+        let serving = invoker.clone();
+        std::thread::spawn(move || {
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(invoke_listener).expect("listener");
+                let _ = devstack::local_lambda::serve(serving, listener).await;
+            });
+        });
         let python = std::env::var("PORTAL_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo_root().join(".tools/venv/bin/python"));
@@ -63,6 +75,7 @@ pub fn moto() -> &'static Moto {
         let mut child = Command::new(&python)
             .arg(repo_root().join("tests/stack/moto_launcher.py"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--exit-on-stdin-eof"])
+            .env("LAMBDA_INVOKE_ENDPOINT", format!("http://127.0.0.1:{invoke_port}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -79,7 +92,9 @@ pub fn moto() -> &'static Moto {
         }
         // Keep draining stdout so moto never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: Some(child) }
+        let endpoint = format!("http://127.0.0.1:{port}");
+        invoker.set_endpoint(&endpoint);
+        Moto { endpoint, invoker, _child: child }
     })
 }
 
@@ -127,7 +142,7 @@ pub struct TestApi {
     pub app: App,
     pub client: aws_sdk_dynamodb::Client,
     pub table: String,
-    tokens: LocalTokens,
+    pub tokens: LocalTokens,
     history_table: String,
     /// The workflows change requests start (in memory here: these tests stop at the start).
     pub workflows: Arc<engine::workflows::MemoryWorkflows>,
@@ -147,7 +162,62 @@ impl Reply {
     }
 }
 
+/// A lifecycle stack in moto for one test: a stand-in Jenkins, its credentials in SSM, the task
+/// function and the lifecycle state machine from `statemachines/lifecycle.asl.json`.
+pub struct Lifecycle {
+    pub jenkins: devstack::fake_jenkins::FakeJenkins,
+    pub state_machine_arn: String,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
 impl TestApi {
+    /// The API whose change requests run for real: Step Functions in moto executing the
+    /// lifecycle ASL, whose tasks run the lifecycle handler against a stand-in Jenkins.
+    pub async fn with_lifecycle(health_suites: &str) -> (Self, Lifecycle) {
+        let mut api = Self::new().await;
+        let config = devstack::local_aws_config(&moto().endpoint).await;
+        let suffix = ulid::Ulid::new().to_string().to_lowercase();
+        let jenkins = devstack::fake_jenkins::FakeJenkins::new("portal", "jenkins-token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("jenkins port");
+        let jenkins_url = jenkins.serve(listener).await.expect("serving the stand-in Jenkins");
+        let secret = format!("/admin-portal/test-{suffix}/jenkins");
+        devstack::local_lambda::put_jenkins_secret(&config, &secret, "portal", "jenkins-token").await.expect("secret");
+        let env = [
+            ("TABLE_NAME", api.table.clone()),
+            ("JENKINS_URL", jenkins_url),
+            ("JENKINS_SECRET_PARAM", secret),
+            ("HEALTH_SUITES", health_suites.to_owned()),
+            ("POLL_SECONDS", "0".to_owned()),
+            ("JENKINS_TIMEOUT_SECONDS", "3".to_owned()),
+            ("SSM_TIMEOUT_SECONDS", "3".to_owned()),
+        ];
+        let function =
+            devstack::local_lambda::create_function(&config, &format!("lifecycle-{suffix}"), "lifecycle", &env)
+                .await
+                .expect("function");
+        let state_machine_arn =
+            devstack::local_lambda::create_lifecycle_state_machine(&config, &format!("lifecycle-{suffix}"), &function)
+                .await
+                .expect("state machine");
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        api.app.workflows = Arc::new(engine::workflows::StepFunctions::new(sfn.clone(), state_machine_arn.clone()));
+        api.router = portal_api::router(api.app.clone(), Arc::new(api.tokens.clone()));
+        (api, Lifecycle { jenkins, state_machine_arn, sfn })
+    }
+
+    /// Waits until the change request is no longer running; answers it.
+    pub async fn settled(&self, change_request_id: &str) -> Value {
+        let path = format!("/v1/change-requests/{change_request_id}");
+        for _ in 0..600 {
+            let r = self.call("viewer", Method::GET, &path, None).await;
+            if !matches!(r.body["status"].as_str(), Some("running" | "pending")) {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("change request {change_request_id} still running after 60 s");
+    }
+
     pub async fn new() -> Self {
         static LOGS: std::sync::Once = std::sync::Once::new();
         LOGS.call_once(|| {

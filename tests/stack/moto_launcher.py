@@ -155,6 +155,26 @@ def _post_json(url: str, doc: object) -> None:
         resp.read()
 
 
+LOCAL_ROLE = "admin-portal-local"
+
+
+def _create_local_role(base: str) -> None:
+    """The IAM role local Lambda functions and state machines run as (moto checks it exists)."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=base,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        iam.create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
 def _configure_when_up(host: str, port: int) -> None:
     """Wait for the port, switch Step Functions execution on, announce readiness."""
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -170,6 +190,7 @@ def _configure_when_up(host: str, port: int) -> None:
             _post_json(f"{base}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
             if not _sfn_execution_enabled():  # the server runs in this process
                 raise RuntimeError("stepfunctions.execute_state_machine not applied")
+            _create_local_role(base)
             print(f"moto ready on {base}", flush=True)
             return
         except Exception as err:

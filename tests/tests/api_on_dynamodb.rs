@@ -285,7 +285,7 @@ async fn every_write_stamps_version_actor_time_and_change_request() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     for item in all_items(&api.client, &api.table).await {
-        let kind = item.get("kind").and_then(|k| k.as_s().ok()).cloned().unwrap_or_default();
+        let kind = item.get("item_type").and_then(|k| k.as_s().ok()).cloned().unwrap_or_default();
         if ["guard", "fleet_counter", "resource_link"].contains(&kind.as_str()) {
             continue;
         }

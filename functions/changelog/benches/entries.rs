@@ -11,7 +11,7 @@ use store::memory::MemoryTable;
 
 fn tenant(state: &str, revision: u64) -> Value {
     json!({
-        "pk": "TENANT#ten_01JD8X3Q5C7M2R4T6V8W0Y1Z2A", "sk": "TENANT", "kind": "tenant",
+        "pk": "TENANT#ten_01JD8X3Q5C7M2R4T6V8W0Y1Z2A", "sk": "TENANT", "item_type": "tenant",
         "id": "ten_01JD8X3Q5C7M2R4T6V8W0Y1Z2A", "customer_id": "cus_01JD8X3Q5C7M2R4T6V8W0Y1Z2A",
         "name": "acme-prod", "release": "3.1.0", "state": state, "region": "us-east-1", "imported": false,
         "description": "EU production", "revision": revision, "created_at": "2026-11-30T06:00:00Z",

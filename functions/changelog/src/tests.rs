@@ -111,7 +111,7 @@ fn tracked_fields(item: &Item) -> Vec<String> {
     let bookkeeping = [
         "pk",
         "sk",
-        "kind",
+        "item_type",
         "revision",
         "created_at",
         "created_by",
@@ -229,7 +229,7 @@ async fn a_poison_record_fails_alone_and_the_rest_are_logged() {
     let table = MemoryTable::new();
     let models = every_logged_model();
     let mut poison = record(21, "MODIFY", None, None);
-    poison.change.new_image = serde_json::from_value(json!({"kind": {"S": "tenant"}})).unwrap();
+    poison.change.new_image = serde_json::from_value(json!({"item_type": {"S": "tenant"}})).unwrap();
     let batch =
         vec![record(20, "INSERT", None, Some(&models[0].1)), poison, record(22, "INSERT", None, Some(&models[1].1))];
     let resp = process(&table, &batch).await;

@@ -240,7 +240,7 @@ impl Idempotency {
         };
         let now = Utc::now().timestamp();
         let mut item = key.to_item();
-        item.insert("kind".into(), Value::String("idempotency".into()));
+        item.insert("item_type".into(), Value::String("idempotency".into()));
         item.insert("request_hash".into(), Value::String(self.request_hash.clone()));
         item.insert("response".into(), serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?);
         item.insert("ttl".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));

@@ -396,7 +396,7 @@ fn error(status: StatusCode, text: &str) -> Response {
 }
 
 /// 401 unless the request carries the configured user and token.
-fn check_auth(s: &FakeState, headers: &HeaderMap) -> Result<(), Response> {
+fn check_auth(s: &FakeState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -405,20 +405,22 @@ fn check_auth(s: &FakeState, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|raw| String::from_utf8(raw).ok());
     match given.as_deref().and_then(|g| g.split_once(':')) {
         Some((user, token)) if user == s.user && token == s.token => Ok(()),
-        _ => Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Jenkins\""), (header::CONTENT_TYPE, "text/plain")],
-            "Invalid password/token for user",
-        )
-            .into_response()),
+        _ => Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"Jenkins\""), (header::CONTENT_TYPE, "text/plain")],
+                "Invalid password/token for user",
+            )
+                .into_response(),
+        )),
     }
 }
 
 /// 403 unless the request carries the current crumb.
-fn check_crumb(s: &FakeState, headers: &HeaderMap) -> Result<(), Response> {
+fn check_crumb(s: &FakeState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     match headers.get(CRUMB_FIELD).and_then(|v| v.to_str().ok()) {
         Some(c) if c == s.crumb => Ok(()),
-        _ => Err(error(StatusCode::FORBIDDEN, "No valid crumb was included in the request")),
+        _ => Err(Box::new(error(StatusCode::FORBIDDEN, "No valid crumb was included in the request"))),
     }
 }
 
@@ -436,7 +438,7 @@ fn job_exists(s: &FakeState, job: &str) -> bool {
 async fn crumb_issuer(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
     let mut s = fake.state();
     if let Err(r) = check_auth(&s, &headers) {
-        return r;
+        return *r;
     }
     s.crumb_fetches += 1;
     axum::Json(json!({
@@ -467,7 +469,7 @@ async fn build_with_parameters(
     let (queue_id, behaviour, queue_url) = {
         let mut s = fake.state();
         if let Err(r) = check_auth(&s, &headers).and_then(|_| check_crumb(&s, &headers)) {
-            return r;
+            return *r;
         }
         if !job_exists(&s, &job) {
             return error(StatusCode::NOT_FOUND, "Not Found");
@@ -544,7 +546,7 @@ fn build_value(item: &Item) -> Value {
 async fn job_json(State(fake): State<FakeJenkins>, Path(job): Path<String>, headers: HeaderMap) -> Response {
     let s = fake.state();
     if let Err(r) = check_auth(&s, &headers) {
-        return r;
+        return *r;
     }
     if !job_exists(&s, &job) {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -574,7 +576,7 @@ async fn build_json(
 ) -> Response {
     let s = fake.state();
     if let Err(r) = check_auth(&s, &headers) {
-        return r;
+        return *r;
     }
     let number: Option<u64> = number.parse().ok();
     match s.items.iter().find(|i| i.build.job == job && number.is_some() && i.build.number == number) {
@@ -586,7 +588,7 @@ async fn build_json(
 async fn queue_item_json(State(fake): State<FakeJenkins>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let s = fake.state();
     if let Err(r) = check_auth(&s, &headers) {
-        return r;
+        return *r;
     }
     let id: Option<u64> = id.parse().ok();
     let Some(item) = s.items.iter().find(|i| Some(i.build.queue_id) == id) else {
@@ -632,7 +634,7 @@ async fn cancel_item(State(fake): State<FakeJenkins>, RawQuery(query): RawQuery,
     {
         let s = fake.state();
         if let Err(r) = check_auth(&s, &headers).and_then(|_| check_crumb(&s, &headers)) {
-            return r;
+            return *r;
         }
     }
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or("")).unwrap_or_default();

@@ -9,6 +9,7 @@
 
 pub mod fake_jenkins;
 pub mod local_auth;
+pub mod local_lambda;
 pub mod seed;
 pub mod streams;
 pub mod table_def;

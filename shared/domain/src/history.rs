@@ -25,7 +25,7 @@ const BOOKKEEPING: [&str; 20] = [
     "gsi3sk",
     "gsi4pk",
     "gsi4sk",
-    "kind",
+    "item_type",
     "revision",
     "created_at",
     "created_by",
@@ -165,7 +165,7 @@ pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> 
             (old, old)
         }
     };
-    let Some(kind) = str_of(image, "kind") else { return Ok(Vec::new()) };
+    let Some(kind) = str_of(image, "item_type") else { return Ok(Vec::new()) };
     if !LOGGED_KINDS.contains(&kind) {
         return Ok(Vec::new());
     }
@@ -223,7 +223,7 @@ mod tests {
 
     fn tenant(state: &str, revision: u64, by: &str) -> Map<String, Value> {
         obj(json!({
-            "pk": "TENANT#ten_1", "sk": "TENANT", "kind": "tenant", "id": "ten_1", "name": "acme-prod",
+            "pk": "TENANT#ten_1", "sk": "TENANT", "item_type": "tenant", "id": "ten_1", "name": "acme-prod",
             "state": state, "release": "3.1.0", "revision": revision, "updated_by": by,
             "updated_at": "2026-11-30T06:00:00.5Z", "change_request_id": "chg_9", "source": "workflow",
             "gsi2pk": format!("STATE#{state}")
@@ -254,7 +254,7 @@ mod tests {
     fn an_unchanged_write_and_unlogged_kinds_produce_nothing() {
         let (a, b) = (tenant("Healthy", 3, "x"), tenant("Healthy", 4, "y"));
         assert!(entries(&write(WriteKind::Modify, Some(&a), Some(&b))).unwrap().is_empty());
-        let cr = obj(json!({"kind": "change_request", "id": "chg_1", "status": "running"}));
+        let cr = obj(json!({"item_type": "change_request", "id": "chg_1", "status": "running"}));
         assert!(entries(&write(WriteKind::Insert, None, Some(&cr))).unwrap().is_empty());
         let counter = obj(json!({"pk": "FLEET", "count": 3}));
         assert!(entries(&write(WriteKind::Modify, Some(&counter), Some(&counter))).unwrap().is_empty());
@@ -272,10 +272,10 @@ mod tests {
     #[test]
     fn nested_maps_are_diffed_key_by_key() {
         let old = obj(
-            json!({"kind": "release", "version": "3.1.0", "components": {"webapp": "3.1.0", "api": "3.1.0"}, "updated_by": "a"}),
+            json!({"item_type": "release", "version": "3.1.0", "components": {"webapp": "3.1.0", "api": "3.1.0"}, "updated_by": "a"}),
         );
         let new = obj(
-            json!({"kind": "release", "version": "3.1.0", "components": {"webapp": "3.1.1", "api": "3.1.0", "etl": "1.0"}, "updated_by": "a"}),
+            json!({"item_type": "release", "version": "3.1.0", "components": {"webapp": "3.1.1", "api": "3.1.0", "etl": "1.0"}, "updated_by": "a"}),
         );
         let e = entries(&write(WriteKind::Modify, Some(&old), Some(&new))).unwrap();
         let got: Vec<(&str, Value, Value)> =
@@ -290,10 +290,10 @@ mod tests {
     #[test]
     fn a_delete_is_attributed_to_the_tombstone_and_removes_every_field() {
         let live = obj(
-            json!({"kind": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "alice", "revision": 1}),
+            json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "alice", "revision": 1}),
         );
         let tomb = obj(
-            json!({"kind": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "bob <b@x.io>", "revision": 2, "deleted": true}),
+            json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "bob <b@x.io>", "revision": 2, "deleted": true}),
         );
         assert!(
             entries(&write(WriteKind::Modify, Some(&live), Some(&tomb))).unwrap().is_empty(),
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn secrets_show_as_their_reference() {
         let new = obj(
-            json!({"kind": "tenant_config", "tenant_id": "ten_1", "key": "db.password", "secret_ref": "ssm:/t/db", "updated_by": "a"}),
+            json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "db.password", "secret_ref": "ssm:/t/db", "updated_by": "a"}),
         );
         let e = entries(&write(WriteKind::Insert, None, Some(&new))).unwrap();
         let secret = e.iter().find(|e| e.field == "secret_ref").unwrap();
@@ -319,7 +319,7 @@ mod tests {
     fn missing_images_are_errors_not_silence() {
         assert_eq!(entries(&write(WriteKind::Modify, None, None)).unwrap_err(), HistoryError::MissingImage("new"));
         assert_eq!(entries(&write(WriteKind::Remove, None, None)).unwrap_err(), HistoryError::MissingImage("old"));
-        let no_id = obj(json!({"kind": "tenant", "state": "Healthy"}));
+        let no_id = obj(json!({"item_type": "tenant", "state": "Healthy"}));
         assert_eq!(
             entries(&write(WriteKind::Insert, None, Some(&no_id))).unwrap_err(),
             HistoryError::MissingAttribute("id")

@@ -44,7 +44,7 @@ pub const RUN_SHELL_SCRIPT: &str = "AWS-RunShellScript";
 pub const MAX_INSTANCES: usize = 50;
 /// How much of an instance's standard error a failure's detail keeps.
 pub const STDERR_KEEP: usize = 500;
-/// SSM truncates nothing: a longer comment is refused. We cut it.
+/// SSM refuses a longer comment.
 const MAX_COMMENT: usize = 100;
 
 /// Run Command over SSM: `SendCommand` of [`RUN_SHELL_SCRIPT`], followed with
@@ -99,7 +99,7 @@ impl RemoteCommands for SsmCommands {
             .set_instance_ids(Some(instance_ids.to_vec()))
             .parameters("commands", commands.to_vec())
             .parameters("executionTimeout", vec![execution.to_string()])
-            .comment(truncate_chars(comment, MAX_COMMENT))
+            .comment(fit_comment(comment))
             .timeout_seconds(delivery)
             .send()
             .await
@@ -203,6 +203,12 @@ fn combine(states: Vec<Invocation>) -> CommandStatus {
     }
 }
 
+/// SSM refuses a comment over 100 characters: cut it (with an ellipsis) to fit.
+fn fit_comment(comment: &str) -> String {
+    if comment.chars().count() > MAX_COMMENT { truncate_chars(comment, MAX_COMMENT - 1) } else { comment.to_owned() }
+}
+
+/// The first `max` characters of `s`, with `…` when something was cut.
 fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
@@ -418,6 +424,8 @@ mod tests {
         let cancelled = Invocation::from_ssm("i-4", Some(&S::Cancelled), None, -1, Some("  \n"));
         assert_eq!(cancelled, Invocation::Failed("i-4: Cancelled".into()));
         assert_eq!(truncate_chars("héllo", 2), "hé…");
+        assert_eq!(fit_comment(&"é".repeat(150)).chars().count(), 100);
+        assert_eq!(fit_comment("chg_1 upgrade"), "chg_1 upgrade");
     }
 
     #[tokio::test]

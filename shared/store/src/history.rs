@@ -47,7 +47,7 @@ pub fn entry_item(e: &ChangeEntry) -> Result<Item, StoreError> {
     }
     key("gsi4pk", "ALL".into());
     key("gsi4sk", sk);
-    item.insert("kind".into(), Value::String("change_entry".into()));
+    item.insert("item_type".into(), Value::String("change_entry".into()));
     Ok(item)
 }
 

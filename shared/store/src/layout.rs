@@ -1,11 +1,11 @@
 //! Where every record lives in the one registry table. This is the single description of the
 //! table layout; `infra/template.yaml` declares the same keys and indexes.
 //!
-//! All attributes are strings unless noted. Every record item also carries `kind` and the
+//! All attributes are strings unless noted. Every record item also carries `item_type` and the
 //! model's fields, with its write stamp (`revision`, `updated_at`, `updated_by`,
 //! `change_request_id`, `source`).
 //!
-//! | kind | pk | sk | gsi1 (collections) | gsi2 | gsi3 | gsi4 |
+//! | item_type | pk | sk | gsi1 (collections) | gsi2 | gsi3 | gsi4 |
 //! |---|---|---|---|---|---|---|
 //! | customer | `CUSTOMER#<id>` | `CUSTOMER` | `CUSTOMERS` / id | | | |
 //! | license | `LICENSE#<id>` | `LICENSE` | `LICENSES` / id | | | |
@@ -49,7 +49,7 @@ use crate::{Index, Item, Key, StoreError};
 
 /// A model stored as one item of the registry table.
 pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
-    /// The `kind` attribute of its items.
+    /// The `item_type` attribute of its items (not `kind`: a license has a `kind` of its own).
     const KIND: &'static str;
     fn key(&self) -> Key;
     /// (index, partition, sort) for each index the record appears in.
@@ -60,7 +60,7 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
     /// The record as a table item: its fields, `kind`, its key and its index keys.
     fn to_item(&self) -> Result<Item, StoreError> {
         let mut item = to_item(self)?;
-        item.insert("kind".into(), Value::String(Self::KIND.into()));
+        item.insert("item_type".into(), Value::String(Self::KIND.into()));
         item.extend(self.key().to_item());
         for (index, pk, sk) in self.index_keys() {
             let (ipk, isk) = Index::key_attrs(Some(index));
@@ -71,9 +71,9 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
     }
 
     fn from_item(item: Item) -> Result<Self, StoreError> {
-        match item.get("kind").and_then(Value::as_str) {
+        match item.get("item_type").and_then(Value::as_str) {
             Some(k) if k == Self::KIND => from_item(item),
-            other => Err(StoreError::Corrupt(format!("expected a {} item, found kind {other:?}", Self::KIND))),
+            other => Err(StoreError::Corrupt(format!("expected a {} item, found item_type {other:?}", Self::KIND))),
         }
     }
 }
@@ -261,7 +261,7 @@ impl Record for TenantAwsResource {
 /// The item linking a tenant to a resource it uses (the reverse of `tenant_ids`).
 pub fn resource_link_item(tenant: &TenantId, resource: &ResourceId, arn: &domain::Arn) -> Item {
     let mut item = resource_link_key(tenant, resource).to_item();
-    item.insert("kind".into(), Value::String("resource_link".into()));
+    item.insert("item_type".into(), Value::String("resource_link".into()));
     item.insert("tenant_id".into(), Value::String(tenant.to_string()));
     item.insert("resource_id".into(), Value::String(resource.to_string()));
     item.insert("arn".into(), Value::String(arn.to_string()));
@@ -273,7 +273,7 @@ pub fn resource_link_item(tenant: &TenantId, resource: &ResourceId, arn: &domain
 /// A uniqueness guard item: held by the record that owns the unique value.
 pub fn guard_item(key: Key, owner: &str) -> Item {
     let mut item = key.to_item();
-    item.insert("kind".into(), Value::String("guard".into()));
+    item.insert("item_type".into(), Value::String("guard".into()));
     item.insert("owner".into(), Value::String(owner.to_owned()));
     item
 }
@@ -292,14 +292,14 @@ mod tests {
         .unwrap();
         let (tenant, _) = Tenant::create(cmd, &ctx);
         let item = tenant.to_item().unwrap();
-        assert_eq!(item["kind"], "tenant");
+        assert_eq!(item["item_type"], "tenant");
         assert_eq!(item["pk"], format!("TENANT#{}", tenant.id));
         assert_eq!(item["gsi2pk"], "STATE#Provisioning");
         assert_eq!(item["gsi3pk"], format!("CUSTOMER#{}#TENANTS", tenant.customer_id));
         assert_eq!(item["gsi4pk"], "RELEASE#3.1.0#TENANTS");
         assert_eq!(Tenant::from_item(item.clone()).unwrap(), tenant);
         let mut wrong = item;
-        wrong.insert("kind".into(), "customer".into());
+        wrong.insert("item_type".into(), "customer".into());
         assert!(Tenant::from_item(wrong).is_err());
     }
 }

@@ -42,7 +42,7 @@ pub fn count_in_fleet(tx: &mut Tx, moves: &[(TenantState, &ReleaseVersion, i64)]
             continue;
         }
         let mut set = Item::new();
-        set.insert("kind".into(), json!("fleet_counter"));
+        set.insert("item_type".into(), json!("fleet_counter"));
         set.insert("dimension".into(), json!(dimension));
         set.insert("value".into(), Value::String(value));
         tx.push(WriteOp::Increment { key, field: "count".into(), by, set }, ApiError::Internal);

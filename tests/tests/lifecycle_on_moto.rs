@@ -1,0 +1,235 @@
+//! Change requests running for real: the API starts the lifecycle state machine in moto, moto
+//! executes the ASL, its tasks run the Rust lifecycle handler, which calls a stand-in Jenkins
+//! and SSM and moves the tenant in DynamoDB.
+
+use axum::http::{Method, StatusCode};
+use devstack::fake_jenkins::{FakeOutcome, JobBehaviour};
+use integration_tests::{Lifecycle, TestApi};
+use serde_json::{Value, json};
+
+const EC2: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0";
+
+/// A tenant created through the API (its provision starts at once), and its change request.
+async fn new_tenant(api: &TestApi, name: &str) -> (String, String) {
+    let c = api.call("operator", Method::POST, "/v1/customers", Some(json!({"name": "Acme"}))).await;
+    let customer = c.body["id"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/releases",
+            Some(json!({"version": "3.1.0", "components": {"webapp": "3.1.0"}})),
+        )
+        .await;
+    assert!(r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT);
+    api.call(
+        "operator",
+        Method::POST,
+        "/v1/releases",
+        Some(json!({"version": "3.2.0", "components": {"webapp": "3.2.0", "etl": "1.0.0"}})),
+    )
+    .await;
+    let t = api
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"customer_id": customer, "name": name, "release": "3.1.0"})),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
+    (t.body["id"].as_str().unwrap().to_owned(), t.body["active_change_request_id"].as_str().unwrap().to_owned())
+}
+
+async fn tenant(api: &TestApi, id: &str) -> Value {
+    api.call("viewer", Method::GET, &format!("/v1/tenants/{id}"), None).await.body
+}
+
+fn step_names(cr: &Value) -> Vec<(String, String)> {
+    cr["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_owned(), s["status"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+async fn request(api: &TestApi, tenant: &str, role: &str, body: Value) -> Value {
+    let r = api.call(role, Method::POST, &format!("/v1/tenants/{tenant}/change-requests"), Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    r.body
+}
+
+async fn healthy_tenant(api: &TestApi, name: &str) -> String {
+    let (id, cr) = new_tenant(api, name).await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    id
+}
+
+#[tokio::test]
+async fn a_new_tenant_is_provisioned_tested_and_healthy() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
+    let (id, cr) = new_tenant(&api, "acme-prod").await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        step_names(&done),
+        [
+            ("begin", "succeeded"),
+            ("jenkins provision-tenant", "succeeded"),
+            ("state InTesting", "succeeded"),
+            ("health suite api-smoke", "succeeded"),
+            ("health suite ui-smoke", "succeeded"),
+            ("finish", "succeeded"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let t = tenant(&api, &id).await;
+    assert_eq!(t["state"], "Healthy");
+    assert!(t.get("active_change_request_id").is_none(), "the claim is released");
+    let builds = lc.jenkins.builds();
+    let provision = builds.iter().find(|b| b.job == "provision-tenant").expect("provision job triggered");
+    assert_eq!(provision.params.get("TENANT_ID").map(String::as_str), Some(id.as_str()));
+    assert_eq!(provision.params.get("CHANGE_REQUEST_ID").map(String::as_str), Some(cr.as_str()));
+    assert!(builds.iter().any(|b| b.job == "health-ui-smoke"));
+    let summary = api.call("viewer", Method::GET, "/v1/fleet/summary", None).await.body;
+    assert_eq!(
+        (summary["by_state"]["Healthy"].as_i64(), summary["by_state"]["Provisioning"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let execution =
+        lc.sfn.describe_execution().execution_arn(done["execution_arn"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(execution.status().as_str(), "SUCCEEDED");
+}
+
+async fn failed_provision(job: &str, behaviour: JobBehaviour, reason: &str) {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    lc.jenkins.set_job(job, behaviour);
+    let (id, cr) = new_tenant(&api, "acme-prod").await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains(reason), "{}", done["error"]);
+    let t = tenant(&api, &id).await;
+    assert_eq!(t["state"], "Broken", "a failed provision ends Broken");
+    assert!(t.get("active_change_request_id").is_none());
+    let execution =
+        lc.sfn.describe_execution().execution_arn(done["execution_arn"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(execution.status().as_str(), "FAILED");
+}
+
+#[tokio::test]
+async fn a_failed_jenkins_job_fails_the_change_and_leaves_the_tenant_broken() {
+    failed_provision("provision-tenant", JobBehaviour::new(FakeOutcome::Failure), "provision-tenant").await;
+}
+
+#[tokio::test]
+async fn a_failed_health_suite_fails_validation() {
+    failed_provision("health-api-smoke", JobBehaviour::new(FakeOutcome::Failure), "health-api-smoke").await;
+}
+
+#[tokio::test]
+async fn a_job_that_never_finishes_times_out() {
+    failed_provision("provision-tenant", JobBehaviour::new(FakeOutcome::Hang), "did not finish").await;
+}
+
+#[tokio::test]
+async fn maintenance_runs_its_playbook_over_ssm_and_exit_revalidates() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let r = api.call("operator", Method::POST, "/v1/resources", Some(json!({"arn": EC2, "tenant_ids": [id]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let enter = request(&api, &id, "operator", json!({"operation": "enter_maintenance"})).await;
+    let done = api.settled(enter["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let ssm_step = done["steps"].as_array().unwrap().iter().find(|s| s["name"] == "ansible maintenance-on").unwrap();
+    assert_eq!(ssm_step["status"], "succeeded");
+    assert_eq!(ssm_step["detail"]["instance_ids"], json!(["i-0123456789abcdef0"]));
+    assert_eq!(tenant(&api, &id).await["state"], "Maintenance");
+
+    let exit = request(&api, &id, "operator", json!({"operation": "exit_maintenance"})).await;
+    let done = api.settled(exit["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(step_names(&done).iter().any(|(n, _)| n == "health suite api-smoke"));
+    assert_eq!(tenant(&api, &id).await["state"], "Healthy");
+}
+
+#[tokio::test]
+async fn an_ssm_step_without_instances_fails_and_the_tenant_stays_as_it_was() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let cr = request(&api, &id, "operator", json!({"operation": "suspend"})).await;
+    let done = api.settled(cr["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed");
+    assert!(done["error"].as_str().unwrap().contains("no EC2 instance"), "{}", done["error"]);
+    let t = tenant(&api, &id).await;
+    assert_eq!(t["state"], "Healthy", "a failed suspend leaves the tenant as it started");
+    assert!(t.get("active_change_request_id").is_none());
+}
+
+#[tokio::test]
+async fn an_upgrade_moves_release_and_components_after_testing() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let cr = request(&api, &id, "operator", json!({"operation": "upgrade", "params": {"release": "3.2.0"}})).await;
+    assert_eq!(cr["change_model"], "maintenance");
+    let done = api.settled(cr["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let t = tenant(&api, &id).await;
+    assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Healthy"), Some("3.2.0")));
+    let comps = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/components"), None).await.body;
+    let versions: Vec<(String, String)> = comps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["version"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(versions, [("etl".to_owned(), "1.0.0".to_owned()), ("webapp".to_owned(), "3.2.0".to_owned())]);
+    let upgrade = lc.jenkins.builds().into_iter().find(|b| b.job == "upgrade-tenant").unwrap();
+    assert_eq!(upgrade.params.get("RELEASE").map(String::as_str), Some("3.2.0"));
+    let summary = api.call("viewer", Method::GET, "/v1/fleet/summary", None).await.body;
+    assert_eq!(summary["by_release"], json!({"3.2.0": 1}));
+}
+
+#[tokio::test]
+async fn terminate_waits_for_a_second_admin_then_ends_the_tenant() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let dana = api.token("admin", "dana");
+    let r = api
+        .send(
+            Method::POST,
+            &format!("/v1/tenants/{id}/change-requests"),
+            Some(&dana),
+            &[],
+            Some(json!({"operation": "terminate"})),
+        )
+        .await;
+    assert_eq!(r.body["status"], "awaiting_approval");
+    let cr = r.body["id"].as_str().unwrap().to_owned();
+    let own = api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&dana), &[], None).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    assert!(lc.jenkins.builds().iter().all(|b| b.job != "terminate-tenant"), "nothing ran before approval");
+    let erin = api.token("admin", "erin");
+    let ok = api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&erin), &[], None).await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED, "{}", ok.body);
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(tenant(&api, &id).await["state"], "EndOfLife");
+}
+
+#[tokio::test]
+async fn a_retried_start_runs_the_change_once() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (_, cr) = new_tenant(&api, "acme-prod").await;
+    let first = api.settled(&cr).await;
+    let input = portal_api::routes::change_requests::workflow_input(&serde_json::from_value(first.clone()).unwrap());
+    let again = api.app.workflows.start(&cr, &input).await.expect("an identical start is the same execution");
+    assert_eq!(again, first["execution_arn"].as_str().unwrap());
+    let list = lc.sfn.list_executions().state_machine_arn(&lc.state_machine_arn).send().await.unwrap();
+    assert_eq!(list.executions().len(), 1);
+    assert_eq!(lc.jenkins.builds().iter().filter(|b| b.job == "provision-tenant").count(), 1);
+}
+
+#[allow(dead_code)]
+fn _uses(_: Lifecycle) {}
