@@ -42,13 +42,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if let Some(i) = message.find(" at line ") {
                 message.truncate(i);
             }
+            // serde_json reports some type mismatches (a number where an enum is expected) as
+            // syntax errors: the body is malformed only when it does not parse as JSON at all.
+            let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
             match inner.classify() {
                 serde_json::error::Category::Syntax
                 | serde_json::error::Category::Eof
-                | serde_json::error::Category::Io => {
+                | serde_json::error::Category::Io
+                    if !well_formed =>
+                {
                     Err(ApiError::BadRequest { field: None, detail: format!("the body is not valid JSON: {message}") })
                 }
-                serde_json::error::Category::Data => {
+                _ => {
                     let field =
                         if field.is_empty() { missing_or_unknown_field(&message).unwrap_or_default() } else { field };
                     Err(ApiError::Invalid(domain::FieldError::new(field, message)))

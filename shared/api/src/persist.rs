@@ -211,6 +211,11 @@ impl Idempotency {
         Ok(Ok(Self { key: Some(key), request_hash }))
     }
 
+    /// The table key of this request's idempotency record, when it has one.
+    pub fn key(&self) -> Option<&Key> {
+        self.key.as_ref()
+    }
+
     async fn replay(app: &App, key: &Key, request_hash: &str) -> Result<Option<Response>, ApiError> {
         let Some(item) = app.table.get(key).await? else {
             return Ok(None);

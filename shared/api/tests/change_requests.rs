@@ -315,7 +315,6 @@ async fn an_unknown_param_field_is_422_naming_it() {
 /// well-formed body whose enum member (`operation`, `change_model`) has the wrong JSON type
 /// is answered "the body is not valid JSON", naming no field.
 #[tokio::test]
-#[ignore = "BUG: an enum member of the wrong JSON type ({\"operation\": 7}) is 400 `the body is not valid JSON: expected value` with no field: serde_json reports it as a Syntax error and parse_json (extract.rs) trusts that category"]
 async fn an_operation_or_change_model_of_the_wrong_type_is_422_naming_it() {
     let h = Harness::new();
     let t = healthy_tenant(&h).await;
@@ -336,7 +335,6 @@ async fn an_operation_or_change_model_of_the_wrong_type_is_422_naming_it() {
 /// struct as a JSON array, by position, and `ChangeParams`' fields all default: `[]` is `{}`,
 /// and `["3.2.0"]` is `{"release": "3.2.0"}`.
 #[tokio::test]
-#[ignore = "BUG (minor): ChangeParams accepts a JSON array, by field position: params [\"3.2.0\"] upgrades to 3.2.0, params [] is {}"]
 async fn params_that_are_an_array_are_422_naming_params() {
     let h = Harness::new();
     let t = healthy_tenant(&h).await;
@@ -489,7 +487,6 @@ async fn a_rejected_change_request_releases_its_tenant() {
 /// API.md: "`POST /v1/change-requests/{id}/approve` (or `/reject`) by an admin other than the
 /// requester." The requester withdraws their own request with `cancel`.
 #[tokio::test]
-#[ignore = "BUG: reject_change_request does not check that the rejecting admin is not the requester (API.md: approve or reject by an admin other than the requester)"]
 async fn the_requesting_admin_may_not_reject_their_own_change_request() {
     let h = Harness::new();
     let t = healthy_tenant(&h).await;
@@ -621,7 +618,6 @@ async fn a_retried_request_with_the_same_key_replays_the_answer_and_starts_nothi
 /// `Idempotency-Key`. It must not answer `202 running` for a change request that failed and
 /// whose execution never started.
 #[tokio::test]
-#[ignore = "BUG: the idempotency record (202 running) is committed before the workflow starts; after a 503 the retry with the same key replays 202 running for a change request that is failed and never ran"]
 async fn a_retry_with_the_same_key_after_step_functions_was_down_does_not_claim_it_runs() {
     let h = Harness::new();
     let t = healthy_tenant(&h).await;
@@ -750,7 +746,6 @@ async fn a_tenant_created_while_step_functions_is_down_ends_broken_and_released(
 /// (the lifecycle table). With the workflow never started, leaving it `InTesting` released
 /// strands it: from `InTesting` only `terminate` may be requested, and no plan ends there.
 #[tokio::test]
-#[ignore = "BUG: start_or_fail moves only a `provision` tenant to Broken; an imported tenant (validate on creation) is left InTesting, released, with nothing running and only terminate allowed"]
 async fn an_imported_tenant_created_while_step_functions_is_down_ends_broken() {
     let h = Harness::new();
     let customer = h.customer("Acme").await;

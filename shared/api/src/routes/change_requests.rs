@@ -42,11 +42,26 @@ pub struct ChangeParams {
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequestCreate {
     pub operation: Operation,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     pub params: ChangeParams,
     /// Why (a ticket, an incident).
     #[serde(default)]
     pub reason: Option<Text>,
+}
+
+/// `params` must be a JSON object (serde would also take an array, by field position).
+fn object_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ChangeParams, D::Error> {
+    struct Object;
+    impl<'de> serde::de::Visitor<'de> for Object {
+        type Value = ChangeParams;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ChangeParams, A::Error> {
+            ChangeParams::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(Object)
 }
 
 /// The workflow input of a change request: everything else the tasks read from the registry.
@@ -100,7 +115,11 @@ async fn check_params(app: &App, tenant: &Tenant, op: Operation, p: &ChangeParam
 /// Starts the execution of a change request already marked running; when Step Functions cannot
 /// be reached, the request fails and releases its tenant (the state is left as it was, or set
 /// to where a failure of this operation ends when the tenant was created for it).
-pub(crate) async fn start_or_fail(app: &App, cr: &TenantChangeRequest) -> Result<(), ApiError> {
+pub(crate) async fn start_or_fail(
+    app: &App,
+    cr: &TenantChangeRequest,
+    idempotency: Option<&store::Key>,
+) -> Result<(), ApiError> {
     let err = match app.workflows.start(cr.id.as_str(), &workflow_input(cr)).await {
         Ok(_) => return Ok(()),
         Err(e) => e,
@@ -120,7 +139,10 @@ pub(crate) async fn start_or_fail(app: &App, cr: &TenantChangeRequest) -> Result
     failed.stamp = cr.stamp().next(&context);
     let mut released = tenant.clone();
     released.active_change_request_id = None;
-    if matches!(cr.operation, Operation::Provision) {
+    // A tenant created for this change request ends where a failure of it ends (Broken).
+    let created_for_it = matches!(cr.operation, Operation::Provision)
+        || (cr.operation == Operation::Validate && cr.started_from == Some(TenantState::InTesting));
+    if created_for_it {
         released.state = TenantState::Broken;
     }
     released.stamp = tenant.stamp().next(&context);
@@ -129,6 +151,11 @@ pub(crate) async fn start_or_fail(app: &App, cr: &TenantChangeRequest) -> Result
     tx.put(&released, Cond::FieldIs("active_change_request_id".into(), json!(cr.id.as_str())), ApiError::Unavailable)?;
     if released.state != tenant.state {
         tenants::count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, -1), (released.state, &tenant.release, 1)]);
+    }
+    // The answer kept for the Idempotency-Key said "running": forget it, so that the retry the
+    // 503 asks for is a new request rather than a replay of that answer.
+    if let Some(key) = idempotency {
+        tx.push(store::WriteOp::Delete { key: key.clone(), cond: Cond::Always }, ApiError::Unavailable);
     }
     tx.commit(app).await?;
     Err(ApiError::Unavailable)
@@ -186,12 +213,10 @@ pub async fn create_change_request(
         ApiError::Conflict(format!("tenant {tenant_id} changed or was claimed meanwhile; read it again")),
     )?;
     let answer = Stored::record(StatusCode::ACCEPTED, &cr, Some(format!("/v1/change-requests/{}", cr.id)))?;
+    let idem_key = idem.key().cloned();
     let response = idem.commit(&app, tx, answer).await?;
-    if status == ChangeRequestStatus::Running
-        && response.status() == StatusCode::ACCEPTED
-        && response.headers().get("idempotent-replayed").is_none()
-    {
-        start_or_fail(&app, &cr).await?;
+    if status == ChangeRequestStatus::Running && response.headers().get("idempotent-replayed").is_none() {
+        start_or_fail(&app, &cr, idem_key.as_ref()).await?;
     }
     Ok(response)
 }
@@ -274,7 +299,7 @@ pub async fn approve_change_request(
         ApiError::Conflict("the change request changed meanwhile".into()),
     )?;
     tx.commit(&app).await?;
-    start_or_fail(&app, &approved).await?;
+    start_or_fail(&app, &approved, None).await?;
     Ok(Stored::record(StatusCode::ACCEPTED, &approved, None)?.into_response())
 }
 
@@ -290,6 +315,11 @@ pub async fn reject_change_request(
     let cr = load(&app, &id).await?;
     if cr.status != ChangeRequestStatus::AwaitingApproval {
         return Err(ApiError::Conflict(format!("change request {} does not await approval", cr.id)));
+    }
+    if domain::history::actor_sub(&cr.requested_by) == principal.actor.sub {
+        return Err(ApiError::Forbidden(
+            "a change request must be decided by an admin other than its requester; cancel it instead".into(),
+        ));
     }
     close_unstarted(&app, cr, ChangeRequestStatus::Rejected, &principal).await
 }

@@ -124,9 +124,10 @@ pub async fn create_tenant(
     change_request.execution_arn = Some(app.workflows.execution_arn(change_request.id.as_str()));
     let tx = new_tenant_writes(&app, &tenant, &change_request, &ctx).await?;
     let answer = Stored::record(StatusCode::CREATED, &tenant, Some(format!("/v1/tenants/{}", tenant.id)))?;
+    let idem_key = idem.key().cloned();
     let response = idem.commit(&app, tx, answer).await?;
     if response.headers().get("idempotent-replayed").is_none() {
-        super::change_requests::start_or_fail(&app, &change_request).await?;
+        super::change_requests::start_or_fail(&app, &change_request, idem_key.as_ref()).await?;
     }
     Ok(response)
 }
