@@ -20,8 +20,13 @@ fi
 echo "dev: building the local server (the first build takes a few minutes)..." >&2
 cargo build --locked --bin devstack
 
-MOTO_PORT="${MOTO_PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
-"$PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" > .dev/moto.log 2>&1 &
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOTO_PORT="${MOTO_PORT:-$(free_port)}"
+# moto sends every Lambda invocation (Step Functions tasks) to the dev server's invoke API.
+export INVOKE_PORT="${INVOKE_PORT:-$(free_port)}"
+export JENKINS_PORT="${JENKINS_PORT:-$(free_port)}"
+LAMBDA_INVOKE_ENDPOINT="http://127.0.0.1:$INVOKE_PORT" \
+  "$PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" > .dev/moto.log 2>&1 &
 MOTO_PID=$!
 cleanup() { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -40,8 +45,13 @@ cat >&2 <<MSG
   OpenAPI                http://127.0.0.1:$PORT/v1/openapi.json
   AWS emulator (moto)    $AWS_ENDPOINT_URL   (log: .dev/moto.log)
 
+  Stand-in Jenkins       http://127.0.0.1:$JENKINS_PORT   (make a job fail:
+      curl -X PUT -d '{"outcome":"FAILURE"}' http://127.0.0.1:$JENKINS_PORT/__admin/jobs/upgrade-tenant)
+
   A token:   TOKEN=\$(make -s token ROLE=admin SUB=alice)
   Then:      curl -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/v1/fleet/summary
+  Run one:   curl -H "Authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
+               -d '{"operation":"enter_maintenance"}' http://127.0.0.1:$PORT/v1/tenants/<id>/change-requests
 
 MSG
 "$REPO/target/debug/devstack" serve

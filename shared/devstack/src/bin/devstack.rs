@@ -89,10 +89,11 @@ async fn serve() -> anyhow::Result<()> {
     let local = clients().await?;
     ensure_tables(&local).await?;
     let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
+    let workflows = lifecycle_stack(&local).await?;
     let app = App {
         table: Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.registry)),
         history: history.clone(),
-        workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+        workflows,
     };
     let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
     StreamPoller::new(&local.dynamodb, streams, &local.registry, history)
@@ -101,9 +102,14 @@ async fn serve() -> anyhow::Result<()> {
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
     let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
 
-    let seeder = ApiCaller::new(router.clone(), tokens.mint("seed", None, "admin", 600));
+    // Demo history is written as if it had happened: the seed's change requests run no workflow.
+    let quiet = App { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..app.clone() };
+    let seeder = ApiCaller::new(
+        portal_api::router(quiet.clone(), Arc::new(tokens.clone())),
+        tokens.mint("seed", None, "admin", 600),
+    );
     if !seed::is_seeded(&seeder).await? {
-        let n = seed::seed(&app, &seeder).await?;
+        let n = seed::seed(&quiet, &seeder).await?;
         tracing::info!(tenants = n, "seeded demo data");
     }
 
@@ -129,4 +135,51 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The lifecycle workflows, for real on the emulator: a stand-in Jenkins, its credentials in
+/// SSM, the task function (run by the local invoke API that moto calls) and the state machine
+/// from `statemachines/lifecycle.asl.json`.
+async fn lifecycle_stack(local: &Local) -> anyhow::Result<Arc<dyn engine::Workflows>> {
+    use devstack::fake_jenkins::{FakeJenkins, FakeOutcome, JobBehaviour};
+    use devstack::local_lambda;
+
+    let invoker = local_lambda::Invoker::new();
+    invoker.set_endpoint(&std::env::var("AWS_ENDPOINT_URL")?);
+    let invoke_addr = format!("127.0.0.1:{}", env("INVOKE_PORT", "9001"));
+    let invoke = tokio::net::TcpListener::bind(&invoke_addr).await.with_context(|| format!("binding {invoke_addr}"))?;
+    tokio::spawn(local_lambda::serve(invoker, invoke));
+
+    let jenkins = FakeJenkins::new("portal", "local-jenkins-token");
+    let jenkins_addr = format!("127.0.0.1:{}", env("JENKINS_PORT", "0"));
+    let listener =
+        tokio::net::TcpListener::bind(&jenkins_addr).await.with_context(|| format!("binding {jenkins_addr}"))?;
+    let jenkins_url = jenkins.serve(listener).await?;
+    // Long enough to watch a tenant move through its states.
+    for job in [
+        "provision-tenant",
+        "upgrade-tenant",
+        "upgrade-tenant-swap",
+        "backup-tenant",
+        "restore-tenant",
+        "terminate-tenant",
+    ] {
+        jenkins.set_job(job, JobBehaviour::new(FakeOutcome::Success).queued_for(300).running_for(2000));
+    }
+    let secret = "/admin-portal/local/jenkins";
+    local_lambda::put_jenkins_secret(&local.config, secret, "portal", "local-jenkins-token").await?;
+    let vars = [
+        ("TABLE_NAME", local.registry.clone()),
+        ("JENKINS_URL", jenkins_url.clone()),
+        ("JENKINS_SECRET_PARAM", secret.to_owned()),
+        ("HEALTH_SUITES", "api-smoke,ui-smoke".to_owned()),
+        ("POLL_SECONDS", "1".to_owned()),
+        ("JENKINS_TIMEOUT_SECONDS", "300".to_owned()),
+        ("SSM_TIMEOUT_SECONDS", "120".to_owned()),
+    ];
+    let function = local_lambda::create_function(&local.config, "admin-portal-lifecycle", "lifecycle", &vars).await?;
+    let machine =
+        local_lambda::create_lifecycle_state_machine(&local.config, "admin-portal-lifecycle", &function).await?;
+    tracing::info!(%jenkins_url, state_machine = %machine, "lifecycle workflows ready");
+    Ok(Arc::new(engine::workflows::StepFunctions::new(aws_sdk_sfn::Client::new(&local.config), machine)))
 }
