@@ -233,3 +233,64 @@ async fn a_retried_start_runs_the_change_once() {
 
 #[allow(dead_code)]
 fn _uses(_: Lifecycle) {}
+
+#[tokio::test]
+async fn an_imported_tenant_is_validated_into_health() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let c = api.call("operator", Method::POST, "/v1/customers", Some(json!({"name": "Acme"}))).await;
+    api.call("operator", Method::POST, "/v1/releases", Some(json!({"version": "3.1.0", "components": {"webapp": "3.1.0"}}))).await;
+    let t = api
+        .call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": c.body["id"], "name": "legacy-prod", "release": "3.1.0", "import": true})))
+        .await;
+    assert_eq!(t.body["state"], "InTesting");
+    let done = api.settled(t.body["active_change_request_id"].as_str().unwrap()).await;
+    assert_eq!(done["operation"], "validate");
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(tenant(&api, t.body["id"].as_str().unwrap()).await["state"], "Healthy");
+    assert!(lc.jenkins.builds().iter().all(|b| b.job != "provision-tenant"), "an imported tenant is not provisioned");
+}
+
+#[tokio::test]
+async fn suspend_then_resume_revokes_then_restores_access_and_revalidates() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    api.call("operator", Method::POST, "/v1/resources", Some(json!({"arn": EC2, "tenant_ids": [id]}))).await;
+    let s = request(&api, &id, "operator", json!({"operation": "suspend", "reason": "license revoked"})).await;
+    let done = api.settled(s["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(tenant(&api, &id).await["state"], "Suspended");
+    let r = request(&api, &id, "operator", json!({"operation": "resume"})).await;
+    let done = api.settled(r["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(step_names(&done).iter().any(|(n, _)| n == "ansible restore-access"));
+    assert_eq!(tenant(&api, &id).await["state"], "Healthy");
+}
+
+#[tokio::test]
+async fn a_broken_tenant_that_passes_validation_is_healthy_again() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    lc.jenkins.set_job("health-api-smoke", JobBehaviour::new(FakeOutcome::Failure));
+    let (id, cr) = new_tenant(&api, "acme-prod").await;
+    assert_eq!(api.settled(&cr).await["status"], "failed");
+    assert_eq!(tenant(&api, &id).await["state"], "Broken");
+    lc.jenkins.set_job("health-api-smoke", JobBehaviour::new(FakeOutcome::Success));
+    let v = request(&api, &id, "operator", json!({"operation": "validate"})).await;
+    let done = api.settled(v["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(tenant(&api, &id).await["state"], "Healthy");
+}
+
+#[tokio::test]
+async fn a_backup_passes_through_backing_up_and_returns_to_where_it_started() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let b = request(&api, &id, "operator", json!({"operation": "backup"})).await;
+    let done = api.settled(b["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(tenant(&api, &id).await["state"], "Healthy");
+    api.drain_stream().await;
+    let h = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/history?field=state"), None).await.body;
+    let moves: Vec<(Value, Value)> = h["items"].as_array().unwrap().iter().map(|e| (e["old"].clone(), e["new"].clone())).collect();
+    assert_eq!(moves[0], (json!("BackingUp"), json!("Healthy")));
+    assert_eq!(moves[1], (json!("Healthy"), json!("BackingUp")));
+}
