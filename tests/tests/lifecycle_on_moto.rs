@@ -294,3 +294,83 @@ async fn a_backup_passes_through_backing_up_and_returns_to_where_it_started() {
     assert_eq!(moves[0], (json!("BackingUp"), json!("Healthy")));
     assert_eq!(moves[1], (json!("Healthy"), json!("BackingUp")));
 }
+
+/// Not a check: measures each operation on the local stack with an instant Jenkins — the Step
+/// Functions state transitions of its execution (what Standard workflows bill) and the wall time
+/// from the API's 202 to the change request settling. `make bench` runs it and keeps the table.
+#[tokio::test]
+#[ignore = "a measurement, run by make bench"]
+async fn measure_lifecycle_operations() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
+    let mut rows = Vec::new();
+    let mut measure = |op: &str, started: std::time::Instant, done: &Value, transitions: usize| {
+        rows.push(format!("| {op} | {} | {transitions} | {:.0} ms |", done["status"].as_str().unwrap_or("?"), started.elapsed().as_secs_f64() * 1000.0));
+    };
+    async fn transitions(lc: &Lifecycle, done: &Value) -> usize {
+        let mut count = 0;
+        let mut token = None;
+        loop {
+            let page = lc
+                .sfn
+                .get_execution_history()
+                .execution_arn(done["execution_arn"].as_str().unwrap())
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap();
+            count += page.events().iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count();
+            match page.next_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return count,
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let (id, cr) = new_tenant(&api, "acme-prod").await;
+    let done = api.settled(&cr).await;
+    let n = transitions(&lc, &done).await;
+    measure("provision", started, &done, n);
+    api.call("operator", Method::POST, "/v1/resources", Some(json!({"arn": EC2, "tenant_ids": [id]}))).await;
+    let ops = [
+        json!({"operation": "validate"}),
+        json!({"operation": "backup"}),
+        json!({"operation": "rotate_webapp_password"}),
+        json!({"operation": "rotate_db_password"}),
+        json!({"operation": "enter_maintenance"}),
+        json!({"operation": "exit_maintenance"}),
+        json!({"operation": "upgrade", "params": {"release": "3.2.0"}}),
+        json!({"operation": "upgrade", "params": {"release": "3.1.0", "change_model": "swap"}}),
+        json!({"operation": "suspend"}),
+        json!({"operation": "resume"}),
+    ];
+    for body in ops {
+        let started = std::time::Instant::now();
+        let cr = request(&api, &id, "operator", body.clone()).await;
+        let done = api.settled(cr["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let n = transitions(&lc, &done).await;
+        let label = match body["params"]["change_model"].as_str() {
+            Some(m) => format!("{} ({m})", body["operation"].as_str().unwrap()),
+            None => body["operation"].as_str().unwrap().to_owned(),
+        };
+        measure(&label, started, &done, n);
+    }
+    let started = std::time::Instant::now();
+    let admin = api.token("admin", "dana");
+    let t = api.send(Method::POST, &format!("/v1/tenants/{id}/change-requests"), Some(&admin), &[], Some(json!({"operation": "terminate"}))).await;
+    let cr = t.body["id"].as_str().unwrap().to_owned();
+    let other = api.token("admin", "erin");
+    api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&other), &[], None).await;
+    let done = api.settled(&cr).await;
+    let n = transitions(&lc, &done).await;
+    measure("terminate (after approval)", started, &done, n);
+
+    let table = format!(
+        "| operation | result | state transitions | wall time (202 → settled) |\n|---|---|---|---|\n{}\n",
+        rows.join("\n")
+    );
+    println!("{table}");
+    if let Ok(out) = std::env::var("LIFECYCLE_BENCH_OUT") {
+        std::fs::write(out, table).unwrap();
+    }
+}
