@@ -101,6 +101,20 @@ async fn a_new_tenant_is_provisioned_tested_and_healthy() {
     let execution =
         lc.sfn.describe_execution().execution_arn(done["execution_arn"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(execution.status().as_str(), "SUCCEEDED");
+    let runs = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/health-runs"), None).await.body;
+    let run = &runs["items"][0];
+    assert_eq!((run["verdict"].as_str(), run["change_request_id"].as_str()), (Some("passed"), Some(cr.as_str())));
+    let suites: Vec<(&str, &str)> = run["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["suite"].as_str().unwrap(), s["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(suites, [("api-smoke", "SUCCESS"), ("ui-smoke", "SUCCESS")]);
+    assert!(
+        run["suites"][0]["build_url"].as_str().unwrap().contains("/job/health-api-smoke/"),
+        "the evidence is the build"
+    );
 }
 
 async fn failed_provision(job: &str, behaviour: JobBehaviour, reason: &str) {
@@ -126,6 +140,24 @@ async fn a_failed_jenkins_job_fails_the_change_and_leaves_the_tenant_broken() {
 #[tokio::test]
 async fn a_failed_health_suite_fails_validation() {
     failed_provision("health-api-smoke", JobBehaviour::new(FakeOutcome::Failure), "health-api-smoke").await;
+}
+
+#[tokio::test]
+async fn a_failed_suite_is_a_failed_health_run_with_its_evidence() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
+    lc.jenkins.set_job("health-ui-smoke", JobBehaviour::new(FakeOutcome::Failure));
+    let (id, cr) = new_tenant(&api, "acme-prod").await;
+    assert_eq!(api.settled(&cr).await["status"], "failed");
+    let runs = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/health-runs"), None).await.body;
+    let run = &runs["items"][0];
+    assert_eq!(run["verdict"], "failed");
+    let suites: Vec<(&str, &str)> = run["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["suite"].as_str().unwrap(), s["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(suites, [("api-smoke", "SUCCESS"), ("ui-smoke", "FAILURE")]);
 }
 
 #[tokio::test]
@@ -238,9 +270,20 @@ fn _uses(_: Lifecycle) {}
 async fn an_imported_tenant_is_validated_into_health() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let c = api.call("operator", Method::POST, "/v1/customers", Some(json!({"name": "Acme"}))).await;
-    api.call("operator", Method::POST, "/v1/releases", Some(json!({"version": "3.1.0", "components": {"webapp": "3.1.0"}}))).await;
+    api.call(
+        "operator",
+        Method::POST,
+        "/v1/releases",
+        Some(json!({"version": "3.1.0", "components": {"webapp": "3.1.0"}})),
+    )
+    .await;
     let t = api
-        .call("operator", Method::POST, "/v1/tenants", Some(json!({"customer_id": c.body["id"], "name": "legacy-prod", "release": "3.1.0", "import": true})))
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"customer_id": c.body["id"], "name": "legacy-prod", "release": "3.1.0", "import": true})),
+        )
         .await;
     assert_eq!(t.body["state"], "InTesting");
     let done = api.settled(t.body["active_change_request_id"].as_str().unwrap()).await;
@@ -290,7 +333,8 @@ async fn a_backup_passes_through_backing_up_and_returns_to_where_it_started() {
     assert_eq!(tenant(&api, &id).await["state"], "Healthy");
     api.drain_stream().await;
     let h = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/history?field=state"), None).await.body;
-    let moves: Vec<(Value, Value)> = h["items"].as_array().unwrap().iter().map(|e| (e["old"].clone(), e["new"].clone())).collect();
+    let moves: Vec<(Value, Value)> =
+        h["items"].as_array().unwrap().iter().map(|e| (e["old"].clone(), e["new"].clone())).collect();
     assert_eq!(moves[0], (json!("BackingUp"), json!("Healthy")));
     assert_eq!(moves[1], (json!("Healthy"), json!("BackingUp")));
 }
@@ -304,7 +348,11 @@ async fn measure_lifecycle_operations() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
     let mut rows = Vec::new();
     let mut measure = |op: &str, started: std::time::Instant, done: &Value, transitions: usize| {
-        rows.push(format!("| {op} | {} | {transitions} | {:.0} ms |", done["status"].as_str().unwrap_or("?"), started.elapsed().as_secs_f64() * 1000.0));
+        rows.push(format!(
+            "| {op} | {} | {transitions} | {:.0} ms |",
+            done["status"].as_str().unwrap_or("?"),
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
     };
     async fn transitions(lc: &Lifecycle, done: &Value) -> usize {
         let mut count = 0;
@@ -357,7 +405,15 @@ async fn measure_lifecycle_operations() {
     }
     let started = std::time::Instant::now();
     let admin = api.token("admin", "dana");
-    let t = api.send(Method::POST, &format!("/v1/tenants/{id}/change-requests"), Some(&admin), &[], Some(json!({"operation": "terminate"}))).await;
+    let t = api
+        .send(
+            Method::POST,
+            &format!("/v1/tenants/{id}/change-requests"),
+            Some(&admin),
+            &[],
+            Some(json!({"operation": "terminate"})),
+        )
+        .await;
     let cr = t.body["id"].as_str().unwrap().to_owned();
     let other = api.token("admin", "erin");
     api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&other), &[], None).await;

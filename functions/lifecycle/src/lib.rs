@@ -535,10 +535,47 @@ async fn finish(deps: &Deps, id: &ChangeRequestId, outcome: Outcome, error: Opti
     for op in extra {
         tx.push(op, conflict());
     }
+    if let Some(run) = health_run(&cr, &tenant, &deps.suites) {
+        tx.put(&run, Cond::NotExists, conflict())?;
+    }
     let app = App { table: deps.registry.clone(), history: deps.registry.clone(), workflows: Arc::new(NoWorkflows) };
     tx.commit(&app).await?;
     tracing::info!(change_request = %id, status = ?cr.status, state = %tenant.state, "change request finished");
     Ok(json!({ "status": cr.status, "state": tenant.state }))
+}
+
+/// The health run a validating change request made, from its suite steps (none when no suite
+/// ran, e.g. the work before them failed).
+fn health_run(cr: &TenantChangeRequest, tenant: &Tenant, suites: &[String]) -> Option<domain::HealthRun> {
+    let ran: Vec<&ChangeStep> = cr.steps.iter().filter(|s| s.name.starts_with("health suite ")).collect();
+    if ran.is_empty() {
+        return None;
+    }
+    let results: Vec<domain::SuiteResult> = suites
+        .iter()
+        .map(|suite| {
+            let step = ran.iter().rev().find(|s| s.name == format!("health suite {suite}"));
+            let detail = step.and_then(|s| s.detail.as_ref());
+            domain::SuiteResult {
+                suite: suite.clone(),
+                result: detail
+                    .and_then(|d| d.get("result").and_then(Value::as_str))
+                    .map_or_else(|| step.map_or("not_run", |s| s.status.as_str()).to_owned(), str::to_owned),
+                build_url: detail.and_then(|d| d.get("build_url").and_then(Value::as_str)).map(str::to_owned),
+            }
+        })
+        .collect();
+    let passed = results.iter().all(|r| r.result == "SUCCESS");
+    Some(domain::HealthRun {
+        id: domain::HealthRunId::generate(),
+        tenant_id: tenant.id.clone(),
+        change_request_id: cr.id.clone(),
+        release: tenant.release.clone(),
+        verdict: if passed { domain::HealthVerdict::Passed } else { domain::HealthVerdict::Failed },
+        suites: results,
+        finished_at: Utc::now(),
+        stamp: Stamp::first(&ctx(cr)),
+    })
 }
 
 /// After an upgrade: the tenant's component versions become the target release's manifest

@@ -72,6 +72,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(tenant_data::list_configs))
         .routes(routes!(tenant_data::get_config, tenant_data::put_config, tenant_data::delete_config))
         .routes(routes!(tenant_data::list_components))
+        .routes(routes!(tenant_data::list_health_runs))
         .routes(routes!(tenant_data::get_component, tenant_data::put_component))
         .routes(routes!(resources::create_resource, resources::list_resources))
         .routes(routes!(resources::get_resource, resources::patch_resource, resources::delete_resource))

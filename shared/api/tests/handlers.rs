@@ -61,6 +61,7 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/tenants/{id}/components", &["get"]),
     ("/v1/tenants/{id}/components/{name}", &["get", "put"]),
     ("/v1/tenants/{id}/resources", &["get"]),
+    ("/v1/tenants/{id}/health-runs", &["get"]),
     ("/v1/tenants/{id}/change-requests", &["get", "post"]),
     ("/v1/tenants/{id}/history", &["get"]),
     ("/v1/history", &["get"]),

@@ -76,6 +76,8 @@ id_type!(/// An AWS resource (ARN) used by one or more tenants.
     ResourceId, "res_");
 id_type!(/// A change request.
     ChangeRequestId, "chg_");
+id_type!(/// A run of the health baseline.
+    HealthRunId, "hlt_");
 
 #[cfg(test)]
 mod tests {

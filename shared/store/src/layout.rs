@@ -14,6 +14,7 @@
 //! | tenant | `TENANT#<id>` | `TENANT` | `TENANTS` / id | `STATE#<state>` / id | `CUSTOMER#<cid>#TENANTS` / id | `RELEASE#<v>#TENANTS` / id |
 //! | component_version | `TENANT#<tid>` | `COMPONENT#<name>` | | | | |
 //! | tenant_config | `TENANT#<tid>` | `CONFIG#<key>` | | | | |
+//! | health_run | `TENANT#<tid>` | `HEALTH#<id>` | | | | |
 //! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
 //! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
 //! | aws_resource | `RESOURCE#<id>` | `RESOURCE` | `RESOURCES` / id | | | |
@@ -28,7 +29,8 @@
 //! - customers / licenses / releases / tenants / resources: `Query gsi1` on the collection;
 //! - tenants by state, customer, release: `Query` gsi2 / gsi3 / gsi4 (a second filter is a
 //!   `FilterExpression` on that query);
-//! - a tenant's components, configs, resources: `Query pk = TENANT#<tid>, begins_with(sk, ...)`;
+//! - a tenant's components, configs, resources, health runs (newest first): `Query pk =
+//!   TENANT#<tid>, begins_with(sk, ...)`;
 //! - tenants of a resource: `Query gsi2 = RESOURCE#<rid>#TENANTS`;
 //! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
 //! - change requests of a tenant, newest first: `Query gsi1 = TENANT#<tid>#CHANGES`, descending
@@ -133,6 +135,7 @@ pub fn idempotency_key(sub: &str, key: &str) -> Key {
 
 pub const COMPONENT_PREFIX: &str = "COMPONENT#";
 pub const CONFIG_PREFIX: &str = "CONFIG#";
+pub const HEALTH_PREFIX: &str = "HEALTH#";
 pub const RESOURCE_LINK_PREFIX: &str = "RESOURCE#";
 pub const FLEET_PARTITION: &str = "FLEET";
 
@@ -245,6 +248,13 @@ impl Record for TenantChangeRequest {
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
         vec![(Index::Gsi1, change_requests_of_tenant(&self.tenant_id), self.id.to_string())]
+    }
+}
+
+impl Record for domain::HealthRun {
+    const KIND: &'static str = "health_run";
+    fn key(&self) -> Key {
+        Key::new(tenant_partition(&self.tenant_id), format!("{HEALTH_PREFIX}{}", self.id))
     }
 }
 

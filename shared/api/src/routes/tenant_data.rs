@@ -236,3 +236,22 @@ pub async fn put_component(
     )
     .await
 }
+
+/// The health-baseline runs of a tenant, newest first: each suite's result and the build that
+/// ran it.
+#[utoipa::path(get, path = "/v1/tenants/{id}/health-runs", tag = "health", params(("id" = TenantId, Path), ListParams),
+    responses((status = 200, body = ListResponse<domain::HealthRun>), (status = 404, body = Problem)))]
+pub async fn list_health_runs(
+    State(app): State<App>,
+    _: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<axum::Json<ListResponse<domain::HealthRun>>, ApiError> {
+    let id = tenants::parse_id(&id)?;
+    let q = Query::new(None, layout::tenant_partition(&id)).prefix(layout::HEALTH_PREFIX).newest_first();
+    let page = persist::list(&app, q, &params).await?;
+    if page.items.is_empty() && params.next_token.is_none() {
+        tenants::load(&app, &id).await?;
+    }
+    Ok(axum::Json(page))
+}
