@@ -356,6 +356,12 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         }
         Task::Transition { change_request_id, step: Step::Transition { name, to } } => {
             let held = held(deps, &change_request_id).await?;
+            if !plan_of(&held.cr)?.through.contains(&to) {
+                return Err(TaskError::Invalid(format!("{to} is not a state of this change request's plan")));
+            }
+            if held.tenant.state == to && held.cr.steps.iter().any(|s| s.name == name && s.status == "succeeded") {
+                return Ok(json!({ "done": true }));
+            }
             let mut cr = held.cr.clone();
             record(&mut cr, &name, "succeeded", Some(json!({ "from": held.tenant.state, "to": to })), None);
             let tenant = (held.tenant.state != to).then(|| Tenant { state: to, ..held.tenant.clone() });
@@ -480,9 +486,13 @@ fn error_text(error: Option<Value>) -> String {
         .ok()
         .and_then(|c| c.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| cause.to_owned());
-    let mut text = format!("{kind}: {message}");
-    text.truncate(1000);
-    text
+    let text = format!("{kind}: {message}");
+    // At most 1000 bytes, cut at a character boundary (SSM and Jenkins output is often UTF-8).
+    let mut end = text.len().min(1000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// Ends the change request: the tenant goes where the plan says for this outcome, the claim is
@@ -578,8 +588,9 @@ fn health_run(cr: &TenantChangeRequest, tenant: &Tenant, suites: &[String]) -> O
     })
 }
 
-/// After an upgrade: the tenant's component versions become the target release's manifest
-/// (each conditional on the revision read, so a concurrent PUT is not overwritten blindly).
+/// After an upgrade: the components the target release ships take its versions (each write
+/// conditional on the revision read, so a concurrent PUT is not overwritten blindly); components
+/// it does not ship are left as they are (they may be managed outside releases).
 async fn upgraded_components(deps: &Deps, held: &Held, target: &ReleaseVersion) -> Result<Vec<WriteOp>, TaskError> {
     let item = deps
         .registry

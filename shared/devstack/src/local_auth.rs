@@ -53,8 +53,7 @@ impl LocalTokens {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        // ok: HMAC accepts a key of any length
-        Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length")
+        Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length") // ok: infallible for HMAC
     }
 
     /// A token for `sub` with `role`, valid for `ttl_secs`.

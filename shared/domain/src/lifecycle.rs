@@ -362,7 +362,7 @@ impl OperationRule {
         self.routes
             .iter()
             .find(|r| r.model.is_none() || r.model == model)
-            .expect("every accepted change model has a route (checked by the tests)")
+            .expect("every accepted change model has a route (checked by the tests)") // ok: static table
     }
 }
 

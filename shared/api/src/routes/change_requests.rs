@@ -266,6 +266,22 @@ async fn close_unstarted(
     persist::ok(&closed)
 }
 
+/// A change request an admin other than its requester may now approve or reject.
+async fn awaiting_decision(app: &App, principal: &Principal, id: &str) -> Result<TenantChangeRequest, ApiError> {
+    principal.require(Role::Admin)?;
+    let cr = load(app, id).await?;
+    if cr.status != ChangeRequestStatus::AwaitingApproval {
+        return Err(ApiError::Conflict(format!("change request {} does not await approval", cr.id)));
+    }
+    if domain::history::actor_sub(&cr.requested_by) == principal.actor.sub {
+        return Err(ApiError::Forbidden(
+            "a change request must be decided by an admin other than its requester (the requester may cancel it)"
+                .into(),
+        ));
+    }
+    Ok(cr)
+}
+
 /// Approve a change request that awaits approval; it starts at once. Admins only, and not the
 /// admin who requested it.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/approve", tag = "change requests", params(("id" = ChangeRequestId, Path)),
@@ -275,16 +291,7 @@ pub async fn approve_change_request(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Admin)?;
-    let cr = load(&app, &id).await?;
-    if cr.status != ChangeRequestStatus::AwaitingApproval {
-        return Err(ApiError::Conflict(format!("change request {} does not await approval", cr.id)));
-    }
-    if domain::history::actor_sub(&cr.requested_by) == principal.actor.sub {
-        return Err(ApiError::Forbidden(
-            "a change request must be approved by an admin other than its requester".into(),
-        ));
-    }
+    let cr = awaiting_decision(&app, &principal, &id).await?;
     let ctx = WriteContext { change_request_id: Some(cr.id.clone()), ..ctx(&principal) };
     let mut approved = cr.clone();
     approved.status = ChangeRequestStatus::Running;
@@ -311,16 +318,7 @@ pub async fn reject_change_request(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Admin)?;
-    let cr = load(&app, &id).await?;
-    if cr.status != ChangeRequestStatus::AwaitingApproval {
-        return Err(ApiError::Conflict(format!("change request {} does not await approval", cr.id)));
-    }
-    if domain::history::actor_sub(&cr.requested_by) == principal.actor.sub {
-        return Err(ApiError::Forbidden(
-            "a change request must be decided by an admin other than its requester; cancel it instead".into(),
-        ));
-    }
+    let cr = awaiting_decision(&app, &principal, &id).await?;
     close_unstarted(&app, cr, ChangeRequestStatus::Rejected, &principal).await
 }
 
