@@ -430,3 +430,36 @@ async fn measure_lifecycle_operations() {
         std::fs::write(out, table).unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_release_names_its_own_health_suites() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
+    let c = api.call("operator", Method::POST, "/v1/customers", Some(json!({"name": "Acme"}))).await;
+    let r = api
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/releases",
+            Some(json!({"version": "4.0.0", "components": {"webapp": "4.0.0"}, "health_suites": ["db-integrity"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let t = api
+        .call(
+            "operator",
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"customer_id": c.body["id"], "name": "acme-next", "release": "4.0.0"})),
+        )
+        .await;
+    let done = api.settled(t.body["active_change_request_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let suites: Vec<String> =
+        lc.jenkins.builds().iter().filter(|b| b.job.starts_with("health-")).map(|b| b.job.clone()).collect();
+    assert_eq!(suites, ["health-db-integrity"]);
+    let runs = api
+        .call("viewer", Method::GET, &format!("/v1/tenants/{}/health-runs", t.body["id"].as_str().unwrap()), None)
+        .await
+        .body;
+    assert_eq!(runs["items"][0]["suites"][0]["suite"], "db-integrity");
+}

@@ -337,13 +337,25 @@ fn expired(started: DateTime<Utc>, timeout_seconds: u64) -> bool {
     (Utc::now() - started).num_seconds() > i64::try_from(timeout_seconds).unwrap_or(i64::MAX)
 }
 
+/// The health suites of the release the tenant will run when the change ends (the upgrade
+/// target, or its release): the release's own list, or the fleet's default.
+async fn suites_for(deps: &Deps, held: &Held) -> Result<Vec<String>, TaskError> {
+    let release = target_release(&held.cr).unwrap_or_else(|| held.tenant.release.clone());
+    let own = match deps.registry.get(&layout::release_key(&release)).await? {
+        Some(item) => ProductRelease::from_item(item)?.health_suites,
+        None => Vec::new(),
+    };
+    Ok(if own.is_empty() { deps.suites.clone() } else { own.into_iter().map(String::from).collect() })
+}
+
 /// Runs one task.
 pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
     match task {
         Task::Begin { change_request_id } => {
             let held = held(deps, &change_request_id).await?;
             let plan = plan_of(&held.cr)?;
-            let steps = recipe::steps(&plan, &deps.suites, deps.pace);
+            let suites = suites_for(deps, &held).await?;
+            let steps = recipe::steps(&plan, &suites, deps.pace);
             if held.cr.steps.iter().any(|s| s.name == "begin") {
                 return Ok(json!({ "steps": steps }));
             }
@@ -545,7 +557,7 @@ async fn finish(deps: &Deps, id: &ChangeRequestId, outcome: Outcome, error: Opti
     for op in extra {
         tx.push(op, conflict());
     }
-    if let Some(run) = health_run(&cr, &tenant, &deps.suites) {
+    if let Some(run) = health_run(&cr, &tenant) {
         tx.put(&run, Cond::NotExists, conflict())?;
     }
     let app = App { table: deps.registry.clone(), history: deps.registry.clone(), workflows: Arc::new(NoWorkflows) };
@@ -556,11 +568,27 @@ async fn finish(deps: &Deps, id: &ChangeRequestId, outcome: Outcome, error: Opti
 
 /// The health run a validating change request made, from its suite steps (none when no suite
 /// ran, e.g. the work before them failed).
-fn health_run(cr: &TenantChangeRequest, tenant: &Tenant, suites: &[String]) -> Option<domain::HealthRun> {
+fn health_run(cr: &TenantChangeRequest, tenant: &Tenant) -> Option<domain::HealthRun> {
     let ran: Vec<&ChangeStep> = cr.steps.iter().filter(|s| s.name.starts_with("health suite ")).collect();
     if ran.is_empty() {
         return None;
     }
+    // The suites planned at `begin`, so that those a failure kept from running show as not run.
+    let planned: Vec<Step> = cr
+        .steps
+        .iter()
+        .find(|s| s.name == "begin")
+        .and_then(|s| s.detail.as_ref())
+        .and_then(|d| d.get("steps"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let suites: Vec<String> = planned
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::Jenkins { suite: Some(suite), .. } => Some(suite),
+            _ => None,
+        })
+        .collect();
     let results: Vec<domain::SuiteResult> = suites
         .iter()
         .map(|suite| {

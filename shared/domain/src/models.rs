@@ -13,7 +13,7 @@ use crate::{
     Operation, ResourceId, Source, TenantId, TenantState, patch,
     values::{
         Arn, ComponentName, ComponentVersionLabel, ConfigKey, Email, FeatureName, Name, PlainValue, Region,
-        ReleaseVersion, SecretRef, TenantName, Text,
+        ReleaseVersion, SecretRef, SuiteName, TenantName, Text,
     },
 };
 
@@ -360,11 +360,17 @@ pub struct ProductRelease {
     #[schema(value_type = BTreeMap<String, ComponentVersionLabel>)]
     pub components: BTreeMap<ComponentName, ComponentVersionLabel>,
     pub status: ReleaseStatus,
+    /// The health-baseline suites that validate a tenant on this release (empty: the fleet's
+    /// default suites).
+    #[serde(default)]
+    pub health_suites: Vec<SuiteName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Text>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
+
+pub const MAX_SUITES: usize = 20;
 
 /// A release's manifest fits in one transaction with the tenant that is created from it.
 pub const MAX_COMPONENTS: usize = 64;
@@ -376,12 +382,16 @@ pub struct ReleaseCreate {
     #[schema(value_type = BTreeMap<String, ComponentVersionLabel>)]
     pub components: BTreeMap<ComponentName, ComponentVersionLabel>,
     #[serde(default)]
+    pub health_suites: Vec<SuiteName>,
+    #[serde(default)]
     pub notes: Option<Text>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleasePatch {
+    #[serde(default, deserialize_with = "patch::not_null")]
+    pub health_suites: Option<Vec<SuiteName>>,
     #[serde(default, deserialize_with = "patch::not_null")]
     pub status: Option<ReleaseStatus>,
     #[serde(default, deserialize_with = "patch::nullable")]
@@ -397,20 +407,35 @@ impl ProductRelease {
         if cmd.components.len() > MAX_COMPONENTS {
             return Err(FieldError::new("components", format!("at most {MAX_COMPONENTS} components")));
         }
+        check_suites(&cmd.health_suites)?;
         Ok(Self {
             version: cmd.version,
             components: cmd.components,
             status: ReleaseStatus::Available,
+            health_suites: cmd.health_suites,
             notes: cmd.notes,
             stamp: Stamp::first(ctx),
         })
     }
 }
 
+fn check_suites(suites: &[SuiteName]) -> Result<(), FieldError> {
+    if suites.len() > MAX_SUITES {
+        return Err(FieldError::new("health_suites", format!("at most {MAX_SUITES} suites")));
+    }
+    let distinct: std::collections::BTreeSet<&SuiteName> = suites.iter().collect();
+    if distinct.len() != suites.len() {
+        return Err(FieldError::new("health_suites", "a suite is listed twice"));
+    }
+    Ok(())
+}
+
 impl ReleasePatch {
-    pub fn apply_to(self, r: &mut ProductRelease) {
+    pub fn apply_to(self, r: &mut ProductRelease) -> Result<(), FieldError> {
         patch::set(&mut r.status, self.status);
+        patch::set(&mut r.health_suites, self.health_suites);
         patch::apply(&mut r.notes, self.notes);
+        check_suites(&r.health_suites)
     }
 }
 

@@ -153,6 +153,11 @@ string_value!(
     check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'), "^[a-z][a-z0-9_.-]*$"));
 
 string_value!(
+    /// A health-baseline suite (a Jenkins job `health-<suite>`), e.g. `api-smoke`.
+    SuiteName, max = 64, pattern = Some("^[a-z][a-z0-9_-]*$"), example = "api-smoke",
+    check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'), "^[a-z][a-z0-9_-]*$"));
+
+string_value!(
     /// An Amazon Resource Name: `arn:partition:service:region:account:resource`.
     Arn, max = 2048, pattern = Some("^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$"),
     example = "arn:aws:rds:us-east-1:123456789012:db:acme-prod", check = check_arn);

@@ -76,6 +76,6 @@ pub async fn patch_release(
     let current = load(&app, &parse_version(&v)?).await?;
     if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
-    body.value.apply_to(&mut next);
+    body.value.apply_to(&mut next)?;
     persist::write_changed(&app, &current, next, &principal, if_match, Tx::new()).await
 }
