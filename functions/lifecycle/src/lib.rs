@@ -22,7 +22,7 @@ use engine::{
     BuildResult, BuildStatus, CommandStatus, Jenkins, JenkinsError, QueuedBuild, RemoteCommands, RemoteError,
 };
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use portal_api::persist::{App, Tx};
+use portal_api::persist::Tx;
 use portal_api::routes::tenants::count_in_fleet;
 use recipe::{Pace, Step};
 use serde::{Deserialize, Serialize};
@@ -286,21 +286,7 @@ async fn save(deps: &Deps, held: &Held, mut cr: TenantChangeRequest, tenant: Opt
         let moves = [(held.tenant.state, &held.tenant.release, -1), (t.state, &t.release, 1)];
         count_in_fleet(&mut tx, &moves);
     }
-    let app = App { table: deps.registry.clone(), history: deps.registry.clone(), workflows: Arc::new(NoWorkflows) };
-    tx.commit(&app).await.map_err(TaskError::from)
-}
-
-/// Tasks never start workflows; `App` wants one.
-struct NoWorkflows;
-
-#[async_trait::async_trait]
-impl engine::Workflows for NoWorkflows {
-    async fn start(&self, name: &str, _: &Value) -> Result<String, engine::WorkflowError> {
-        Err(engine::WorkflowError::NameTaken(name.to_owned()))
-    }
-    fn execution_arn(&self, name: &str) -> String {
-        name.to_owned()
-    }
+    tx.commit_to(deps.registry.as_ref()).await.map_err(TaskError::from)
 }
 
 fn jenkins_params(held: &Held, suite: Option<&str>) -> BTreeMap<String, String> {
@@ -560,8 +546,7 @@ async fn finish(deps: &Deps, id: &ChangeRequestId, outcome: Outcome, error: Opti
     if let Some(run) = health_run(&cr, &tenant) {
         tx.put(&run, Cond::NotExists, conflict())?;
     }
-    let app = App { table: deps.registry.clone(), history: deps.registry.clone(), workflows: Arc::new(NoWorkflows) };
-    tx.commit(&app).await?;
+    tx.commit_to(deps.registry.as_ref()).await?;
     tracing::info!(change_request = %id, status = ?cr.status, state = %tenant.state, "change request finished");
     Ok(json!({ "status": cr.status, "state": tenant.state }))
 }

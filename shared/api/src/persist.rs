@@ -102,7 +102,12 @@ impl Tx {
     }
 
     pub async fn commit(self, app: &App) -> Result<(), ApiError> {
-        match app.table.write(self.ops).await {
+        self.commit_to(app.table.as_ref()).await
+    }
+
+    /// Writes the batch to `table`; a failed condition is the problem pushed with its write.
+    pub async fn commit_to(self, table: &dyn Table) -> Result<(), ApiError> {
+        match table.write(self.ops).await {
             Ok(()) => Ok(()),
             Err(StoreError::ConditionFailed { op: Some(i) }) if i < self.on_fail.len() => Err(self.on_fail[i].clone()),
             Err(StoreError::TooLarge(n)) => {
