@@ -3,14 +3,61 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use engine::jenkins::HttpJenkins;
 use engine::remote::SsmCommands;
+use engine::{BuildStatus, Jenkins, JenkinsError, QueuedBuild};
 use store::dynamo::DynamoTable;
+use tokio::sync::OnceCell;
 
 use crate::Deps;
 use crate::recipe::Pace;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The Jenkins client, built on first use from the SecureString holding its credentials: the
+/// tasks that never call Jenkins (`begin`, `transition`, `finish`, SSM steps) do not pay for the
+/// SSM read, and a cold start does not wait on it.
+struct SecretJenkins {
+    ssm: aws_sdk_ssm::Client,
+    param: String,
+    url: String,
+    client: OnceCell<HttpJenkins>,
+}
+
+impl SecretJenkins {
+    async fn client(&self) -> Result<&HttpJenkins, JenkinsError> {
+        self.client
+            .get_or_try_init(|| async {
+                let out =
+                    self.ssm.get_parameter().name(&self.param).with_decryption(true).send().await.map_err(|e| {
+                        JenkinsError::Unavailable(format!(
+                            "reading the Jenkins credentials {}: {}",
+                            self.param,
+                            aws_sdk_ssm::error::DisplayErrorContext(e)
+                        ))
+                    })?;
+                let secret = out
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .ok_or_else(|| JenkinsError::Refused(format!("{} has no value", self.param)))?;
+                HttpJenkins::from_secret(&self.url, secret).map_err(|e| JenkinsError::Refused(e.to_string()))
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Jenkins for SecretJenkins {
+    async fn trigger(&self, job: &str, params: &BTreeMap<String, String>) -> Result<QueuedBuild, JenkinsError> {
+        self.client().await?.trigger(job, params).await
+    }
+
+    async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
+        self.client().await?.status(build).await
+    }
+}
 
 /// From the process environment (in Lambda).
 pub async fn deps_from_env(config: &aws_config::SdkConfig) -> Result<Deps, Error> {
@@ -22,21 +69,12 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
     let required = |k: &str| var(k).ok_or_else(|| format!("{k} is not set"));
     let number = |k: &str, default: u64| var(k).and_then(|v| v.parse().ok()).unwrap_or(default);
     let ssm = aws_sdk_ssm::Client::new(config);
-    let param = required("JENKINS_SECRET_PARAM")?;
-    let secret = ssm
-        .get_parameter()
-        .name(&param)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| {
-            format!("reading the Jenkins credentials {param}: {}", aws_sdk_ssm::error::DisplayErrorContext(e))
-        })?
-        .parameter()
-        .and_then(|p| p.value())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{param} has no value"))?;
-    let jenkins = HttpJenkins::from_secret(&required("JENKINS_URL")?, &secret).map_err(|e| e.to_string())?;
+    let jenkins = SecretJenkins {
+        ssm: ssm.clone(),
+        param: required("JENKINS_SECRET_PARAM")?,
+        url: required("JENKINS_URL")?,
+        client: OnceCell::new(),
+    };
     Ok(Deps {
         registry: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), required("TABLE_NAME")?)),
         jenkins: Arc::new(jenkins),
