@@ -37,7 +37,7 @@ deploy: ## build for arm64 and deploy with SAM (needs the SAM CLI and AWS creden
 	sam build --template-file infra/template.yaml
 	sam deploy
 
-bench: tools ## measure release size and cold init of the functions (writes bench/RESULTS.md)
+bench: tools ## release sizes, cold and warm starts vs a bare runtime and Python, memory, request costs (bench/RESULTS.md)
 	@bash bench/run.sh
 
 clean: ## remove build output and local state (keeps .tools/)

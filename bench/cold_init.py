@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Cold init of Lambda custom-runtime binaries: spawn → first poll of the Runtime API.
+"""Cold init of Lambda functions: spawn → first poll of the Runtime API.
 
     python3 bench/cold_init.py BINARY [BINARY ...] [--runs 20] [--warmup 2]
         [--env K=V ...] [--invoke EVENT_FILE] [--json]
+    python3 bench/cold_init.py --spec FUNCTIONS.json [--runs 20] [--warmup 2] [--json]
 
 Each run spawns a fresh process against a local stub of the Runtime API (runtime_stub.py) with
 the environment Lambda gives a function, times spawn → its first `GET .../invocation/next`,
@@ -12,9 +13,13 @@ once its init is timed, waits for the answer, and reads the process's peak RSS (
 before killing it; without it the RSS reported is the one after init.
 
 A BINARY may be given as LABEL=PATH; otherwise the label is the parent directory of a
-`bootstrap` (target/lambda/api/bootstrap → api) or the file name. Prints median / p10 / p90 /
-min / max in ms; with --json the table goes to stderr and stdout gets JSON. Standard library
-only. Exit status 1 when a process fails to start, exits early or answers an error.
+`bootstrap` (target/lambda/api/bootstrap → api) or the file name. `--spec` instead names a JSON
+file `{"functions": [{"label", "cmd": [argv], "env": {..}, "cwd", "event": FILE, "size_path"}]}`
+(env on top of the Lambda environment, event and cwd optional): each function its own command
+(a Python handler through `python -m awslambdaric module.handler`), variables and event.
+Prints median / p10 / p90 / min / max in ms; with --json the table goes to stderr and stdout
+gets JSON. Standard library only. Exit status 1 when a process fails to start, exits early or
+answers an error.
 """
 
 from __future__ import annotations
@@ -94,28 +99,76 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+# Processes that work for the bench without being its children (the moto server run.sh started):
+# their CPU counts as the bench's own, not as contention.
+OWN_PIDS: list[int] = []
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime (with waited-for children) of a live process; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds() -> tuple[float, float]:
-    """(CPU seconds of all cores busy since boot, CPU seconds of this bench and its children)."""
+    """(CPU seconds of all cores busy since boot, CPU seconds of this bench, its children and
+    OWN_PIDS)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     busy = sum(fields[:8]) - fields[3] - fields[4]  # minus idle and iowait; guest is already in user
     t = os.times()
-    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
+    own = t.user + t.system + t.children_user + t.children_system + sum(map(process_cpu_seconds, OWN_PIDS))
+    return busy / os.sysconf("SC_CLK_TCK"), own
 
 
 class Failure(Exception):
     pass
 
 
-def one_run(stub: RuntimeStub, label: str, path: str, extra_env: dict, event: bytes | None, timeout: float,
-            log: Path) -> dict:
+def log_name(label: str) -> str:
+    """A file name for the output of the function labelled `label`."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label) + ".log"
+
+
+class Function:
+    """One function to start: its command, environment on top of Lambda's, event, cwd."""
+
+    def __init__(self, label: str, cmd: list[str], env: dict[str, str] | None = None, event: bytes | None = None,
+                 cwd: str | None = None, size_path: str | None = None, event_path: str | None = None):
+        self.label, self.cmd, self.env, self.event, self.cwd = label, cmd, env or {}, event, cwd
+        self.size_path = size_path
+        self.event_path = event_path
+
+    @classmethod
+    def from_spec(cls, d: dict) -> "Function":
+        event = Path(d["event"]).read_bytes() if d.get("event") else None
+        return cls(d["label"], list(d["cmd"]), d.get("env"), event, d.get("cwd"), d.get("size_path"), d.get("event"))
+
+
+def load_spec(path: str) -> list[Function]:
+    return [Function.from_spec(d) for d in json.loads(Path(path).read_text())["functions"]]
+
+
+def start(stub_address: str, f: Function, log) -> tuple[subprocess.Popen, int]:
+    """Spawns `f` against the stub; answers the process and the monotonic time just before."""
+    # "{stub}" in a value is the stub's address: AWS_ENDPOINT_URL=http://{stub} sends SSM reads there.
+    env = lambda_env(stub_address, f.label, {k: v.replace("{stub}", stub_address) for k, v in f.env.items()})
+    t0 = time.monotonic_ns()
+    proc = subprocess.Popen(f.cmd, env=env, cwd=f.cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return proc, t0
+
+
+def one_run(stub: RuntimeStub, f: Function, timeout: float, log: Path) -> dict:
+    label, event = f.label, f.event
     pid_holder: dict[str, int] = {}
     # Read in the handler of the first poll: the process is idle in its poll, init is done.
     run = stub.arm(event, on_first_poll=lambda: proc_status_kb(pid_holder["pid"]) if pid_holder else {})
-    env = lambda_env(stub.address, label, extra_env)
     with open(log, "wb") as out:
-        t0 = time.monotonic_ns()
-        proc = subprocess.Popen([path], env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc, t0 = start(stub.address, f, out)
         pid_holder["pid"] = proc.pid
         try:
             deadline = time.monotonic() + timeout
@@ -141,6 +194,7 @@ def one_run(stub: RuntimeStub, label: str, path: str, extra_env: dict, event: by
                 if isinstance(resp, dict) and "statusCode" in resp:
                     result["response_status"] = resp["statusCode"]
                 result["response_bytes"] = len(run.response or b"")
+                result["response"] = (run.response or b"")[:600].decode(errors="replace")
             status = proc_status_kb(proc.pid)
             if not status:
                 raise Failure(f"{label}: exited (status {proc.poll()}) before it could be measured")
@@ -163,14 +217,18 @@ def parse_binary(arg: str) -> tuple[str, str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("binaries", nargs="+", metavar="BINARY", help="PATH or LABEL=PATH")
+    ap.add_argument("binaries", nargs="*", metavar="BINARY", help="PATH or LABEL=PATH")
+    ap.add_argument("--spec", metavar="FUNCTIONS_JSON", help="the functions to start, each with its command, env, event")
     ap.add_argument("--runs", type=int, default=20, help="measured starts per binary (default 20)")
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured starts per binary first (default 2)")
     ap.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment, repeatable")
     ap.add_argument("--invoke", metavar="EVENT_FILE", help="serve this event once to every process; report peak RSS")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a poll or an answer")
     ap.add_argument("--json", action="store_true", help="JSON on stdout (the table goes to stderr)")
+    ap.add_argument("--own-pid", type=int, action="append", default=[], metavar="PID",
+                    help="a process working for the bench (an emulator): its CPU is not contention")
     args = ap.parse_args()
+    OWN_PIDS.extend(args.own_pid)
 
     extra_env = {}
     for kv in args.env:
@@ -178,29 +236,38 @@ def main() -> int:
         if not sep:
             ap.error(f"--env wants K=V, got {kv!r}")
         extra_env[k] = v
-    binaries = [parse_binary(b) for b in args.binaries]
-    for label, path in binaries:
-        if not os.access(path, os.X_OK):
-            ap.error(f"{path}: not an executable file")
-    if len({label for label, _ in binaries}) != len(binaries):
-        ap.error("two binaries have the same label; use LABEL=PATH")
     event = Path(args.invoke).read_bytes() if args.invoke else None
+    if args.spec:
+        if args.binaries:
+            ap.error("give either BINARY arguments or --spec")
+        functions = load_spec(args.spec)
+    else:
+        functions = [Function(label, [path], extra_env, event, size_path=path, event_path=args.invoke)
+                     for label, path in map(parse_binary, args.binaries)]
+    if not functions:
+        ap.error("nothing to start")
+    for f in functions:
+        if not os.access(f.cmd[0], os.X_OK):
+            ap.error(f"{f.cmd[0]}: not an executable file")
+    if len({f.label for f in functions}) != len(functions):
+        ap.error("two functions have the same label; use LABEL=PATH")
+    any_event = any(f.event is not None for f in functions)
 
-    results: dict[str, list[dict]] = {label: [] for label, _ in binaries}
+    results: dict[str, list[dict]] = {f.label: [] for f in functions}
     logdir = Path(tempfile.mkdtemp(prefix="cold_init."))
     cpu_before = cpu_seconds()
     t_start = time.monotonic()
     try:
         with RuntimeStub() as stub:
             for i in range(args.warmup + args.runs):
-                k = i % len(binaries)  # rotate the order: each binary goes first as often
-                for label, path in binaries[k:] + binaries[:k]:
-                    r = one_run(stub, label, path, extra_env, event, args.timeout, logdir / f"{label}.log")
+                k = i % len(functions)  # rotate the order: each function goes first as often
+                for f in functions[k:] + functions[:k]:
+                    r = one_run(stub, f, args.timeout, logdir / log_name(f.label))
                     if i >= args.warmup:
-                        results[label].append(r)
+                        results[f.label].append(r)
     except Failure as e:
         label = str(e).split(":")[0]
-        log = logdir / f"{label}.log"
+        log = logdir / log_name(label)
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         print(f"cold_init: {e}\n--- output of the process ---\n{tail}", file=sys.stderr)
         return 1
@@ -217,6 +284,7 @@ def main() -> int:
         "runs": args.runs,
         "warmup": args.warmup,
         "invoke": args.invoke,
+        "events": {f.label: f.event_path for f in functions},
         "cpu_count": os.cpu_count(),
         "wall_s": round(wall, 2),
         # Share of all cores used during the runs by this bench (with the functions it started)
@@ -225,11 +293,13 @@ def main() -> int:
         "cpu_other_fraction": round(max(0.0, busy - own) / capacity, 3),
         "binaries": {},
     }
-    for label, path in binaries:
+    for f in functions:
+        label = f.label
         rs = results[label]
         entry = {
-            "path": path,
-            "size_bytes": os.path.getsize(path),
+            "cmd": f.cmd,
+            "path": f.size_path or f.cmd[0],
+            "size_bytes": os.path.getsize(f.size_path) if f.size_path else None,
             "init_ms": summary([r["init_ms"] for r in rs]),
             "init_ms_samples": [round(r["init_ms"], 3) for r in rs],
         }
@@ -242,19 +312,23 @@ def main() -> int:
         statuses = sorted({r["response_status"] for r in rs if "response_status" in r})
         if statuses:
             entry["response_status"] = statuses
+        if rs and "response" in rs[-1]:
+            entry["response_sample"] = rs[-1]["response"]
         report["binaries"][label] = entry
 
     table = sys.stderr if args.json else sys.stdout
     print(f"cold init, spawn → first poll: {args.runs} starts each after {args.warmup} warm-up, interleaved",
           file=table)
-    print(f"{'binary':<14}{'size MB':>9}{'median':>9}{'p10':>8}{'p90':>8}{'min':>8}{'max':>8}  ms"
-          f"   RSS MiB ({'peak after one invoke' if event else 'after init'}, median / max)",
+    w = max(14, *(len(label) + 2 for label in report["binaries"]))
+    print(f"{'function':<{w}}{'size MB':>9}{'median':>9}{'p10':>8}{'p90':>8}{'min':>8}{'max':>8}  ms"
+          f"   RSS MiB ({'peak after one invoke' if any_event else 'after init'}, median / max)",
           file=table)
     for label, e in report["binaries"].items():
         s = e["init_ms"]
-        rss = e.get("rss_peak_kb") if event else e.get("rss_after_init_kb")
+        rss = e.get("rss_peak_kb") if any_event else e.get("rss_after_init_kb")
         rss_s = f"{rss['median'] / 1024:.1f} / {rss['max'] / 1024:.1f}" if rss else "-"
-        print(f"{label:<14}{e['size_bytes'] / 1e6:>9.2f}{s['median']:>9.2f}{s['p10']:>8.2f}{s['p90']:>8.2f}"
+        size = f"{e['size_bytes'] / 1e6:>9.2f}" if e["size_bytes"] else f"{'-':>9}"
+        print(f"{label:<{w}}{size}{s['median']:>9.2f}{s['p10']:>8.2f}{s['p90']:>8.2f}"
               f"{s['min']:>8.2f}{s['max']:>8.2f}      {rss_s}", file=table)
     print(f"{report['wall_s']} s; of all {os.cpu_count()} cores, this bench used {report['cpu_own_fraction']:.0%}"
           f" and other processes {report['cpu_other_fraction']:.0%}", file=table)

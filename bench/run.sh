@@ -1,164 +1,201 @@
 #!/usr/bin/env bash
-# `make bench`: release size, cold init and peak RSS of the api function against a bare
-# lambda_runtime hello, and the table calls of every API route. Writes bench/RESULTS.md.
+# `make bench`: for every function (api, changelog, lifecycle) next to a bare lambda_runtime
+# `hello`, in one run: release size, cold init against a Runtime API stub (and the same handlers
+# in Python with boto3 through awslambdaric), warm invocations, peak RSS, and the DynamoDB calls
+# of every API route and lifecycle task (in memory and on moto). Writes bench/RESULTS.md.
 #
-#   bash bench/run.sh            (from anywhere; RUNS=40 starts per binary by default)
+#   bash bench/run.sh     (from anywhere)
+#   RUNS=40 (cold starts per function, >= 20)  WARM_RUNS=300  WARM_WARMUP=20  (invocations)
+#   BENCH_KEEP_WORK=1 keeps the raw measurements (JSON) in the temporary directory it names
 #
 # x86_64 only: an arm64 build needs `rustup target add aarch64-unknown-linux-gnu`, a download
-# this machine cannot make. Needs the local tools (`make tools`): cargo-lambda and zig.
+# this machine cannot make. Needs the local tools (`make tools`: moto, cargo-lambda, zig); installs
+# the Python side (awslambdaric, boto3) into .tools/bench-venv on first use.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 export PATH="$REPO/.tools/venv/bin:$PATH"
 RUNS="${RUNS:-40}"
+WARM_RUNS="${WARM_RUNS:-300}"
+WARM_WARMUP="${WARM_WARMUP:-20}"
 OUT="bench/RESULTS.md"
+TOOLS_PY="$REPO/.tools/venv/bin/python"
+BENCH_VENV="$REPO/.tools/bench-venv"
+BENCH_PY="$BENCH_VENV/bin/python"
+# The Python side, pinned: the runtime interface client AWS's Python base images run, and boto3.
+BENCH_REQUIREMENTS=("awslambdaric==4.2.2" "boto3==1.44.8")
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+MOTO_PID=""
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
+cleanup() {
+  if [[ -n "$MOTO_PID" ]]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+  if [[ -n "${BENCH_KEEP_WORK:-}" ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
 command -v cargo-lambda >/dev/null || { log "cargo-lambda not found: run make tools"; exit 1; }
+[[ -x "$TOOLS_PY" ]] || { log "$TOOLS_PY not found: run make tools"; exit 1; }
 (( RUNS >= 20 )) || { log "RUNS must be at least 20"; exit 1; }
+(( WARM_RUNS >= 100 )) || { log "WARM_RUNS must be at least 100 (for a p99)"; exit 1; }
 
-log "cargo lambda build --release --locked (x86_64; a cold build takes 6-14 min on 2 cores)"
-start=$SECONDS
-cargo lambda build --release --locked
-build_secs=$((SECONDS - start))
+# --- the Python side: its own venv, installed once (a stamp of the pins makes reruns no-ops) ----
+bench_venv() {
+  local want have=""
+  want="$( { printf '%s\n' "${BENCH_REQUIREMENTS[@]}"; python3 -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+  [[ -f "$BENCH_VENV/.stamp" ]] && have="$(cat "$BENCH_VENV/.stamp")"
+  if [[ "$have" == "$want" && -x "$BENCH_PY" ]]; then
+    return
+  fi
+  log "installing ${BENCH_REQUIREMENTS[*]} into $BENCH_VENV"
+  rm -rf "$BENCH_VENV"
+  python3 -m venv "$BENCH_VENV"
+  "$BENCH_PY" -m pip install --quiet --disable-pip-version-check --no-input "${BENCH_REQUIREMENTS[@]}"
+  "$BENCH_PY" -c 'import awslambdaric, boto3'
+  printf '%s\n' "$want" >"$BENCH_VENV/.stamp"
+}
+bench_venv
 
-API=target/lambda/api/bootstrap
-HELLO=target/lambda/hello/bootstrap
-ROUTE_COSTS=target/lambda/route-costs/bootstrap
-for f in "$API" "$HELLO" "$ROUTE_COSTS"; do
+# --- the release build, as deployed (x86_64 here) ------------------------------------------------
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "cargo lambda build --release --locked (x86_64; a cold build takes 6-14 min on 2 cores; load now $LOAD_BEFORE)"
+python3 bench/contention.py --out "$WORK/build.json" -- cargo lambda build --release --locked
+
+declare -A BIN=(
+  [hello]=target/lambda/hello/bootstrap
+  [hello-sdk]=target/lambda/hello-sdk/bootstrap
+  [api]=target/lambda/api/bootstrap
+  [changelog]=target/lambda/changelog/bootstrap
+  [lifecycle]=target/lambda/lifecycle/bootstrap
+  [route-costs]=target/lambda/route-costs/bootstrap
+)
+for f in "${BIN[@]}"; do
   [[ -x "$f" ]] || { log "$f was not built"; exit 1; }
 done
 
-log "cold init and peak RSS: $RUNS starts of each, interleaved, one GET /v1/health invocation each"
+# --- moto, on a free loopback port; it exits when this script's end of its stdin closes -----------
+MOTO_PORT="$("$TOOLS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+mkfifo "$WORK/moto.stdin"
+"$TOOLS_PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" --exit-on-stdin-eof \
+  <"$WORK/moto.stdin" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+exec 7>"$WORK/moto.stdin"
+for _ in $(seq 1 150); do
+  grep -q '^moto ready' "$WORK/moto.log" 2>/dev/null && break
+  kill -0 "$MOTO_PID" 2>/dev/null || { log "moto failed to start:"; cat "$WORK/moto.log" >&2; exit 1; }
+  sleep 0.2
+done
+grep -q '^moto ready' "$WORK/moto.log" || { log "moto did not become ready"; exit 1; }
+ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+log "moto on $ENDPOINT"
+
+# --- fixtures: tables, the Jenkins secret in SSM, change requests to begin, the events ------------
+TABLE=bench-registry CHANGELOG_TABLE=bench-changelog SECRET_PARAM=/admin-portal/bench/jenkins
+FRESH=$((WARM_RUNS + WARM_WARMUP))
+log "fixtures on moto: both tables, $SECRET_PARAM, $FRESH tenants with a change request to begin"
+"${BIN[route-costs]}" fixtures --endpoint "$ENDPOINT" --table "$TABLE" --changelog-table "$CHANGELOG_TABLE" \
+  --changes "$FRESH" --secret-param "$SECRET_PARAM" >"$WORK/changes.json"
+"$BENCH_PY" bench/fixtures.py events --out "$WORK/events" --changes "$WORK/changes.json"
+"$BENCH_PY" bench/fixtures.py moto --endpoint "$ENDPOINT" --param "$SECRET_PARAM" >"$WORK/moto.json"
+
+# --- the functions: each with its variables from infra/template.yaml, all pointed at moto --------
+export BENCH_ENDPOINT="$ENDPOINT" BENCH_TABLE="$TABLE" BENCH_CHANGELOG_TABLE="$CHANGELOG_TABLE" \
+  BENCH_SECRET_PARAM="$SECRET_PARAM" BENCH_PY BENCH_WORK="$WORK" BENCH_REPO="$REPO"
+python3 - <<'PY'
+import json, os
+e = os.environ
+work, repo = e["BENCH_WORK"], e["BENCH_REPO"]
+common = {"AWS_ENDPOINT_URL": e["BENCH_ENDPOINT"]}
+env = {
+    "hello": {},
+    "hello-sdk": {},
+    "api": {"TABLE_NAME": e["BENCH_TABLE"], "CHANGELOG_TABLE_NAME": e["BENCH_CHANGELOG_TABLE"],
+            "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench-lifecycle",
+            "RUST_LOG": "info", "PORTAL_STAGE": "bench"},
+    "changelog": {"CHANGELOG_TABLE_NAME": e["BENCH_CHANGELOG_TABLE"], "RUST_LOG": "info"},
+    "lifecycle": {"TABLE_NAME": e["BENCH_TABLE"], "JENKINS_URL": "http://127.0.0.1:9/",
+                  "JENKINS_SECRET_PARAM": e["BENCH_SECRET_PARAM"], "HEALTH_SUITES": "api-smoke,ui-smoke",
+                  "POLL_SECONDS": "15", "RUST_LOG": "info"},
+}
+health = f"{repo}/bench/events/health.json"
+event = {"hello": health, "hello-sdk": health, "api": health,
+         "changelog": f"{work}/events/changelog-batch.json", "lifecycle": f"{work}/events/lifecycle-begun.json"}
+
+def rust(label, event_path):
+    path = f"{repo}/target/lambda/{label}/bootstrap"
+    return {"label": label, "cmd": [path], "size_path": path, "env": {**common, **env[label]}, "event": event_path}
+
+def python(label, event_path):
+    module = f"{label}_handler"
+    return {"label": f"py-{label}", "cmd": [e["BENCH_PY"], "-m", "awslambdaric", f"{module}.handler"],
+            "cwd": f"{repo}/bench/python",
+            "env": {**common, **env[label], "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                    "_HANDLER": f"{module}.handler", "LAMBDA_TASK_ROOT": f"{repo}/bench/python"},
+            "event": event_path}
+
+# Variants that take one thing out of a cold start, to show what it costs:
+# - /certfile: SSL_CERT_FILE names the CA bundle, so the TLS roots are read from that one file,
+#   not also from every file of /etc/ssl/certs (closer to provided.al2023's single bundle);
+# - /ssm-stub: the lifecycle's SSM read at init answered at once by the Runtime API stub.
+bundle = next(p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                          "/etc/ssl/cert.pem") if os.path.exists(p))
+
+def variant(label, suffix, extra):
+    f = rust(label, event[label])
+    return {**f, "label": f"{label}/{suffix}", "env": {**f["env"], **extra}}
+
+rusts = ["hello", "hello-sdk", "api", "changelog", "lifecycle"]
+cold = ([rust(l, event[l]) for l in rusts]
+        + [variant(l, "certfile", {"SSL_CERT_FILE": bundle}) for l in rusts[1:]]
+        # (no event: its DynamoDB calls would go to the stub too)
+        + [{**variant("lifecycle", "ssm-stub", {"AWS_ENDPOINT_URL": "http://{stub}"}), "event": None}]
+        + [python(l, event[l]) for l in ("api", "changelog", "lifecycle")])
+warm = [rust("hello", health), rust("api", health),
+        {**rust("api", f"{repo}/bench/events/fleet-summary.json"), "label": "api-fleet-summary"},
+        rust("changelog", event["changelog"]), rust("lifecycle", f"{work}/events/lifecycle-begin.jsonl"),
+        python("api", health)]
+json.dump({"functions": cold}, open(f"{work}/cold-spec.json", "w"), indent=2)
+json.dump({"functions": warm}, open(f"{work}/warm-spec.json", "w"), indent=2)
+PY
+
+log "cold init and peak RSS: $RUNS starts of each function, interleaved, one invocation each"
 sleep 2  # let the build's last writes settle
-python3 bench/cold_init.py "api=$API" "hello=$HELLO" --runs "$RUNS" --warmup 3 \
-  --env TABLE_NAME=bench --env CHANGELOG_TABLE_NAME=bench-changelog --env RUST_LOG=info \
-  --invoke bench/events/health.json --json >"$WORK/cold.json"
+python3 bench/cold_init.py --spec "$WORK/cold-spec.json" --runs "$RUNS" --warmup 3 --timeout 30 \
+  --own-pid "$MOTO_PID" --json >"$WORK/cold.json"
+
+log "what each init opens (TLS root-certificate files) and connects to: one start each under strace"
+python3 bench/init_files.py --spec "$WORK/cold-spec.json" >"$WORK/init_files.json"
+
+log "warm invocations: $WARM_WARMUP + $WARM_RUNS per function, one process each"
+python3 bench/warm.py --spec "$WORK/warm-spec.json" --runs "$WARM_RUNS" --warmup "$WARM_WARMUP" \
+  --own-pid "$MOTO_PID" --json >"$WORK/warm.json"
 
 # The release binary of the same cargo-lambda build (a `cargo run --release` would be a second
 # full release build, in target/release, with another feature set).
-log "route costs ($ROUTE_COSTS)"
+log "route and lifecycle task costs (${BIN[route-costs]}): in memory, then on moto"
 route_rc=0
-"$ROUTE_COSTS" >"$WORK/routes.md" 2>"$WORK/routes.err" || route_rc=$?
+"${BIN[route-costs]}" --moto "$ENDPOINT" >"$WORK/routes.json" 2>"$WORK/routes.err" || route_rc=$?
 
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 export BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_CPU="$CPU ($(nproc) cores)" \
   BENCH_RUSTC="$(rustc -V)" BENCH_CARGO_LAMBDA="$(cargo lambda --version 2>/dev/null | head -1)" \
   BENCH_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')" \
-  BENCH_BUILD_SECS="$build_secs" BENCH_ROUTE_RC="$route_rc" BENCH_WORK="$WORK" BENCH_RUNS="$RUNS"
+  BENCH_LOAD_BEFORE="$LOAD_BEFORE" BENCH_ROUTE_RC="$route_rc" BENCH_RUNS="$RUNS" \
+  BENCH_TARGETS="$(rustup target list --installed 2>/dev/null | tr '\n' ' ')" \
+  BENCH_PYTHON="$("$BENCH_PY" -c 'import sys, boto3, importlib.metadata as m; print("Python " + sys.version.split()[0] + ", boto3 " + boto3.__version__ + ", awslambdaric " + m.version("awslambdaric"))')" \
+  BENCH_MOTO="$("$TOOLS_PY" -c 'import moto; print(moto.__version__)')"
 
-python3 - "$API" "$HELLO" >"$OUT.tmp" <<'PY'
-import io, json, os, subprocess, sys, zipfile
-from pathlib import Path
-
-env = os.environ
-work = Path(env["BENCH_WORK"])
-cold = json.loads((work / "cold.json").read_text())
-b = cold["binaries"]
-api, hello = b["api"], b["hello"]
-
-def zipped(path):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.write(path, "bootstrap")
-    return buf.tell()
-
-def stripped(path):
-    try:
-        out = subprocess.run(["file", "-b", path], capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        return "?"
-    return "yes" if "stripped" in out and "not stripped" not in out else "no"
-
-mb = lambda n: f"{n / 1e6:.2f} MB"
-mib = lambda kb: f"{kb / 1024:.1f} MiB"
-p = print
-p("# Benchmark results")
-p()
-p(f"Written by `make bench` (`bench/run.sh`) on {env['BENCH_DATE']}, commit {env['BENCH_COMMIT']}.")
-p()
-p(f"- CPU: {env['BENCH_CPU']}")
-p(f"- {env['BENCH_RUSTC']}; {env['BENCH_CARGO_LAMBDA']}")
-p(f"- Build: `cargo lambda build --release --locked`, x86_64-unknown-linux-gnu, workspace release profile "
-  f"(opt-level \"z\", fat LTO, codegen-units 1, panic abort, strip). The build step took "
-  f"{env['BENCH_BUILD_SECS']} s wall this time (incremental when `target/` already held a release build).")
-p("- **arm64 (what SAM deploys) is not measured**: `cargo lambda build --arm64` needs "
-  "`rustup target add aarch64-unknown-linux-gnu`, a download this machine cannot make.")
-p()
-p("## Size")
-p()
-p("| function | binary (stripped) | zipped | stripped |")
-p("|---|---|---|---|")
-for label, path in (("api", sys.argv[1]), ("hello", sys.argv[2])):
-    p(f"| {label} | {mb(os.path.getsize(path))} ({os.path.getsize(path):,} B) | {mb(zipped(path))} | {stripped(path)} |")
-p()
-p(f"api / hello: {api['size_bytes'] / hello['size_bytes']:.1f}x.")
-p()
-p("## Cold init: spawn → first poll of the Runtime API")
-p()
-p(f"{cold['runs']} starts of each binary after {cold['warmup']} unmeasured ones, interleaved (api, hello, hello, "
-  "api...), against `bench/runtime_stub.py` on 127.0.0.1 with the Lambda environment "
-  "(`AWS_LAMBDA_*`, memory size 256, region us-east-1, static test credentials, "
-  "`AWS_EC2_METADATA_DISABLED=true`, SDK config files pointing nowhere) plus the api's variables from "
-  "`infra/template.yaml` (`TABLE_NAME`, `CHANGELOG_TABLE_NAME`, `RUST_LOG=info`), given to both. "
-  "Timed from just before `Popen` to the stub reading the first `GET /invocation/next`, so it includes "
-  "fork/exec and the dynamic loader. Local process start, not a Lambda cold start: no sandbox, "
-  "no code download, no 256 MB CPU share. "
-  f"The runs took {cold['wall_s']} s; of all {cold['cpu_count']} cores, the bench (with the functions it "
-  f"started) used {cold['cpu_own_fraction']:.0%} and other processes {cold['cpu_other_fraction']:.0%}.")
-p()
-p("| function | median | p10 | p90 | min | max |")
-p("|---|---|---|---|---|---|")
-for label, e in (("api", api), ("hello", hello)):
-    s = e["init_ms"]
-    p(f"| {label} | **{s['median']:.2f} ms** | {s['p10']:.2f} | {s['p90']:.2f} | {s['min']:.2f} | {s['max']:.2f} |")
-p()
-ratio = api["init_ms"]["median"] / hello["init_ms"]["median"]
-diff = api["init_ms"]["median"] - hello["init_ms"]["median"]
-p(f"api / hello (medians): **{ratio:.1f}x**, i.e. {diff:+.2f} ms of init on top of the bare runtime "
-  "(aws-config loading, the DynamoDB client, tracing-subscriber, building the router).")
-p()
-p("## Memory: peak RSS")
-p()
-p("Each started process was then served one invocation (`bench/events/health.json`: an API Gateway v2 "
-  "`GET /v1/health`; hello echoes it back) and its `VmHWM` read from `/proc/PID/status` once it polled "
-  "again, just before it was killed.")
-p()
-p("| function | RSS after init (median) | peak RSS after one invocation (median) | max | answer |")
-p("|---|---|---|---|---|")
-for label, e in (("api", api), ("hello", hello)):
-    status = ", ".join(str(s) for s in e.get("response_status", [])) or f"echo"
-    p(f"| {label} | {mib(e['rss_after_init_kb']['median'])} | **{mib(e['rss_peak_kb']['median'])}** | "
-      f"{mib(e['rss_peak_kb']['max'])} | {status} |")
-p()
-p("## Table calls per route")
-p()
-p("`bench/route-costs` (release build of the same `cargo lambda build`, run as "
-  "`target/lambda/route-costs/bootstrap`): the real router on the in-memory table with a small registry "
-  "(a customer, a license and its assignment, a release, two tenants, a config, a component, a resource "
-  "used by one tenant), then one request per operation of the OpenAPI document, reads first and deletes "
-  "last. A table call is one get, batch_get, query or write (one PutItem or one TransactWriteItems) on any "
-  "table the router is given: one DynamoDB round trip each.")
-p()
-p((work / "routes.md").read_text().rstrip())
-err = (work / "routes.err").read_text().strip()
-if env["BENCH_ROUTE_RC"] != "0" or err:
-    p()
-    p(f"**route-costs exited with status {env['BENCH_ROUTE_RC']}**; the counts of these routes are those of "
-      "their error path:")
-    p()
-    p("```")
-    p(err)
-    p("```")
-PY
+python3 bench/report.py >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 log "wrote $OUT"
 
 if [[ "$route_rc" != 0 ]]; then
-  log "route-costs failed (status $route_rc): some routes did not succeed, see $OUT"
+  log "route-costs failed (status $route_rc): see $OUT"
+  cat "$WORK/routes.err" >&2
   exit 1
 fi
