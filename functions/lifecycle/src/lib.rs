@@ -216,6 +216,12 @@ async fn read(deps: &Deps, id: &ChangeRequestId) -> Result<(TenantChangeRequest,
 /// The running change request and its tenant, which it must hold.
 async fn held(deps: &Deps, id: &ChangeRequestId) -> Result<Held, TaskError> {
     let (cr, tenant) = read(deps, id).await?;
+    holding(cr, tenant)
+}
+
+/// Checks that a change request read with its tenant is running and holds it.
+fn holding(cr: TenantChangeRequest, tenant: Option<Tenant>) -> Result<Held, TaskError> {
+    let id = cr.id.clone();
     let tenant = tenant.ok_or_else(|| TaskError::Invalid(format!("change request {id} names no tenant")))?;
     if cr.status != ChangeRequestStatus::Running {
         return Err(TaskError::Conflict(format!("change request {id} is not running")));
@@ -496,11 +502,11 @@ fn error_text(error: Option<Value>) -> String {
 /// Ends the change request: the tenant goes where the plan says for this outcome, the claim is
 /// released. A finish that already happened answers as it did (a retried task).
 async fn finish(deps: &Deps, id: &ChangeRequestId, outcome: Outcome, error: Option<Value>) -> Result<Value, TaskError> {
-    let (cr, _) = read(deps, id).await?;
+    let (cr, tenant) = read(deps, id).await?;
     if !cr.status.is_active() {
         return Ok(json!({ "status": cr.status }));
     }
-    let held = held(deps, id).await?;
+    let held = holding(cr, tenant)?;
     let plan = plan_of(&held.cr)?;
     let mut cr = held.cr.clone();
     let mut tenant = held.tenant.clone();
