@@ -28,7 +28,13 @@ export JENKINS_PORT="${JENKINS_PORT:-$(free_port)}"
 LAMBDA_INVOKE_ENDPOINT="http://127.0.0.1:$INVOKE_PORT" \
   "$PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" > .dev/moto.log 2>&1 &
 MOTO_PID=$!
-cleanup() { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
+cleanup() {
+  kill "$MOTO_PID" 2>/dev/null || true
+  # moto's server threads can take a while to wind down: give it 3 s, then stop it hard.
+  for _ in 1 2 3 4 5 6; do kill -0 "$MOTO_PID" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$MOTO_PID" 2>/dev/null || true
+  wait "$MOTO_PID" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 for _ in $(seq 1 150); do
