@@ -28,7 +28,7 @@ pub struct App {
 }
 
 /// Items marked deleted are about to be removed (see [`delete_record`]) and read as absent.
-fn live(item: &Item) -> bool {
+pub fn live(item: &Item) -> bool {
     item.get("deleted").and_then(Value::as_bool) != Some(true)
 }
 
@@ -58,6 +58,31 @@ pub async fn list<R: Record + Serialize>(
     let page = app.table.query(&query).await?;
     let items = page.items.into_iter().filter(live).map(R::from_item).collect::<Result<Vec<_>, _>>()?;
     Ok(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) })
+}
+
+/// A list of a parent's children costs one query: the parent is read only when the first page
+/// comes back empty, to answer 404 for "no such parent" rather than an empty list.
+pub async fn parent_exists_if_empty<P>(
+    empty: bool,
+    first_page: bool,
+    parent: impl std::future::Future<Output = Result<P, ApiError>>,
+) -> Result<(), ApiError> {
+    if empty && first_page {
+        parent.await?;
+    }
+    Ok(())
+}
+
+/// One page of a parent's records (see [`parent_exists_if_empty`]).
+pub async fn list_children<R: Record + Serialize, P>(
+    app: &App,
+    query: Query,
+    params: &ListParams,
+    parent: impl std::future::Future<Output = Result<P, ApiError>>,
+) -> Result<ListResponse<R>, ApiError> {
+    let page = list(app, query, params).await?;
+    parent_exists_if_empty(page.items.is_empty(), params.next_token.is_none(), parent).await?;
+    Ok(page)
 }
 
 /// An all-or-nothing batch of writes, each with the problem to report if its condition fails.

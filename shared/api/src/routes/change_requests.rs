@@ -360,9 +360,5 @@ pub async fn list_tenant_change_requests(
 ) -> Result<axum::Json<ListResponse<TenantChangeRequest>>, ApiError> {
     let id = tenants::parse_id(&id)?;
     let q = Query::new(Some(Index::Gsi1), layout::change_requests_of_tenant(&id)).newest_first();
-    let page = persist::list(&app, q, &params).await?;
-    if page.items.is_empty() && params.next_token.is_none() {
-        tenants::load(&app, &id).await?;
-    }
-    Ok(axum::Json(page))
+    Ok(axum::Json(persist::list_children(&app, q, &params, tenants::load(&app, &id)).await?))
 }

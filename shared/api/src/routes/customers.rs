@@ -90,10 +90,5 @@ pub async fn list_customer_assignments(
 ) -> Result<axum::Json<ListResponse<LicenseAssignment>>, ApiError> {
     let id = parse_id(&id)?;
     let q = Query::new(Some(Index::Gsi1), layout::assignments_of_customer(&id));
-    let page = persist::list(&app, q, &params).await?;
-    // One query; the customer is read only to tell "none" from "no such customer".
-    if page.items.is_empty() && params.next_token.is_none() {
-        load(&app, &id).await?;
-    }
-    Ok(axum::Json(page))
+    Ok(axum::Json(persist::list_children(&app, q, &params, load(&app, &id)).await?))
 }

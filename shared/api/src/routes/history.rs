@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
 use crate::pagination::{ListParams, ListResponse};
-use crate::persist::App;
+use crate::persist::{self, App};
 
 fn instant(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(|s| {
@@ -74,9 +74,7 @@ pub async fn tenant_history(
     }
     let first_page = p.next_token.is_none();
     let result = page(&app, q, p.limit, p.next_token).await?;
-    if result.items.is_empty() && first_page {
-        tenants::load(&app, &id).await?;
-    }
+    persist::parent_exists_if_empty(result.items.is_empty(), first_page, tenants::load(&app, &id)).await?;
     Ok(axum::Json(result))
 }
 

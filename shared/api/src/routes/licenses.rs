@@ -161,10 +161,5 @@ pub async fn list_license_assignments(
 ) -> Result<axum::Json<ListResponse<LicenseAssignment>>, ApiError> {
     let id = license_id(&id)?;
     let q = Query::new(Some(Index::Gsi2), layout::assignments_of_license(&id));
-    let page = persist::list(&app, q, &params).await?;
-    // One query; the license is read only to tell "none" from "no such license".
-    if page.items.is_empty() && params.next_token.is_none() {
-        load_license(&app, &id).await?;
-    }
-    Ok(axum::Json(page))
+    Ok(axum::Json(persist::list_children(&app, q, &params, load_license(&app, &id)).await?))
 }

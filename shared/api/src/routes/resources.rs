@@ -182,9 +182,8 @@ pub async fn list_tenant_resources(
     let id = tenants::parse_id(&id)?;
     let q = params.apply(Query::new(None, layout::tenant_partition(&id)).prefix(layout::RESOURCE_LINK_PREFIX))?;
     let page = app.table.query(&q).await?;
-    if page.items.is_empty() && params.next_token.is_none() {
-        tenants::load(&app, &id).await?;
-    }
+    persist::parent_exists_if_empty(page.items.is_empty(), params.next_token.is_none(), tenants::load(&app, &id))
+        .await?;
     let items = page
         .items
         .into_iter()
@@ -205,9 +204,7 @@ pub async fn list_resource_tenants(
     let id = parse_id(&id)?;
     let q = params.apply(Query::new(Some(Index::Gsi2), layout::tenants_of_resource(&id)))?;
     let page = app.table.query(&q).await?;
-    if page.items.is_empty() && params.next_token.is_none() {
-        load(&app, &id).await?;
-    }
+    persist::parent_exists_if_empty(page.items.is_empty(), params.next_token.is_none(), load(&app, &id)).await?;
     let keys: Vec<_> = page
         .items
         .iter()

@@ -36,11 +36,7 @@ async fn list_tenant_items<R: Record + Serialize>(
     params: &ListParams,
 ) -> Result<ListResponse<R>, ApiError> {
     let q = Query::new(None, layout::tenant_partition(tenant)).prefix(prefix);
-    let page = persist::list(app, q, params).await?;
-    if page.items.is_empty() && params.next_token.is_none() {
-        tenants::load(app, tenant).await?;
-    }
-    Ok(page)
+    persist::list_children(app, q, params, tenants::load(app, tenant)).await
 }
 
 /// Writes an item of a live tenant: created (201) or replaced (200), `If-Match` honoured, an
@@ -96,7 +92,7 @@ async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result
         return Err(ApiError::Conflict(format!("tenant {tenant} is EndOfLife: its configs and components are frozen")));
     }
     match of(key) {
-        Some(item) if item.get("deleted").and_then(|d| d.as_bool()) != Some(true) => Ok(Some(R::from_item(item)?)),
+        Some(item) if persist::live(&item) => Ok(Some(R::from_item(item)?)),
         _ => Ok(None),
     }
 }
@@ -249,9 +245,5 @@ pub async fn list_health_runs(
 ) -> Result<axum::Json<ListResponse<domain::HealthRun>>, ApiError> {
     let id = tenants::parse_id(&id)?;
     let q = Query::new(None, layout::tenant_partition(&id)).prefix(layout::HEALTH_PREFIX).newest_first();
-    let page = persist::list(&app, q, &params).await?;
-    if page.items.is_empty() && params.next_token.is_none() {
-        tenants::load(&app, &id).await?;
-    }
-    Ok(axum::Json(page))
+    Ok(axum::Json(persist::list_children(&app, q, &params, tenants::load(&app, &id)).await?))
 }
