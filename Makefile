@@ -1,7 +1,7 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev test token lint build deploy bench clean
+.PHONY: help tools dev test token openapi lint build deploy bench clean
 
 PORT ?= 3000
 ROLE ?= admin
@@ -22,6 +22,9 @@ test: tools ## every test: unit tests and integration tests against a moto serve
 
 token: ## print a bearer token the local API accepts: make token ROLE=admin|operator|viewer [SUB=name]
 	@cargo run -q --locked --bin devstack -- token --role $(ROLE) $(if $(SUB),--sub $(SUB))
+
+openapi: ## rewrite shared/api/openapi.json (the served OpenAPI document) from the handlers' annotations
+	UPDATE_OPENAPI=1 cargo test --workspace --lib --locked openapi_json_is_the_generated_document
 
 lint: tools ## rustfmt, clippy, cfn-lint on the SAM template, asl-validator on the state machines
 	cargo fmt --all --check

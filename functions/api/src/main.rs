@@ -10,12 +10,8 @@ use store::dynamo::DynamoTable;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    lambda_setup::init_logging();
+    let config = lambda_setup::aws_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = |var: &str| std::env::var(var).map(|name| Arc::new(DynamoTable::new(dynamodb.clone(), name)));
     let state_machine = std::env::var("STATE_MACHINE_ARN").map_err(|_| "STATE_MACHINE_ARN is not set")?;

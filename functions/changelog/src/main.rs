@@ -8,12 +8,8 @@ use store::dynamo::DynamoTable;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    lambda_setup::init_logging();
+    let config = lambda_setup::aws_config().await;
     let table = std::env::var("CHANGELOG_TABLE_NAME").map_err(|_| "CHANGELOG_TABLE_NAME is not set")?;
     let deps = Deps { history: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)) };
     run(service_fn(|event| handle(&deps, event))).await

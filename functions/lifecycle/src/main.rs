@@ -4,12 +4,8 @@ use lambda_runtime::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    lambda_setup::init_logging();
+    let config = lambda_setup::aws_config().await;
     let deps = lifecycle::wiring::deps_from_env(&config).await?;
     run(service_fn(|event| lifecycle::handle(&deps, event))).await
 }
