@@ -4,8 +4,9 @@
 
     python3 bench/init_files.py --spec FUNCTIONS.json > init_files.json
 
-Counts the TLS root-certificate files opened (under /etc/ssl or /etc/pki; each load of the
-system roots opens the bundle and every file of the certificate directory) and the TCP
+Counts the TLS root-certificate files opened (under /etc/ssl or a `pki/` directory: /etc/pki or the
+bench's provided.al2023 layout; each load of the system roots opens the bundle and every file of
+the certificate directory) and the TCP
 connections opened besides the one to the stub. Prints `{label: {"cert_files", "connects"}}`,
 or `{}` when strace is not installed. Standard library only.
 """
@@ -49,7 +50,7 @@ def main() -> int:
                 proc.wait()
                 stub.disarm()
             text = trace.read_text(errors="replace")
-            certs = len(re.findall(r'openat\([^"]*"/etc/(?:ssl|pki)/[^"]*"[^)]*\)\s*=\s*\d', text))
+            certs = len(re.findall(r'openat\([^"]*"[^"]*/(?:etc/ssl|pki)/[^"]*"[^)]*\)\s*=\s*\d', text))
             ports = re.findall(r"connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\)", text)
             out[f.label] = {"cert_files": certs, "connects": sum(1 for p in ports if int(p) != stub.port)}
     json.dump(out, sys.stdout, indent=2)

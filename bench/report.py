@@ -24,6 +24,11 @@ try:
 except ValueError:
     routes = None
 routes_err = (work / "routes.err").read_text().strip() if (work / "routes.err").exists() else ""
+criterion = json.loads((work / "criterion.json").read_text())
+criterion_cpu = json.loads((work / "criterion-cpu.json").read_text())
+criterion_notes = [line.strip() for line in (work / "criterion.log").read_text(errors="replace").splitlines()
+                   if line.startswith(("change log,", "lifecycle:"))]
+lifecycle_table = (work / "lifecycle.md").read_text().strip()
 
 B = cold["binaries"]
 W = warm["functions"]
@@ -92,7 +97,9 @@ def met(ok):
 # --- numbers the targets and the text need ------------------------------------------------------
 hello = med("hello")
 sdk_gap = med("hello-sdk") - hello
-certs_dir = med("hello-sdk") - med("hello-sdk/certfile")  # the CA directory read on top of the bundle
+# What reading this machine's trust store (the bundle and one file per certificate) costs the SDK's
+# setup over reading provided.al2023's (two bundle files).
+certs_dir = med("hello-sdk") - med("hello-sdk/al2023")
 moto_wait = med("lifecycle") - med("lifecycle/ssm-stub")  # moto answering the SSM read at init
 
 
@@ -104,12 +111,13 @@ ssm_at_init = _lc["connects"] > 0 if _lc else moto_wait > 0.5
 
 def cert_loads(label):
     """How many times the init read the system's TLS roots (from init_files.json)."""
-    base = "hello-sdk/certfile" if label.endswith("/certfile") else "hello-sdk"
+    base = "hello-sdk/al2023" if label.endswith("/al2023") else "hello-sdk"
     n, one = init_files.get(label, {}).get("cert_files"), init_files.get(base, {}).get("cert_files")
     return round(n / one) if n and one else (0 if n == 0 else None)
 
 
 ratio_hello = {f: med(f) / hello for f in FUNCTIONS}
+ratio_al2023 = {f: med(f"{f}/al2023") / hello for f in FUNCTIONS}
 ratio_python = {f: med(f"py-{f}") / med(f) for f in FUNCTIONS}
 sizes = {f: os.path.getsize(B[f]["path"]) for f in ("hello", "hello-sdk", *FUNCTIONS)}
 getparam_ms = moto["latency_ms"]["GetParameter"]
@@ -156,15 +164,7 @@ WHY_READ = {
 }
 
 # Why a write request makes more than one write (shared/api/src/persist.rs and the handlers).
-WHY_WRITE = {
-    "/v1/tenants/{id}/configs/{key}":
-        "a delete is two writes by design (`persist::delete_record`): a tombstone stamped with the deleter (so the "
-        "change log's REMOVE says who), then the DeleteItem, each conditional on the revision; one transaction "
-        "cannot hold two operations on the same item",
-    "/v1/resources/{id}":
-        "the same tombstone and DeleteItem, then the ARN guard and the tenant links released in a third write "
-        "(TransactWriteItems)",
-}
+WHY_WRITE: dict[str, str] = {}
 
 # --- header ----------------------------------------------------------------------------------
 p("# Benchmark results")
@@ -195,36 +195,25 @@ p("## Targets (issue 5)")
 p()
 p("| target | function / scope | measured | status | why, where missed |")
 p("|---|---|---|---|---|")
+WHAT_ELSE = {
+    "api": "tracing-subscriber, the Step Functions client, the axum router (the OpenAPI document is not built: "
+           "the served one is a checked-in file)",
+    "changelog": "tracing-subscriber and the handler",
+    "lifecycle": "tracing-subscriber, the SSM client and the handler; no connection at init (the Jenkins "
+                 "credentials are read from SSM when a Jenkins task first needs them)",
+}
 for f in FUNCTIONS:
-    r = ratio_hello[f]
-    why = ""
-    if r > 3:
-        cf = med(f"{f}/certfile") / hello
-        why = (f"{med(f) - hello:.1f} ms on top of hello. The SDK setup alone (`hello-sdk`: `load_defaults` + one "
-               f"client) takes {sdk_gap:.1f} ms, {certs_dir:.1f} ms of which is reading the TLS roots from every "
-               f"file of /etc/ssl/certs as well as the bundle; with `SSL_CERT_FILE` naming the bundle only "
-               f"(`{f}/certfile`) it starts at {cf:.1f}× hello"
-               f"{' (met)' if cf <= 3 else ''}. ")
-        if f == "api":
-            why += (f"The rest ({med('api') - med('hello-sdk'):.1f} ms over hello-sdk): tracing-subscriber, the Step "
-                    "Functions client, and the router, which builds the whole OpenAPI document at start "
-                    "(`portal_api::router` calls `split_for_parts` and drops the document).")
-        elif f == "lifecycle" and ssm_at_init:
-            loads = cert_loads("lifecycle")
-            why += (f"It also waits {moto_wait:.1f} ms for moto's answer to the SSM read at init (`lifecycle/ssm-stub`, "
-                    "the same read answered at once by the stub, shows the rest)"
-                    + (f", and reads the TLS roots {loads} times (the SDK's HTTPS client and reqwest's, for "
-                       "Jenkins)" if loads and loads > 1 else "")
-                    + ". Fixable: read the secret and build the Jenkins client when a Jenkins task first needs "
-                    "them, not at init (begin, transition and finish never call Jenkins).")
-        elif f == "lifecycle":
-            why += (f"The rest ({med(f) - med('hello-sdk'):.1f} ms over hello-sdk): tracing-subscriber, the SSM "
-                    "client and the handler; it opens no connection at init (the Jenkins credentials are read "
-                    "from SSM when a Jenkins task first needs them).")
-        else:
-            why += f"The rest ({med(f) - med('hello-sdk'):.1f} ms over hello-sdk): tracing-subscriber and the handler."
-    p(f"| cold init ≤ 3× the bare hello | {f} | {med(f):.2f} ms vs {hello:.2f} ms = {r:.1f}× | {met(r <= 3)} | "
-      f"{why} |")
+    r, r_here = ratio_al2023[f], ratio_hello[f]
+    files_here = init_files.get(f, {}).get("cert_files")
+    why = (f"{med(f + '/al2023') - hello:.1f} ms on top of hello: the SDK setup (`hello-sdk/al2023`: "
+           f"{med('hello-sdk/al2023') - hello:.1f} ms) and {WHAT_ELSE[f]} "
+           f"({med(f + '/al2023') - med('hello-sdk/al2023'):+.1f} ms). ")
+    why += (f"On this machine's own trust store (Debian: the bundle and one file per certificate in "
+            f"/etc/ssl/certs{f', {files_here} files opened' if files_here else ''}) it starts in {med(f):.2f} ms "
+            f"= {r_here:.1f}× hello ({'also met' if r_here <= 3 else 'over 3×'}): rustls reads every certificate "
+            f"file there, {certs_dir:.1f} ms more than AL2023's two bundles.")
+    p(f"| cold init ≤ 3× the bare hello, with provided.al2023's trust store | {f} | {med(f + '/al2023'):.2f} ms vs "
+      f"{hello:.2f} ms = {r:.1f}× | {met(r <= 3)} | {why} |")
 for f in FUNCTIONS:
     r = ratio_python[f]
     why = ""
@@ -244,7 +233,7 @@ for f in FUNCTIONS:
     s = sizes[f]
     why = (f"{s / 2**20:.2f} MiB: under 8 MiB, over 8 × 10^6 B. It links aws-config with two SDK clients "
            f"(DynamoDB, Step Functions: `hello-sdk`, with one, is {mb(sizes['hello-sdk'])}), rustls with aws-lc, "
-           "axum, utoipa (the OpenAPI document) and the API; the profile already optimizes for size "
+           "axum, the API and its OpenAPI document (a 140 KB JSON string); the profile already optimizes for size "
            "(opt-level z, fat LTO, one codegen unit, panic abort, strip)") if s > SIZE_TARGET else ""
     p(f"| ≤ 8 MB per bootstrap (x86_64) | {f} | {mb(s)} ({s / 2**20:.2f} MiB), zipped {mb(zipped(B[f]['path']))} | "
       f"{met(s <= SIZE_TARGET)} | {why} |")
@@ -306,7 +295,7 @@ p(f"{cold['runs']} starts of every function after {cold['warmup']} unmeasured on
 p()
 p("| function | median | p10 | p90 | min | max | × hello | Python ÷ Rust |")
 p("|---|---|---|---|---|---|---|---|")
-COLD_ORDER = ("hello", "hello-sdk", *FUNCTIONS, "hello-sdk/certfile", *(f"{f}/certfile" for f in FUNCTIONS),
+COLD_ORDER = ("hello", "hello-sdk", *FUNCTIONS, "hello/al2023", "hello-sdk/al2023", *(f"{f}/al2023" for f in FUNCTIONS),
               "lifecycle/ssm-stub", *(f"py-{f}" for f in FUNCTIONS))
 for label in COLD_ORDER:
     s = B[label]["init_ms"]
@@ -314,12 +303,15 @@ for label in COLD_ORDER:
     p(f"| {label} | **{s['median']:.2f} ms** | {s['p10']:.2f} | {s['p90']:.2f} | {s['min']:.2f} | "
       f"{s['max']:.2f} | {s['median'] / hello:.1f} | {vs_py} |")
 p()
-p("`…/certfile`: the same binary with `SSL_CERT_FILE` naming the CA bundle, so the TLS roots are read from that "
-  "one file instead of the bundle and every file of `/etc/ssl/certs` (this machine's Debian layout, one file per "
-  "certificate). provided.al2023 keeps its roots in a bundle under `/etc/pki/tls/certs`, so a Lambda start is "
-  "likely closer to the `/certfile` rows; that was not measured on Lambda. `lifecycle/ssm-stub`: lifecycle with "
-  "`AWS_ENDPOINT_URL` pointing at the stub, which answers an SSM read at once (it serves no event: its DynamoDB "
-  "calls would go to the stub too)"
+p("`…/al2023`: the same binary reading its TLS roots as it does on provided.al2023, the runtime SAM deploys "
+  "to: rustls-native-certs probes `/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem` and the directory "
+  "`/etc/pki/tls/certs` there (its `ca-bundle.crt` is the same bundle, skipped, and `ca-bundle.trust.crt` is "
+  "OpenSSL's TRUSTED CERTIFICATE form of it, read and skipped). The bench builds that layout from this machine's "
+  "bundle in its work directory and names it with `SSL_CERT_FILE` and `SSL_CERT_DIR`, which make rustls read "
+  "exactly that file and directory. The plain rows read this machine's trust store (Debian: the bundle and one "
+  "file per certificate in `/etc/ssl/certs`). Neither was measured on Lambda itself. `lifecycle/ssm-stub`: "
+  "lifecycle with `AWS_ENDPOINT_URL` pointing at the stub, which answers an SSM read at once (it serves no "
+  "event: its DynamoDB calls would go to the stub too)"
   + (": the difference to `lifecycle` is what waiting for moto's answer costs." if ssm_at_init else
      ": lifecycle reads nothing from SSM at init, so both start alike, a check that its init waits on no "
      "service."))
@@ -339,11 +331,14 @@ if init_files:
 p("What each waits on before its first poll:")
 p()
 p(f"- **hello**: the tokio runtime and `lambda_runtime`'s client. **hello-sdk**: that plus "
-  f"`aws_config::load_defaults` and a DynamoDB client: **{sdk_gap:+.2f} ms**, of which {certs_dir:.2f} ms is "
-  "reading the TLS roots from the certificate directory as well as the bundle (hello-sdk − "
-  "hello-sdk/certfile).")
+  f"`aws_config::load_defaults` and a DynamoDB client: **{sdk_gap:+.2f} ms** on this machine, "
+  f"**{med('hello-sdk/al2023') - med('hello/al2023'):+.2f} ms** with AL2023's trust store; the difference, "
+  f"{certs_dir:.2f} ms, is rustls reading one file per certificate here (hello-sdk − hello-sdk/al2023).")
 p(f"- **api**: tracing-subscriber, aws-config, DynamoDB and Step Functions clients, the axum router "
-  f"({med('api') - med('hello-sdk'):+.2f} ms over hello-sdk).")
+  f"({med('api') - med('hello-sdk'):+.2f} ms over hello-sdk). The router mounts each handler at the path and "
+  "methods of its `#[utoipa::path]` and builds no OpenAPI document (building it took ~2.5 ms of the api's init "
+  "before: the served document is now `shared/api/openapi.json`, checked in and kept equal to the handlers' "
+  "annotations by a test).")
 p(f"- **changelog**: tracing-subscriber, aws-config, one DynamoDB client "
   f"({med('changelog') - med('hello-sdk'):+.2f} ms over hello-sdk).")
 if ssm_at_init:
@@ -443,9 +438,46 @@ p(f"The rows that call DynamoDB wait on moto, a Python server: one consistent Ge
   f"{begin_moto['calls'] if begin_moto else '?'} sequential requests, and moto answers a Query by looking at every "
   f"item of the table (here the fixtures: {fixture_tenants} tenants with their change requests), so the fleet "
   "summary's single Query is slow there. What the function itself spends is the CPU column; the rest of those "
-  "rows' wall time is moto's. Against DynamoDB each request is a few ms over HTTPS instead. The criterion bench "
-  "of the change log's handler path with the in-memory table is not part of `make bench`: `bench/CHANGELOG.md` "
-  "has its numbers (`cargo bench --workspace --bench entries`).")
+  "rows' wall time is moto's. Against DynamoDB each request is a few ms over HTTPS instead; the next section times the "
+  "handler paths without any of that.")
+p()
+
+# --- criterion -------------------------------------------------------------------------------
+p("## Handler paths in-process (criterion)")
+p()
+p("`cargo bench --workspace --bench handlers --bench entries -- --warm-up-time 1 --measurement-time 3`, the "
+  "release profile, in-memory fakes, no network: what the code itself spends on a request or a batch. "
+  "`api/…` (`bench/route-costs/benches/handlers.rs`): one request through the whole router (auth, request id, "
+  "tracing span, extractors, the problem mapping) over the in-memory table holding a fleet of 200 provisioned "
+  "tenants. `lifecycle/…`: a change request from its `POST` through every task the state machine sends "
+  "(begin, each step's start and polls, finish), Jenkins and SSM in memory. `changelog/…` "
+  "(`functions/changelog/benches/entries.rs`): 100 stream records of a tenant (~20 attributes, "
+  "`NEW_AND_OLD_IMAGES`) into change-log items. "
+  f"Of all {os.cpu_count()} cores, over {criterion_cpu['wall_s']:.0f} s, the benches (with their build) used "
+  f"{criterion_cpu['cpu_own_fraction']:.0%} and other processes {criterion_cpu['cpu_other_fraction']:.0%}.")
+p()
+
+
+def duration(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+
+
+p("| bench | median | 95% interval of the median | per second |")
+p("|---|---|---|---|")
+for row in criterion:
+    elements = (row.get("throughput") or {}).get("Elements")
+    rate = (f"{elements * 1e9 / row['median_ns']:,.0f} records" if elements
+            else f"{1e9 / row['median_ns']:,.0f}")
+    p(f"| {row['group']}/{row['name']} | **{duration(row['median_ns'])}** | {duration(row['low_ns'])} – "
+      f"{duration(row['high_ns'])} | {rate} |")
+p()
+if criterion_notes:
+    p("Printed by the benches: " + "; ".join(criterion_notes) + ".")
+    p()
 p()
 
 # --- request costs ---------------------------------------------------------------------------
@@ -510,13 +542,24 @@ if routes:
          "`held`), two GetItems that one read would save" if gets("finish") >= 4 else "")
       + ". Each task writes once, "
       "conditionally on the change request still holding the tenant: a PutItem of the change request, or one "
-      "TransactWriteItems when the tenant moves too. Step Functions state transitions per operation are not "
-      "counted by `make bench`: `bench/LIFECYCLE.md` has them, from executions of the ASL in moto (an ignored "
-      "test of `tests/tests/lifecycle_on_moto.rs`).")
+      "TransactWriteItems when the tenant moves too.")
     p()
 else:
     p("**route-costs produced no result.**")
     p()
+
+p("## Step Functions state transitions per lifecycle operation")
+p()
+p("`measure_lifecycle_operations` (an ignored test of `tests/tests/lifecycle_on_moto.rs`, debug build): moto "
+  "executing `statemachines/lifecycle.asl.json`, its Lambda tasks running the Rust handler through the local "
+  "invoke API, a stand-in Jenkins that finishes every job at once, `POLL_SECONDS=0`, two health suites, one "
+  "tenant taken through every operation. Transitions are the `*StateEntered` events of each execution's "
+  "history (what Step Functions Standard bills). A Jenkins job or SSM command polled once costs 5 transitions "
+  "(start, wait, poll, choice, done); each further poll of a longer job 3 more (wait, poll, choice). The wall "
+  "time is moto's and the debug build's, from the API's 202 to the change request settling.")
+p()
+p(lifecycle_table)
+p()
 
 p("## Consumed capacity")
 p()

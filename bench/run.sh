@@ -138,12 +138,31 @@ def python(label, event_path):
                     "_HANDLER": f"{module}.handler", "LAMBDA_TASK_ROOT": f"{repo}/bench/python"},
             "event": event_path}
 
-# Variants that take one thing out of a cold start, to show what it costs:
-# - /certfile: SSL_CERT_FILE names the CA bundle, so the TLS roots are read from that one file,
-#   not also from every file of /etc/ssl/certs (closer to provided.al2023's single bundle);
-# - /ssm-stub: the lifecycle's SSM read at init answered at once by the Runtime API stub.
+# Variants:
+# - /al2023: the TLS roots laid out as on provided.al2023 (what SAM deploys to), where
+#   rustls-native-certs reads the bundle /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem and the
+#   directory /etc/pki/tls/certs (ca-bundle.crt, the same bundle, skipped by inode, and
+#   ca-bundle.trust.crt, OpenSSL's TRUSTED CERTIFICATE form, read and skipped); built under the
+#   work dir from this machine's bundle and named by SSL_CERT_FILE / SSL_CERT_DIR, which make
+#   rustls-native-certs read exactly that file and that directory, as its probe does on AL2023.
+#   This machine's own layout (Debian: the bundle plus one file per certificate in /etc/ssl/certs)
+#   is what the plain rows read.
+# - /ssm-stub: lifecycle's SDK pointed at the Runtime API stub, which answers an SSM read at once.
 bundle = next(p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                           "/etc/ssl/cert.pem") if os.path.exists(p))
+pki = f"{work}/al2023-pki"
+pem = open(bundle).read()
+os.makedirs(f"{pki}/ca-trust/extracted/pem", exist_ok=True)
+os.makedirs(f"{pki}/ca-trust/extracted/openssl", exist_ok=True)
+os.makedirs(f"{pki}/tls/certs", exist_ok=True)
+open(f"{pki}/ca-trust/extracted/pem/tls-ca-bundle.pem", "w").write(pem)
+open(f"{pki}/ca-trust/extracted/openssl/ca-bundle.trust.crt", "w").write(
+    pem.replace("BEGIN CERTIFICATE", "BEGIN TRUSTED CERTIFICATE").replace("END CERTIFICATE", "END TRUSTED CERTIFICATE"))
+for name, target in (("ca-bundle.crt", "../../ca-trust/extracted/pem/tls-ca-bundle.pem"),
+                     ("ca-bundle.trust.crt", "../../ca-trust/extracted/openssl/ca-bundle.trust.crt")):
+    if not os.path.lexists(f"{pki}/tls/certs/{name}"):
+        os.symlink(target, f"{pki}/tls/certs/{name}")
+al2023 = {"SSL_CERT_FILE": f"{pki}/ca-trust/extracted/pem/tls-ca-bundle.pem", "SSL_CERT_DIR": f"{pki}/tls/certs"}
 
 def variant(label, suffix, extra):
     f = rust(label, event[label])
@@ -151,7 +170,7 @@ def variant(label, suffix, extra):
 
 rusts = ["hello", "hello-sdk", "api", "changelog", "lifecycle"]
 cold = ([rust(l, event[l]) for l in rusts]
-        + [variant(l, "certfile", {"SSL_CERT_FILE": bundle}) for l in rusts[1:]]
+        + [variant(l, "al2023", al2023) for l in rusts]
         # (no event: its DynamoDB calls would go to the stub too)
         + [{**variant("lifecycle", "ssm-stub", {"AWS_ENDPOINT_URL": "http://{stub}"}), "event": None}]
         + [python(l, event[l]) for l in ("api", "changelog", "lifecycle")])
@@ -180,6 +199,23 @@ python3 bench/warm.py --spec "$WORK/warm-spec.json" --runs "$WARM_RUNS" --warmup
 log "route and lifecycle task costs (${BIN[route-costs]}): in memory, then on moto"
 route_rc=0
 "${BIN[route-costs]}" --moto "$ENDPOINT" >"$WORK/routes.json" 2>"$WORK/routes.err" || route_rc=$?
+
+# Criterion: the handler paths with in-memory fakes (route-costs' `handlers`: API routes through the
+# router, lifecycle change requests task by task) and the change log's (`entries`). The bench
+# profile is the release profile; its build goes to target/release (not cargo-lambda's target dir).
+log "criterion: cargo bench --workspace --bench handlers --bench entries (builds in target/release first)"
+touch "$WORK/criterion.start"
+python3 bench/contention.py --out "$WORK/criterion-cpu.json" -- \
+  cargo bench --workspace --locked --bench handlers --bench entries -- --warm-up-time 1 --measurement-time 3 \
+  >"$WORK/criterion.log" 2>&1 || { log "cargo bench failed:"; tail -40 "$WORK/criterion.log" >&2; exit 1; }
+python3 bench/criterion_results.py --since "$WORK/criterion.start" target/criterion >"$WORK/criterion.json"
+
+# Step Functions state transitions per lifecycle operation: moto executing the real ASL against the
+# task handler and a stand-in Jenkins (an ignored test of the integration suite, debug build).
+log "lifecycle operations on moto: state transitions per operation"
+LIFECYCLE_BENCH_OUT="$WORK/lifecycle.md" AWS_EC2_METADATA_DISABLED=true \
+  cargo test --workspace --locked --test lifecycle_on_moto measure_lifecycle_operations -- --ignored \
+  >"$WORK/lifecycle.log" 2>&1 || { log "the lifecycle measurement failed:"; tail -40 "$WORK/lifecycle.log" >&2; exit 1; }
 
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 export BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_CPU="$CPU ($(nproc) cores)" \

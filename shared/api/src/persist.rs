@@ -27,9 +27,9 @@ pub struct App {
     pub workflows: Arc<dyn engine::Workflows>,
 }
 
-/// Items marked deleted are about to be removed (see [`delete_record`]) and read as absent.
+/// Deleted records' tombstones (see [`delete_record`]) read as absent.
 pub fn live(item: &Item) -> bool {
-    item.get("deleted").and_then(Value::as_bool) != Some(true)
+    !layout::is_tombstone(item)
 }
 
 /// Loads a record; 404 naming `what` when there is none.
@@ -295,25 +295,14 @@ impl Idempotency {
     }
 }
 
-/// Deletes a record so that the change log can tell who deleted it: first a tombstone write
-/// stamped with the actor (hidden from reads), then the delete, each conditional on the version.
-pub async fn delete_record<R: Record + Clone>(
-    app: &App,
-    current: &R,
-    ctx: &domain::WriteContext,
-) -> Result<(), ApiError> {
+/// Adds the delete of a record to `tx`: its tombstone (see [`Record::tombstone`]), stamped with
+/// the deleter and conditional on the revision the caller read, so a delete is one write (one
+/// transaction with whatever else it releases) and the change log can say who deleted what.
+pub fn delete_record<R: Record + Clone>(tx: &mut Tx, current: &R, ctx: &domain::WriteContext) -> Result<(), ApiError> {
     let revision = current.stamp().revision;
-    let mut tombstone = current.clone();
-    *tombstone.stamp_mut() = current.stamp().next(ctx);
-    let mut item = tombstone.to_item()?;
-    item.insert("deleted".into(), Value::Bool(true));
-    let mut tx = Tx::new();
+    let mut deleted = current.clone();
+    *deleted.stamp_mut() = current.stamp().next(ctx);
+    let item = deleted.tombstone(deleted.stamp().updated_at.timestamp())?;
     tx.push(WriteOp::put(item, Cond::RevisionIs(revision)), ApiError::PreconditionFailed { current: revision });
-    tx.commit(app).await?;
-    let mut tx = Tx::new();
-    tx.push(
-        WriteOp::Delete { key: current.key(), cond: Cond::RevisionIs(revision + 1) },
-        ApiError::Conflict("deleted concurrently".into()),
-    );
-    tx.commit(app).await
+    Ok(())
 }

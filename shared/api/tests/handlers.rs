@@ -1204,7 +1204,7 @@ async fn a_config_body_takes_a_scalar_value_or_a_reference_not_both() {
 
 #[tokio::test]
 async fn a_deleted_config_is_gone() {
-    let h = Harness::new();
+    let h = Harness::over_network();
     let tenant = h.one_tenant().await;
     let path = format!("/v1/tenants/{tenant}/configs/smtp.host");
     h.call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "mail.acme" }))).await.expect(StatusCode::CREATED);
@@ -1214,14 +1214,31 @@ async fn a_deleted_config_is_gone() {
         .expect_problem(StatusCode::PRECONDITION_FAILED, Some("If-Match"));
     h.assert_unchanged(&before);
 
+    let writes_before = h.writes().len();
     let r = h.call(Method::DELETE, &path, OPERATOR, None).await.expect(StatusCode::NO_CONTENT);
     assert!(r.text.is_empty());
+    let writes = h.writes();
+    assert_eq!(writes.len() - writes_before, 1, "a delete is one write: {:?}", &writes[writes_before..]);
     h.get(&path).await.expect_problem(StatusCode::NOT_FOUND, None);
     assert!(h.get(&format!("/v1/tenants/{tenant}/configs")).await.items().is_empty());
-    assert_eq!(h.count_kind("tenant_config"), 0, "no tombstone is left behind");
+    assert_eq!(h.count_kind("tenant_config"), 0);
+    // What is left is the tombstone: stamped with the deleter, out of every index, expiring.
+    let tombstones = h.of_kind("tenant_config");
+    assert_eq!(tombstones.len(), 1);
+    let t = &tombstones[0];
+    assert_eq!(
+        (t["deleted"].clone(), t["updated_by"].clone(), t["revision"].clone()),
+        (json!(true), json!("otto"), json!(2))
+    );
+    assert!(t["ttl"].as_i64().is_some_and(|ttl| ttl > 1_700_000_000), "{t:?}");
+    assert!(t.keys().all(|k| !k.starts_with("gsi")), "{t:?}");
     h.call(Method::DELETE, &path, OPERATOR, None).await.expect_problem(StatusCode::NOT_FOUND, None);
-    // The key can be set again.
-    h.call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "mail.acme" }))).await.expect(StatusCode::CREATED);
+    // The key can be set again: a new record over the tombstone.
+    let again =
+        h.call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "mail2.acme" }))).await.expect(StatusCode::CREATED);
+    assert_eq!(again.body["revision"], 1);
+    assert_eq!(h.get(&path).await.expect(StatusCode::OK).body["value"], "mail2.acme");
+    assert_eq!(h.get(&format!("/v1/tenants/{tenant}/configs")).await.items().len(), 1);
 }
 
 #[tokio::test]
@@ -1479,6 +1496,7 @@ async fn an_admin_deleting_a_resource_removes_its_links_and_frees_its_arn() {
     }
     assert_eq!(h.count_kind("resource_link"), 0);
     assert_eq!(h.count_kind("aws_resource"), 0);
+    assert!(h.get("/v1/resources").await.items().is_empty(), "the list skips the deleted resource");
     assert_eq!(h.count_kind("guard"), 2, "only the two tenant names are still guarded");
     h.call(Method::POST, "/v1/resources", OPERATOR, Some(json!({ "arn": RDS_ARN }))).await.expect(StatusCode::CREATED);
 }
@@ -1519,8 +1537,10 @@ async fn deleting_a_resource_records_who_deleted_it() {
         .await
         .expect(StatusCode::CREATED)
         .id();
+    let before = h.writes().len();
     h.call(Method::DELETE, &format!("/v1/resources/{id}"), ADMIN, None).await.expect(StatusCode::NO_CONTENT);
-    let writes = h.network.as_ref().unwrap().writes.lock().unwrap().clone();
+    let writes = h.writes();
+    assert_eq!(writes.len() - before, 1, "the tombstone, the ARN guard and the links in one transaction");
     let stamped_by_admin = writes.iter().flatten().any(|op| match op {
         WriteOp::Put { item, .. } => {
             item.get("id").and_then(Value::as_str) == Some(id.as_str())

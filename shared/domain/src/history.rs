@@ -151,25 +151,46 @@ pub fn actor_sub(actor: &str) -> &str {
     actor.split_once(" <").map_or(actor, |(sub, _)| sub)
 }
 
-/// The entries of one write: one per changed field, none for an unchanged write, a write of a
-/// kind that is not logged, or the tombstone that precedes a delete. A delete (`Remove`) records
-/// every field as removed, attributed to whoever wrote the tombstone.
+/// Whether an image is a deleted record's tombstone (`deleted: true`): the API deletes a record
+/// by writing it, stamped with the deleter, in the record's place; DynamoDB's TTL removes it later.
+fn is_tombstone(image: &Map<String, Value>) -> bool {
+    image.get("deleted") == Some(&Value::Bool(true))
+}
+
+/// The entries of one write: one per changed field, none for an unchanged write or a write of a
+/// kind that is not logged. A delete — the write of a tombstone over the record — records every
+/// field as removed (`Remove`), attributed to the deleter; the later removal of the tombstone
+/// by DynamoDB's TTL logs nothing; a new record over a tombstone is an `Insert`. An item removed
+/// outside the API is a `Remove` by `unknown`.
 pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> {
-    let (image, stamp_from) = match write.kind {
-        WriteKind::Insert | WriteKind::Modify => {
+    // What happened to the record, whichever write carried it.
+    let (what, old, new) = match write.kind {
+        WriteKind::Insert => (WriteKind::Insert, None, Some(write.new.ok_or(HistoryError::MissingImage("new"))?)),
+        WriteKind::Modify => {
             let new = write.new.ok_or(HistoryError::MissingImage("new"))?;
-            (new, new)
+            let old = write.old.ok_or(HistoryError::MissingImage("old"))?;
+            match (is_tombstone(old), is_tombstone(new)) {
+                (false, false) => (WriteKind::Modify, Some(old), Some(new)),
+                (false, true) => (WriteKind::Remove, Some(old), Some(new)),
+                (true, false) => (WriteKind::Insert, None, Some(new)),
+                (true, true) => return Ok(Vec::new()),
+            }
         }
         WriteKind::Remove => {
             let old = write.old.ok_or(HistoryError::MissingImage("old"))?;
-            (old, old)
+            if is_tombstone(old) {
+                return Ok(Vec::new());
+            }
+            (WriteKind::Remove, Some(old), None)
         }
     };
+    // The record's fields (of the tombstone for a delete: they are the record's), and the stamp
+    // of the write: the new image's, none for a removal outside the API.
+    let Some(image) = new.or(old) else { return Ok(Vec::new()) };
+    let unknown = Map::new();
+    let stamp_from = new.unwrap_or(&unknown);
     let Some(kind) = str_of(image, "item_type") else { return Ok(Vec::new()) };
     if !LOGGED_KINDS.contains(&kind) {
-        return Ok(Vec::new());
-    }
-    if write.kind == WriteKind::Modify && stamp_from.get("deleted") == Some(&Value::Bool(true)) {
         return Ok(Vec::new());
     }
     let entity_id = entity_id(kind, image).ok_or(HistoryError::MissingAttribute("id"))?;
@@ -177,10 +198,10 @@ pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> 
     let at = str_of(stamp_from, "updated_at")
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map_or(write.seen_at, |t| t.with_timezone(&Utc));
-    let (old, new) = match write.kind {
-        WriteKind::Insert => (BTreeMap::new(), fields(write.new)),
-        WriteKind::Modify => (fields(write.old), fields(write.new)),
-        WriteKind::Remove => (fields(write.old), BTreeMap::new()),
+    let (old, new) = match what {
+        WriteKind::Insert => (BTreeMap::new(), fields(new)),
+        WriteKind::Modify => (fields(old), fields(new)),
+        WriteKind::Remove => (fields(old), BTreeMap::new()),
     };
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort();
@@ -197,7 +218,7 @@ pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> 
         new: Value::Null,
         change_request_id: str_of(stamp_from, "change_request_id").map(str::to_owned),
         source: str_of(stamp_from, "source").unwrap_or("unknown").to_owned(),
-        write: write.kind,
+        write: what,
         sequence: write.sequence.to_owned(),
     };
     Ok(names
@@ -287,22 +308,50 @@ mod tests {
         assert_eq!(e[0].entity_id, "3.1.0");
     }
 
+    fn config(extra: Value) -> Map<String, Value> {
+        let mut item =
+            obj(json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail"}));
+        item.extend(obj(extra));
+        item
+    }
+
     #[test]
-    fn a_delete_is_attributed_to_the_tombstone_and_removes_every_field() {
-        let live = obj(
-            json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "alice", "revision": 1}),
+    fn a_delete_is_the_tombstone_write_attributed_to_the_deleter_and_removes_every_field() {
+        let live = config(json!({"updated_by": "alice", "revision": 1}));
+        let tomb = config(json!({"updated_by": "bob <b@x.io>", "revision": 2, "deleted": true, "ttl": 1796018400}));
+        let e = entries(&write(WriteKind::Modify, Some(&live), Some(&tomb))).unwrap();
+        let got: Vec<(&str, Value, Value)> =
+            e.iter().map(|e| (e.field.as_str(), e.old.clone(), e.new.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                ("key", json!("smtp.host"), json!(null)),
+                ("tenant_id", json!("ten_1"), json!(null)),
+                ("value", json!("mail"), json!(null))
+            ]
         );
-        let tomb = obj(
-            json!({"item_type": "tenant_config", "tenant_id": "ten_1", "key": "smtp.host", "value": "mail", "updated_by": "bob <b@x.io>", "revision": 2, "deleted": true}),
-        );
-        assert!(
-            entries(&write(WriteKind::Modify, Some(&live), Some(&tomb))).unwrap().is_empty(),
-            "the tombstone write itself logs nothing"
-        );
-        let e = entries(&write(WriteKind::Remove, Some(&tomb), None)).unwrap();
-        assert_eq!(e.len(), 3);
-        assert!(e.iter().all(|e| e.actor == "bob <b@x.io>" && e.new.is_null() && e.write == WriteKind::Remove));
+        assert!(e.iter().all(|e| e.actor == "bob <b@x.io>" && e.actor_sub == "bob" && e.write == WriteKind::Remove));
         assert_eq!(e[0].entity_id, "ten_1/smtp.host");
+        assert_eq!(e[0].tenant_id.as_deref(), Some("ten_1"));
+    }
+
+    #[test]
+    fn the_ttl_sweep_of_a_tombstone_logs_nothing_and_a_record_over_one_is_an_insert() {
+        let tomb = config(json!({"updated_by": "bob", "revision": 2, "deleted": true, "ttl": 1796018400}));
+        assert!(entries(&write(WriteKind::Remove, Some(&tomb), None)).unwrap().is_empty(), "the sweep is not a change");
+        let again = config(json!({"value": "smtp2", "updated_by": "carol", "revision": 1}));
+        let e = entries(&write(WriteKind::Modify, Some(&tomb), Some(&again))).unwrap();
+        assert_eq!(e.len(), 3, "every field of the new record: {e:?}");
+        assert!(e.iter().all(|e| e.old.is_null() && e.write == WriteKind::Insert && e.actor == "carol"));
+        assert_eq!(e.iter().find(|e| e.field == "value").unwrap().new, json!("smtp2"));
+    }
+
+    #[test]
+    fn an_item_removed_outside_the_api_is_a_remove_by_unknown() {
+        let live = config(json!({"updated_by": "alice", "revision": 1}));
+        let e = entries(&write(WriteKind::Remove, Some(&live), None)).unwrap();
+        assert_eq!(e.len(), 3);
+        assert!(e.iter().all(|e| e.actor == "unknown" && e.source == "unknown" && e.new.is_null()));
     }
 
     #[test]

@@ -23,6 +23,9 @@
 //! | fleet counter | `FLEET` | `STATE#<state>` or `RELEASE#<v>` (`count`: number) | | | | |
 //! | idempotency record | `IDEM#<len(sub)>:<sub>#<key>` | `IDEM` (`ttl`: epoch seconds, the table's TTL attribute) | | | | |
 //!
+//! A deleted record leaves a tombstone under its key until DynamoDB's TTL sweeps it (see
+//! [`Record::tombstone`]): its fields, stamped with the deleter, `deleted: true`, no index keys.
+//!
 //! Access patterns, each one `GetItem`, `BatchGetItem` or `Query` (never `Scan`):
 //!
 //! - a record by id: `GetItem(pk, sk)`;
@@ -49,6 +52,14 @@ use serde_json::Value;
 use crate::item::{from_item, to_item};
 use crate::{Index, Item, Key, StoreError};
 
+/// The attribute that marks a deleted record's tombstone (see [`Record::tombstone`]).
+pub const DELETED: &str = "deleted";
+
+/// Whether an item is a deleted record's tombstone: every read treats it as absent.
+pub fn is_tombstone(item: &Item) -> bool {
+    item.get(DELETED) == Some(&Value::Bool(true))
+}
+
 /// A model stored as one item of the registry table.
 pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
     /// The `item_type` attribute of its items (not `kind`: a license has a `kind` of its own).
@@ -69,6 +80,21 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
             item.insert(ipk.into(), Value::String(pk));
             item.insert(isk.into(), Value::String(sk));
         }
+        Ok(item)
+    }
+
+    /// What a delete writes in the record's place, in one conditional write with whatever else
+    /// the delete changes: the record stamped with the deleter (so the change log can say who
+    /// deleted it), `deleted: true` (reads treat it as absent; `Cond::NotExistsOrDeleted` lets
+    /// a new record take its key), no index keys (it leaves every index at once), and `ttl` set
+    /// to `deleted_at` (epoch seconds), so DynamoDB's TTL sweep removes it within days; the change
+    /// log ignores that REMOVE.
+    fn tombstone(&self, deleted_at: i64) -> Result<Item, StoreError> {
+        let mut item = to_item(self)?;
+        item.insert("item_type".into(), Value::String(Self::KIND.into()));
+        item.extend(self.key().to_item());
+        item.insert(DELETED.into(), Value::Bool(true));
+        item.insert("ttl".into(), Value::from(deleted_at));
         Ok(item)
     }
 

@@ -144,10 +144,9 @@ pub async fn delete_resource(
     principal.require(Role::Admin)?;
     let current = load(&app, &parse_id(&id)?).await?;
     if_match.check(current.stamp.revision)?;
-    // The tombstone stamped with the deleter and the delete of the record land first; the
-    // ARN guard and the links follow (a resource that is gone is read as gone either way).
-    persist::delete_record(&app, &current, &ctx(&principal)).await?;
+    // One transaction: the resource's tombstone, its ARN guard and every tenant link.
     let mut tx = Tx::new();
+    persist::delete_record(&mut tx, &current, &ctx(&principal))?;
     tx.push(
         WriteOp::Delete {
             key: layout::arn_guard(&current.arn),

@@ -61,7 +61,8 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     let ctx = ctx(principal);
     let (stamp, cond, status) = match &current {
         Some(c) => (c.stamp().next(&ctx), Cond::RevisionIs(c.stamp().revision), StatusCode::OK),
-        None => (Stamp::first(&ctx), Cond::NotExists, StatusCode::CREATED),
+        // A deleted key's tombstone makes way for the new record.
+        None => (Stamp::first(&ctx), Cond::NotExistsOrDeleted, StatusCode::CREATED),
     };
     let lost_race = match &current {
         Some(c) if if_match.given() => ApiError::PreconditionFailed { current: c.stamp().revision + 1 },
@@ -170,7 +171,9 @@ pub async fn delete_config(
     let current: TenantConfig =
         persist::load(&app, &layout::config_key(&id, &key), || format!("tenant {id} has no config {key}")).await?;
     if_match.check(current.stamp.revision)?;
-    persist::delete_record(&app, &current, &ctx(&principal)).await?;
+    let mut tx = Tx::new();
+    persist::delete_record(&mut tx, &current, &ctx(&principal))?;
+    tx.commit(&app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

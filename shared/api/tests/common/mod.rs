@@ -192,9 +192,19 @@ impl Harness {
         assert_eq!(self.table.dump(), before, "the table must not have changed");
     }
 
-    /// Items of a `kind` in the table.
+    /// Live items of a `kind` in the table (deleted records' tombstones left out).
     pub fn count_kind(&self, kind: &str) -> usize {
-        self.table.dump().iter().filter(|i| i.get("item_type").and_then(Value::as_str) == Some(kind)).count()
+        self.of_kind(kind).iter().filter(|i| !store::layout::is_tombstone(i)).count()
+    }
+
+    /// Every item of a `kind` in the table, tombstones included.
+    pub fn of_kind(&self, kind: &str) -> Vec<Item> {
+        self.table.dump().into_iter().filter(|i| i.get("item_type").and_then(Value::as_str) == Some(kind)).collect()
+    }
+
+    /// The write batches the table was sent ([`Harness::over_network`] only).
+    pub fn writes(&self) -> Vec<Vec<WriteOp>> {
+        self.network.as_ref().expect("a harness over the network table").writes.lock().unwrap().clone()
     }
 
     // Fixtures ---------------------------------------------------------------------------------
