@@ -86,6 +86,14 @@ def ops_text(cost):
     return f"{cost['calls']}: " + " → ".join(f"{n} {op}" if n > 1 else op for op, n in runs)
 
 
+def units(cost):
+    """`1 RCU`, `2 WCU`, `0.5 RCU + 2 WCU`: the capacity estimated from the items on the wire."""
+    if not cost or "rcu" not in cost:
+        return "-"
+    parts = [f"{cost[k]:g} {k.upper()}" for k in ("rcu", "wcu") if cost.get(k)]
+    return " + ".join(parts) or "0"
+
+
 def writes(cost):
     return sum(n for op, n in (cost.get("ops") or {}).items() if op in WRITE_OPS)
 
@@ -496,11 +504,13 @@ if routes:
       "tenants are created.")
     p()
     p("| method | route | status | " + " | ".join(f"{b} calls" if b == "memory" else f"{b} requests"
-                                                   for b in backends) + " |")
-    p("|---|---|---|" + "---|" * len(backends))
+                                                   for b in backends)
+      + (" | capacity units (est.) |" if "moto" in backends else " |"))
+    p("|---|---|---|" + "---|" * len(backends) + ("---|" if "moto" in backends else ""))
     for r in route_rows:
         status = "/".join(sorted({str(r[b]["status"]) for b in backends}))
-        p(f"| {r['method']} | `{r['route']}` | {status} | " + " | ".join(ops_text(r[b]) for b in backends) + " |")
+        p(f"| {r['method']} | `{r['route']}` | {status} | " + " | ".join(ops_text(r[b]) for b in backends)
+          + (f" | {units(r['moto'])} |" if "moto" in backends else " |"))
     p()
     totals = {b: sum(r[b]["calls"] for r in route_rows) for b in backends}
     p(f"{len(route_rows)} operations; in all " + ", ".join(f"{n} on {b}" for b, n in totals.items()) + ".")
@@ -574,11 +584,15 @@ for op, by_size in moto["capacity"].items():
     p(f"| {op} | {shown['100 B']} | {shown['20 KB']} | {would['100 B']} | {would['20 KB']} |")
 p()
 p("moto answers a constant per request whatever the item's size (and nothing for a transaction), so its "
-  "`ConsumedCapacity` measures nothing and no capacity units are reported per route: the request counts "
-  "above stand. Units follow from them and the item sizes: the store's GetItem and BatchGetItem are strongly "
-  "consistent (1 RCU per 4 KB of each item), a Query is billed on the total size it reads (eventually "
-  "consistent, half as much), a write 1 WCU per KB, a transaction twice the units of its items. Measuring them "
-  "needs a real DynamoDB table (DynamoDB Local's licence rules it out here).")
+  "`ConsumedCapacity` measures nothing. The capacity units per route above are therefore estimated by "
+  "route-costs' SDK interceptor from the items on the wire, by DynamoDB's billing rules "
+  "(`bench/route-costs/src/wire.rs`, unit-tested): item size = attribute names + values; a GetItem, or each "
+  "key of a BatchGetItem, 1 RCU per 4 KB of the item (strongly consistent, as the store reads; a missing item "
+  "still costs one); a Query on the size of the items it returned (an index query is eventually consistent: "
+  "half); a put 1 WCU per KB of the new item; a delete or update 1 WCU (the old item's size is not on the "
+  "wire: a lower bound); a transaction twice the units of its items. A Query's filtered-out items are not on "
+  "the wire either, so a filtered Query is a lower bound too. Measuring them for real needs a DynamoDB table "
+  "(DynamoDB Local's licence rules it out here).")
 p()
 
 if routes is None or env.get("BENCH_ROUTE_RC", "0") != "0" or routes_err:
