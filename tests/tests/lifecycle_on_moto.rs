@@ -384,6 +384,7 @@ async fn measure_lifecycle_operations() {
         json!({"operation": "backup"}),
         json!({"operation": "rotate_webapp_password"}),
         json!({"operation": "rotate_db_password"}),
+        json!({"operation": "rotate_airflow_password"}),
         json!({"operation": "enter_maintenance"}),
         json!({"operation": "exit_maintenance"}),
         json!({"operation": "upgrade", "params": {"release": "3.2.0"}}),
@@ -403,8 +404,30 @@ async fn measure_lifecycle_operations() {
         };
         measure(&label, started, &done, n);
     }
-    let started = std::time::Instant::now();
+    // The destructive ones, each approved by a second admin: restore (from Maintenance, back to
+    // Healthy), then terminate.
     let admin = api.token("admin", "dana");
+    let other = api.token("admin", "erin");
+    let cr = request(&api, &id, "operator", json!({"operation": "enter_maintenance"})).await;
+    assert_eq!(api.settled(cr["id"].as_str().unwrap()).await["status"], "succeeded");
+    let started = std::time::Instant::now();
+    let r = api
+        .send(
+            Method::POST,
+            &format!("/v1/tenants/{id}/change-requests"),
+            Some(&admin),
+            &[],
+            Some(json!({"operation": "restore", "params": {"backup_id": "bk-2026-11-30", "change_model": "maintenance"}})),
+        )
+        .await;
+    let cr = r.body["id"].as_str().unwrap_or_else(|| panic!("a restore change request: {}", r.body)).to_owned();
+    api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&other), &[], None).await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let n = transitions(&lc, &done).await;
+    measure("restore (after approval)", started, &done, n);
+
+    let started = std::time::Instant::now();
     let t = api
         .send(
             Method::POST,
@@ -415,7 +438,6 @@ async fn measure_lifecycle_operations() {
         )
         .await;
     let cr = t.body["id"].as_str().unwrap().to_owned();
-    let other = api.token("admin", "erin");
     api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&other), &[], None).await;
     let done = api.settled(&cr).await;
     let n = transitions(&lc, &done).await;
