@@ -31,6 +31,13 @@ criterion_notes = [line.strip() for line in (work / "criterion.log").read_text(e
 lifecycle_table = (work / "lifecycle.md").read_text().strip()
 
 B = cold["binaries"]
+arm64_dir = Path(env["BENCH_ARM64_DIR"]) if env.get("BENCH_ARM64_DIR") else None
+
+
+def arm64_size(label):
+    """The arm64 bootstrap's size, when this run built one."""
+    path = arm64_dir / label / "bootstrap" if arm64_dir else None
+    return os.path.getsize(path) if path and path.exists() else None
 W = warm["functions"]
 FUNCTIONS = ("api", "changelog", "lifecycle")
 SIZE_TARGET = 8_000_000  # "8 MB", read strictly: 8 × 10^6 bytes
@@ -153,9 +160,12 @@ WHY_READ = {
     "/v1/licenses/{id}/assignments":
         "reads the license first (404 for an unknown license), then queries its assignments",
     "/v1/resources/{id}/tenants":
-        "a Query of the resource's tenant links (GSI2), then one BatchGetItem of the tenants themselves: the "
-        "links carry only the tenant id (projecting the tenant into the link would make it 1, at the cost of "
-        "rewriting every link when a tenant changes)",
+        "a Query of the resource's tenant links (GSI2), then one BatchGetItem of the tenants themselves, kept "
+        "by choice: the answer is the tenants with their current state and release (who is hit when this "
+        "database fails), and a link carries only the ids. Projecting the tenant into each link would make it "
+        "1 Query, at the cost of rewriting every link of a tenant on each of its state changes (a lifecycle "
+        "transition would touch up to one item per resource). A resource has at most 49 tenants, so it is "
+        "always exactly these 2 requests",
     "/v1/tenants/{id}/history":
         "the first page was empty (no stream consumer runs in route-costs, so the change-log table is empty), and "
         "an empty first page reads the tenant to tell 404 from none; a tenant with history is 1 Query",
@@ -188,10 +198,15 @@ p(f"- Build: `cargo lambda build --release --locked`, x86_64-unknown-linux-gnu, 
   f"(incremental when `target/` already held a release build; load average {env['BENCH_LOAD_BEFORE']} when it "
   f"started); meanwhile the build used {build['cpu_own_fraction']:.0%} of all cores and other processes "
   f"{build['cpu_other_fraction']:.0%}.")
-p("- **arm64 (what SAM deploys) is not measured.** `cargo lambda build --arm64` needs the Rust standard "
-  "library for `aarch64-unknown-linux-gnu` (`rustup target add`), a download from the Rust toolchain "
-  "server, which this machine cannot reach (only package registries are reachable; installed targets: "
-  f"`{env['BENCH_TARGETS'].strip()}`). zig could link it, but there is nothing to link against.")
+if arm64_dir:
+    p("- arm64 (what SAM deploys): `cargo lambda build --release --arm64 --locked` in the same run, sizes only "
+      "(an arm64 bootstrap cannot run on this CPU).")
+else:
+    p("- **arm64 (what SAM deploys) is not measured.** `cargo lambda build --arm64` needs the Rust standard "
+      "library for `aarch64-unknown-linux-gnu` (`rustup target add`), a download from the Rust toolchain "
+      "server, which this machine cannot reach (only package registries are reachable; installed targets: "
+      f"`{env['BENCH_TARGETS'].strip()}`). zig could link it, but there is nothing to link against. `make bench` "
+      "builds and sizes arm64 wherever that target is installed.")
 p("- Contention: this machine has 2 cores and other builds may run. Each measuring step records the share of "
   "all cores used by the bench (with the processes it started and the moto server it talks to) and by every "
   "other process; it is printed with each table (\"other CPU\"). Timings taken while others used the cores are "
@@ -238,6 +253,10 @@ for f in FUNCTIONS:
     p(f"| cold init ≥ 20× faster than Python + boto3 | {f} | {med('py-' + f):.0f} ms vs {med(f):.2f} ms = "
       f"{r:.0f}× | {met(r >= 20)} | {why} |")
 for f in FUNCTIONS:
+    s = arm64_size(f)
+    if s is not None:
+        p(f"| ≤ 8 MB per bootstrap (arm64) | {f} | {mb(s)} ({s / 2**20:.2f} MiB) | {met(s <= SIZE_TARGET)} | |")
+for f in FUNCTIONS:
     s = sizes[f]
     why = (f"{s / 2**20:.2f} MiB: under 8 MiB, over 8 × 10^6 B. It links aws-config with two SDK clients "
            f"(DynamoDB, Step Functions: `hello-sdk`, with one, is {mb(sizes['hello-sdk'])}), rustls with aws-lc, "
@@ -274,12 +293,13 @@ p()
 # --- size ------------------------------------------------------------------------------------
 p("## Size")
 p()
-p("| function | bootstrap (stripped) | zipped | × hello | stripped |")
-p("|---|---|---|---|---|")
+p("| function | bootstrap (stripped) | zipped | × hello | stripped | arm64 bootstrap |")
+p("|---|---|---|---|---|---|")
 for f in ("hello", "hello-sdk", *FUNCTIONS):
     path = B[f]["path"]
+    arm = arm64_size(f)
     p(f"| {f} | {mb(sizes[f])} ({sizes[f]:,} B) | {mb(zipped(path))} | {sizes[f] / sizes['hello']:.1f} | "
-      f"{stripped(path)} |")
+      f"{stripped(path)} | {mb(arm) if arm is not None else 'not built here'} |")
 p()
 p("`hello-sdk` is `bench/hello-sdk`: hello plus `aws_config::load_defaults` and one DynamoDB client, so the "
   "size and init of the SDK setup alone can be read off. The Python equivalents are a few KB of source; "

@@ -8,8 +8,8 @@
 #   RUNS=40 (cold starts per function, >= 20)  WARM_RUNS=300  WARM_WARMUP=20  (invocations)
 #   BENCH_KEEP_WORK=1 keeps the raw measurements (JSON) in the temporary directory it names
 #
-# x86_64 only: an arm64 build needs `rustup target add aarch64-unknown-linux-gnu`, a download
-# this machine cannot make. Needs the local tools (`make tools`: moto, cargo-lambda, zig); installs
+# Measures x86_64, and the arm64 bootstraps' sizes too where the Rust standard library for
+# aarch64-unknown-linux-gnu is installed (`rustup target add`; cargo-lambda links with zig). Needs the local tools (`make tools`: moto, cargo-lambda, zig); installs
 # the Python side (awslambdaric, boto3) into .tools/bench-venv on first use.
 set -euo pipefail
 
@@ -77,6 +77,18 @@ declare -A BIN=(
 for f in "${BIN[@]}"; do
   [[ -x "$f" ]] || { log "$f was not built"; exit 1; }
 done
+
+# arm64 (what SAM deploys): built and sized where its standard library is installed; it cannot
+# run here, so only its size is measured. Into its own directory, next to the x86_64 ones.
+ARM64_DIR=""
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  log "cargo lambda build --release --arm64 --locked (sizes only)"
+  if cargo lambda build --release --arm64 --locked --lambda-dir target/lambda-arm64 >"$WORK/arm64.log" 2>&1; then
+    ARM64_DIR="$REPO/target/lambda-arm64"
+  else
+    log "the arm64 build failed (see below); its sizes are left out"; tail -20 "$WORK/arm64.log" >&2
+  fi
+fi
 
 # --- moto, on a free loopback port; it exits when this script's end of its stdin closes -----------
 MOTO_PORT="$("$TOOLS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -222,7 +234,7 @@ export BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_CPU="$CPU ($(nproc) c
   BENCH_RUSTC="$(rustc -V)" BENCH_CARGO_LAMBDA="$(cargo lambda --version 2>/dev/null | head -1)" \
   BENCH_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')" \
   BENCH_LOAD_BEFORE="$LOAD_BEFORE" BENCH_ROUTE_RC="$route_rc" BENCH_RUNS="$RUNS" \
-  BENCH_TARGETS="$(rustup target list --installed 2>/dev/null | tr '\n' ' ')" \
+  BENCH_TARGETS="$(rustup target list --installed 2>/dev/null | tr '\n' ' ')" BENCH_ARM64_DIR="$ARM64_DIR" \
   BENCH_PYTHON="$("$BENCH_PY" -c 'import sys, boto3, importlib.metadata as m; print("Python " + sys.version.split()[0] + ", boto3 " + boto3.__version__ + ", awslambdaric " + m.version("awslambdaric"))')" \
   BENCH_MOTO="$("$TOOLS_PY" -c 'import moto; print(moto.__version__)')"
 
