@@ -50,7 +50,7 @@ def main() -> int:
                 proc.wait()
                 stub.disarm()
             text = trace.read_text(errors="replace")
-            certs = len(re.findall(r'openat\([^"]*"[^"]*/(?:etc/ssl|pki)/[^"]*"[^)]*\)\s*=\s*\d', text))
+            certs = len(re.findall(r'openat\([^"]*"[^"]*(?:/etc/ssl/|pki/)[^"]*"[^)]*\)\s*=\s*\d', text))
             ports = re.findall(r"connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\)", text)
             out[f.label] = {"cert_files": certs, "connects": sum(1 for p in ports if int(p) != stub.port)}
     json.dump(out, sys.stdout, indent=2)
