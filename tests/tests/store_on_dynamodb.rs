@@ -164,24 +164,6 @@ async fn expired_idempotency_records_can_be_reclaimed() {
 }
 
 #[tokio::test]
-async fn only_an_absent_item_or_a_tombstone_makes_way_for_a_new_record() {
-    let t = table().await;
-    let live = item("C", "CONFIG#a", json!({"value": "one", "revision": 1}));
-    t.write(vec![WriteOp::put(live.clone(), Cond::NotExistsOrDeleted)]).await.unwrap();
-    let err = t.write(vec![WriteOp::put(live.clone(), Cond::NotExistsOrDeleted)]).await.unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { .. }), "a live record stays: {err:?}");
-    // In a transaction too, next to another write.
-    let tomb = item("C", "CONFIG#a", json!({"value": "one", "revision": 2, "deleted": true, "ttl": 1000}));
-    t.write(vec![WriteOp::put(tomb, Cond::RevisionIs(1)), WriteOp::put(item("D", "1", json!({})), Cond::NotExists)])
-        .await
-        .unwrap();
-    let again = item("C", "CONFIG#a", json!({"value": "two", "revision": 1}));
-    t.write(vec![WriteOp::put(again, Cond::NotExistsOrDeleted)]).await.unwrap();
-    let got = t.get(&Key::new("C", "CONFIG#a")).await.unwrap().unwrap();
-    assert_eq!((got["value"].clone(), got.get("deleted")), (json!("two"), None));
-}
-
-#[tokio::test]
 async fn more_than_a_transaction_holds_is_refused_before_calling_dynamodb() {
     let t = table().await;
     let ops = (0..101).map(|n| WriteOp::put(item(&format!("Z#{n}"), "Z", json!({})), Cond::Always)).collect();

@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use store::memory::MemoryTable;
 use tower::ServiceExt;
 
+#[path = "../src/fakes.rs"]
+mod fakes;
+
 const FLEET: usize = 200;
 
 /// Every request comes from one admin (the token check is API Gateway's in AWS).
@@ -72,16 +75,6 @@ impl Api {
 
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
-}
-
-fn lifecycle_deps(table: Arc<MemoryTable>) -> lifecycle::Deps {
-    lifecycle::Deps {
-        registry: table,
-        jenkins: Arc::new(engine::MemoryJenkins::new()),
-        remote: Arc::new(engine::MemoryCommands::new()),
-        suites: vec!["api-smoke".into(), "ui-smoke".into()],
-        pace: lifecycle::recipe::Pace { poll_seconds: 1, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 },
-    }
 }
 
 async fn task(deps: &lifecycle::Deps, payload: Value) -> Value {
@@ -136,7 +129,7 @@ async fn fleet(api: &Api, deps: &lifecycle::Deps) -> String {
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let api = Api::new();
-    let deps = lifecycle_deps(api.table.clone());
+    let deps = fakes::lifecycle_deps(api.table.clone());
     let tenant = rt.block_on(fleet(&api, &deps));
     let tenant_path = format!("/v1/tenants/{tenant}");
     let state = rt.block_on(api.ok(Method::GET, &tenant_path, None));

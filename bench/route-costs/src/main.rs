@@ -16,6 +16,7 @@
 //! request (never begun), and one more whose change request has begun. Prints
 //! `{"fresh": [N change request ids], "begun": id}`.
 
+mod fakes;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -206,16 +207,6 @@ fn id_of(v: &Value) -> anyhow::Result<String> {
 }
 
 // --- the lifecycle tasks -----------------------------------------------------------------------
-
-fn lifecycle_deps(table: Arc<dyn Table>) -> lifecycle::Deps {
-    lifecycle::Deps {
-        registry: table,
-        jenkins: Arc::new(engine::MemoryJenkins::new()),
-        remote: Arc::new(engine::MemoryCommands::new()),
-        suites: vec!["api-smoke".into(), "ui-smoke".into()],
-        pace: lifecycle::recipe::Pace { poll_seconds: 1, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 },
-    }
-}
 
 /// One task of a change request and what it cost.
 struct TaskCost {
@@ -416,7 +407,7 @@ async fn measure(backend: Backend) -> anyhow::Result<Report> {
     tenants += 2;
 
     // The first tenant's provision, run through the lifecycle task handler: what each task costs.
-    let deps = lifecycle_deps(b.backend.table.clone());
+    let deps = fakes::lifecycle_deps(b.backend.table.clone());
     let lifecycle = drive(&b, &deps, &change_request).await?;
 
     // Healthy tenants for the change-request routes: one free, three holding a terminate that
@@ -617,7 +608,7 @@ async fn fixtures(args: &[String]) -> anyhow::Result<Value> {
         fresh.push(b.tenant(&customer, &format!("fixture-{i}"), "3.1.0").await?.1);
     }
     let (_, begun) = b.tenant(&customer, "fixture-begun", "3.1.0").await?;
-    let deps = lifecycle_deps(b.backend.table.clone());
+    let deps = fakes::lifecycle_deps(b.backend.table.clone());
     task(&b, &deps, json!({"action": "begin", "change_request_id": begun}), &mut Vec::new()).await?;
     Ok(json!({"fresh": fresh, "begun": begun}))
 }

@@ -1236,8 +1236,14 @@ async fn a_deleted_config_is_gone() {
     // The key can be set again: a new record over the tombstone.
     let again =
         h.call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "mail2.acme" }))).await.expect(StatusCode::CREATED);
-    assert_eq!(again.body["revision"], 1);
+    assert_eq!(again.body["revision"], 3, "the new record continues from the tombstone's revision");
     assert_eq!(h.get(&path).await.expect(StatusCode::OK).body["value"], "mail2.acme");
+    // No ETag of the deleted record matches the new one.
+    for stale in ["\"1\"", "\"2\""] {
+        h.call_with(Method::PUT, &path, OPERATOR, &[("if-match", stale)], Some(json!({ "value": "x" })))
+            .await
+            .expect_problem(StatusCode::PRECONDITION_FAILED, Some("If-Match"));
+    }
     assert_eq!(h.get(&format!("/v1/tenants/{tenant}/configs")).await.items().len(), 1);
 }
 

@@ -15,7 +15,6 @@ use serde_json::Value;
 use tracing::instrument;
 
 use crate::item::{from_attrs, to_attr, to_attrs};
-use crate::layout::DELETED;
 use crate::table::MAX_TRANSACTION_ITEMS;
 use crate::{Cond, Index, Item, Key, Page, Query, StoreError, Table, WriteOp};
 
@@ -76,10 +75,6 @@ impl Expr {
                 let (pk, exp, now) =
                     (self.name("pk"), self.name("ttl"), self.value(AttributeValue::N(now.to_string())));
                 format!("(attribute_not_exists({pk}) OR {exp} < {now})")
-            }
-            Cond::NotExistsOrDeleted => {
-                let (pk, deleted, yes) = (self.name("pk"), self.name(DELETED), self.value(AttributeValue::Bool(true)));
-                format!("(attribute_not_exists({pk}) OR {deleted} = {yes})")
             }
             Cond::All(cs) => {
                 let parts: Vec<String> = cs.iter().filter_map(|c| self.cond(c)).collect();

@@ -85,8 +85,8 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
 
     /// What a delete writes in the record's place, in one conditional write with whatever else
     /// the delete changes: the record stamped with the deleter (so the change log can say who
-    /// deleted it), `deleted: true` (reads treat it as absent; `Cond::NotExistsOrDeleted` lets
-    /// a new record take its key), no index keys (it leaves every index at once), and `ttl` set
+    /// deleted it), `deleted: true` (reads treat it as absent; a new record may take its key,
+    /// conditional on the tombstone's revision, and continues from it), no index keys (it leaves every index at once), and `ttl` set
     /// to `deleted_at` (epoch seconds), so DynamoDB's TTL sweep removes it within days; the change
     /// log ignores that REMOVE.
     fn tombstone(&self, deleted_at: i64) -> Result<Item, StoreError> {

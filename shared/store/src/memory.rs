@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::layout::is_tombstone;
 use crate::table::MAX_TRANSACTION_ITEMS;
 use crate::{Cond, Index, Item, Key, Page, Query, StoreError, Table, WriteOp};
 
@@ -62,7 +61,6 @@ pub(crate) fn holds(cond: &Cond, item: Option<&Item>) -> bool {
         Cond::NotExistsOrExpired(now) => {
             item.is_none_or(|i| i.get("ttl").and_then(Value::as_i64).is_some_and(|t| t < *now))
         }
-        Cond::NotExistsOrDeleted => item.is_none_or(is_tombstone),
         Cond::All(cs) => cs.iter().all(|c| holds(c, item)),
     }
 }
@@ -266,20 +264,5 @@ mod tests {
         t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(50))]).await.unwrap();
         assert!(t.write(vec![WriteOp::put(idem.clone(), Cond::NotExistsOrExpired(99))]).await.is_err());
         assert!(t.write(vec![WriteOp::put(idem, Cond::NotExistsOrExpired(101))]).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn only_an_absent_item_or_a_tombstone_makes_way_for_a_new_record() {
-        let t = MemoryTable::new();
-        let live = item("C", "CONFIG#a", json!({"value": 1}));
-        t.write(vec![WriteOp::put(live.clone(), Cond::NotExistsOrDeleted)]).await.unwrap();
-        assert!(
-            t.write(vec![WriteOp::put(live.clone(), Cond::NotExistsOrDeleted)]).await.is_err(),
-            "a live record stays"
-        );
-        let tomb = item("C", "CONFIG#a", json!({"value": 1, "deleted": true}));
-        t.write(vec![WriteOp::put(tomb, Cond::Always)]).await.unwrap();
-        t.write(vec![WriteOp::put(live, Cond::NotExistsOrDeleted)]).await.unwrap();
-        assert_eq!(t.get(&Key::new("C", "CONFIG#a")).await.unwrap().unwrap().get("deleted"), None);
     }
 }

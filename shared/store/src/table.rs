@@ -55,8 +55,6 @@ pub enum Cond {
     FieldIsNot(String, Value),
     /// No item, or one whose `ttl` (epoch seconds) is before this time.
     NotExistsOrExpired(i64),
-    /// No item, or a deleted record's tombstone (`deleted = true`, see `layout::Record::tombstone`).
-    NotExistsOrDeleted,
     All(Vec<Cond>),
 }
 

@@ -8,7 +8,7 @@ use domain::{
     TenantState,
 };
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use store::layout::{self, Record};
 use store::{Cond, Key, Query, WriteOp};
 
@@ -46,10 +46,15 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     principal: &Principal,
     if_match: IfMatch,
     tenant: &TenantId,
-    current: Option<R>,
+    found: Found<R>,
     build: impl FnOnce(Stamp) -> R,
     unchanged: impl FnOnce(&R) -> bool,
 ) -> Result<Response, ApiError> {
+    let (current, deleted) = match found {
+        Found::Live(r) => (Some(r), None),
+        Found::Deleted(revision) => (None, Some(revision)),
+        Found::Nothing => (None, None),
+    };
     if let Some(c) = &current {
         if_match.check(c.stamp().revision)?;
         if unchanged(c) {
@@ -61,8 +66,15 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     let ctx = ctx(principal);
     let (stamp, cond, status) = match &current {
         Some(c) => (c.stamp().next(&ctx), Cond::RevisionIs(c.stamp().revision), StatusCode::OK),
-        // A deleted key's tombstone makes way for the new record.
-        None => (Stamp::first(&ctx), Cond::NotExistsOrDeleted, StatusCode::CREATED),
+        // A new record over a deleted one's tombstone continues its revisions.
+        None => match deleted {
+            Some(revision) => (
+                Stamp { revision: revision + 1, ..Stamp::first(&ctx) },
+                Cond::RevisionIs(revision),
+                StatusCode::CREATED,
+            ),
+            None => (Stamp::first(&ctx), Cond::NotExists, StatusCode::CREATED),
+        },
     };
     let lost_race = match &current {
         Some(c) if if_match.given() => ApiError::PreconditionFailed { current: c.stamp().revision + 1 },
@@ -82,9 +94,18 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
     Ok(Stored::record(status, &record, None)?.into_response())
 }
 
+/// What a tenant's partition holds under a key.
+enum Found<R> {
+    Live(R),
+    /// A deleted record's tombstone, at its revision: a new record continues from it, so no
+    /// `ETag` of the deleted record can match the new one.
+    Deleted(u64),
+    Nothing,
+}
+
 /// An item of a tenant's partition and the tenant, in one read: 404 when there is no tenant,
 /// 409 when it has reached the end of its life.
-async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result<Option<R>, ApiError> {
+async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result<Found<R>, ApiError> {
     let tenant_key = layout::tenant_key(tenant);
     let items = app.table.batch_get(&[tenant_key.clone(), key.clone()]).await?;
     let of = |k: &Key| items.iter().find(|i| Key::of(i).as_ref() == Some(k)).cloned();
@@ -92,10 +113,11 @@ async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result
     if t.get("state").and_then(|s| s.as_str()) == Some(TenantState::EndOfLife.as_str()) {
         return Err(ApiError::Conflict(format!("tenant {tenant} is EndOfLife: its configs and components are frozen")));
     }
-    match of(key) {
-        Some(item) if persist::live(&item) => Ok(Some(R::from_item(item)?)),
-        _ => Ok(None),
-    }
+    Ok(match of(key) {
+        Some(item) if persist::live(&item) => Found::Live(R::from_item(item)?),
+        Some(tombstone) => Found::Deleted(tombstone.get("revision").and_then(Value::as_u64).unwrap_or(0)),
+        None => Found::Nothing,
+    })
 }
 
 /// The configs of a tenant. Secrets show as their reference only.
@@ -142,7 +164,7 @@ pub async fn put_config(
     principal.require(Role::Operator)?;
     let (id, key) = (tenants::parse_id(&id)?, config_key(&key)?);
     let value = body.value.parse_for(&key)?;
-    let current: Option<TenantConfig> = find_item(&app, &id, &layout::config_key(&id, &key)).await?;
+    let current: Found<TenantConfig> = find_item(&app, &id, &layout::config_key(&id, &key)).await?;
     let (tid, k, v) = (id.clone(), key.clone(), value.clone());
     put_tenant_item(
         &app,
@@ -221,7 +243,7 @@ pub async fn put_component(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
     let (id, name) = (tenants::parse_id(&id)?, component_name(&name)?);
-    let current: Option<ComponentVersion> = find_item(&app, &id, &layout::component_key(&id, &name)).await?;
+    let current: Found<ComponentVersion> = find_item(&app, &id, &layout::component_key(&id, &name)).await?;
     let version = body.value.version;
     let (tid, n, v) = (id.clone(), name.clone(), version.clone());
     put_tenant_item(
