@@ -28,7 +28,9 @@ export JENKINS_PORT="${JENKINS_PORT:-$(free_port)}"
 LAMBDA_INVOKE_ENDPOINT="http://127.0.0.1:$INVOKE_PORT" \
   "$PY" tests/stack/moto_launcher.py --host 127.0.0.1 --port "$MOTO_PORT" > .dev/moto.log 2>&1 &
 MOTO_PID=$!
+SERVER_PID=""
 cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
   kill "$MOTO_PID" 2>/dev/null || true
   # moto's server threads can take a while to wind down: give it 3 s, then stop it hard.
   for _ in 1 2 3 4 5 6; do kill -0 "$MOTO_PID" 2>/dev/null || break; sleep 0.5; done
@@ -60,4 +62,8 @@ cat >&2 <<MSG
                -d '{"operation":"enter_maintenance"}' http://127.0.0.1:$PORT/v1/tenants/<id>/change-requests
 
 MSG
-"$REPO/target/debug/devstack" serve
+# In the background and waited for, so a TERM to this script (not only Ctrl-C) runs the cleanup
+# at once: bash runs traps only between commands, and `wait` is one it can interrupt.
+"$REPO/target/debug/devstack" serve &
+SERVER_PID=$!
+wait "$SERVER_PID"
