@@ -33,7 +33,7 @@ const BOOKKEEPING: [&str; 20] = [
     "updated_by",
     "change_request_id",
     "source",
-    "deleted",
+    DELETED,
     "ttl",
 ];
 
@@ -151,10 +151,14 @@ pub fn actor_sub(actor: &str) -> &str {
     actor.split_once(" <").map_or(actor, |(sub, _)| sub)
 }
 
-/// Whether an image is a deleted record's tombstone (`deleted: true`): the API deletes a record
-/// by writing it, stamped with the deleter, in the record's place; DynamoDB's TTL removes it later.
-fn is_tombstone(image: &Map<String, Value>) -> bool {
-    image.get("deleted") == Some(&Value::Bool(true))
+/// The attribute that marks a deleted record's tombstone.
+pub const DELETED: &str = "deleted";
+
+/// Whether an item (or a stream image of one) is a deleted record's tombstone (`deleted: true`):
+/// the API deletes a record by writing it, stamped with the deleter, in the record's place, and
+/// DynamoDB's TTL removes it later. Every read treats it as absent.
+pub fn is_tombstone(image: &Map<String, Value>) -> bool {
+    image.get(DELETED) == Some(&Value::Bool(true))
 }
 
 /// The entries of one write: one per changed field, none for an unchanged write or a write of a
@@ -163,16 +167,20 @@ fn is_tombstone(image: &Map<String, Value>) -> bool {
 /// by DynamoDB's TTL logs nothing; a new record over a tombstone is an `Insert`. An item removed
 /// outside the API is a `Remove` by `unknown`.
 pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> {
-    // What happened to the record, whichever write carried it.
-    let (what, old, new) = match write.kind {
-        WriteKind::Insert => (WriteKind::Insert, None, Some(write.new.ok_or(HistoryError::MissingImage("new"))?)),
+    // What happened to the record, whichever write carried it, and the image that names the
+    // record: the new one (a tombstone carries the record's fields), the old one of a removal.
+    let (what, old, new, image) = match write.kind {
+        WriteKind::Insert => {
+            let new = write.new.ok_or(HistoryError::MissingImage("new"))?;
+            (WriteKind::Insert, None, Some(new), new)
+        }
         WriteKind::Modify => {
             let new = write.new.ok_or(HistoryError::MissingImage("new"))?;
             let old = write.old.ok_or(HistoryError::MissingImage("old"))?;
             match (is_tombstone(old), is_tombstone(new)) {
-                (false, false) => (WriteKind::Modify, Some(old), Some(new)),
-                (false, true) => (WriteKind::Remove, Some(old), Some(new)),
-                (true, false) => (WriteKind::Insert, None, Some(new)),
+                (false, false) => (WriteKind::Modify, Some(old), Some(new), new),
+                (false, true) => (WriteKind::Remove, Some(old), Some(new), new),
+                (true, false) => (WriteKind::Insert, None, Some(new), new),
                 (true, true) => return Ok(Vec::new()),
             }
         }
@@ -181,12 +189,10 @@ pub fn entries(write: &ItemWrite<'_>) -> Result<Vec<ChangeEntry>, HistoryError> 
             if is_tombstone(old) {
                 return Ok(Vec::new());
             }
-            (WriteKind::Remove, Some(old), None)
+            (WriteKind::Remove, Some(old), None, old)
         }
     };
-    // The record's fields (of the tombstone for a delete: they are the record's), and the stamp
-    // of the write: the new image's, none for a removal outside the API.
-    let Some(image) = new.or(old) else { return Ok(Vec::new()) };
+    // The stamp of the write: the new image's, none for a removal outside the API.
     let unknown = Map::new();
     let stamp_from = new.unwrap_or(&unknown);
     let Some(kind) = str_of(image, "item_type") else { return Ok(Vec::new()) };

@@ -52,13 +52,7 @@ use serde_json::Value;
 use crate::item::{from_item, to_item};
 use crate::{Index, Item, Key, StoreError};
 
-/// The attribute that marks a deleted record's tombstone (see [`Record::tombstone`]).
-pub const DELETED: &str = "deleted";
-
-/// Whether an item is a deleted record's tombstone: every read treats it as absent.
-pub fn is_tombstone(item: &Item) -> bool {
-    item.get(DELETED) == Some(&Value::Bool(true))
-}
+pub use domain::history::{DELETED, is_tombstone};
 
 /// A model stored as one item of the registry table.
 pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
@@ -72,9 +66,7 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
 
     /// The record as a table item: its fields, `kind`, its key and its index keys.
     fn to_item(&self) -> Result<Item, StoreError> {
-        let mut item = to_item(self)?;
-        item.insert("item_type".into(), Value::String(Self::KIND.into()));
-        item.extend(self.key().to_item());
+        let mut item = self.fields_and_key()?;
         for (index, pk, sk) in self.index_keys() {
             let (ipk, isk) = Index::key_attrs(Some(index));
             item.insert(ipk.into(), Value::String(pk));
@@ -83,16 +75,23 @@ pub trait Record: Serialize + DeserializeOwned + Stamped + Send + Sync {
         Ok(item)
     }
 
-    /// What a delete writes in the record's place, in one conditional write with whatever else
-    /// the delete changes: the record stamped with the deleter (so the change log can say who
-    /// deleted it), `deleted: true` (reads treat it as absent; a new record may take its key,
-    /// conditional on the tombstone's revision, and continues from it), no index keys (it leaves every index at once), and `ttl` set
-    /// to `deleted_at` (epoch seconds), so DynamoDB's TTL sweep removes it within days; the change
-    /// log ignores that REMOVE.
-    fn tombstone(&self, deleted_at: i64) -> Result<Item, StoreError> {
+    /// Its fields, `item_type` and its key: what both [`Record::to_item`] and
+    /// [`Record::tombstone`] write.
+    fn fields_and_key(&self) -> Result<Item, StoreError> {
         let mut item = to_item(self)?;
         item.insert("item_type".into(), Value::String(Self::KIND.into()));
         item.extend(self.key().to_item());
+        Ok(item)
+    }
+
+    /// What a delete writes in the record's place, in one conditional write with whatever else
+    /// the delete changes: the record stamped with the deleter (so the change log can say who
+    /// deleted it), `deleted: true` (reads treat it as absent; a new record may take its key,
+    /// conditional on the tombstone's revision, and continues from it), no index keys (it leaves
+    /// every index at once), and `ttl` set to `deleted_at` (epoch seconds), so DynamoDB's TTL
+    /// sweep removes it within days; the change log ignores that REMOVE.
+    fn tombstone(&self, deleted_at: i64) -> Result<Item, StoreError> {
+        let mut item = self.fields_and_key()?;
         item.insert(DELETED.into(), Value::Bool(true));
         item.insert("ttl".into(), Value::from(deleted_at));
         Ok(item)
