@@ -995,7 +995,7 @@ mod readme {
     /// The README draws the lifecycle; it must be the diagram the table generates.
     #[test]
     fn the_readme_diagram_is_the_generated_one() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../../README.md");
         let diagram = super::mermaid();
         if std::env::var_os("PRINT_LIFECYCLE").is_some() {
             println!("{diagram}");
