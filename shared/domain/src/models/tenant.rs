@@ -1,0 +1,135 @@
+//! Tenants: one deployment of the product for a customer, and the change request creating one starts.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Stamp, TenantChangeRequest, WriteContext, stamped};
+use crate::{
+    ChangeRequestId, ChangeRequestStatus, CustomerId, TenantId, TenantState, patch,
+    values::{Region, ReleaseVersion, TenantName, Text},
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub customer_id: CustomerId,
+    pub name: TenantName,
+    pub release: ReleaseVersion,
+    pub state: TenantState,
+    /// The change request that holds this tenant now (one at a time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_change_request_id: Option<ChangeRequestId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    /// Registered as an already running deployment rather than provisioned by the portal.
+    #[serde(default)]
+    pub imported: bool,
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCreate {
+    pub customer_id: CustomerId,
+    pub name: TenantName,
+    pub release: ReleaseVersion,
+    #[serde(default)]
+    pub region: Option<Region>,
+    #[serde(default)]
+    pub description: Option<Text>,
+    /// Register a tenant that already runs: it starts `InTesting` with a `validate` change request
+    /// instead of `Provisioning` with a `provision` one.
+    #[serde(default)]
+    pub import: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default, deserialize_with = "patch::not_null")]
+    pub name: Option<TenantName>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<Region>)]
+    pub region: Option<Option<Region>>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<Text>)]
+    pub description: Option<Option<Text>>,
+}
+
+impl TenantPatch {
+    pub fn apply_to(self, t: &mut Tenant) {
+        patch::set(&mut t.name, self.name);
+        patch::apply(&mut t.region, self.region);
+        patch::apply(&mut t.description, self.description);
+    }
+}
+
+impl Tenant {
+    /// A new tenant, and the change request that brings it up: `provision` for a new deployment,
+    /// `validate` for an imported one. The change request holds the tenant from the start.
+    pub fn create(cmd: TenantCreate, ctx: &WriteContext) -> (Self, TenantChangeRequest) {
+        let id = TenantId::generate();
+        let plan = crate::lifecycle::creation_plan(cmd.import);
+        let (state, operation) = (plan.started, plan.operation);
+        let mut change_request = TenantChangeRequest::new(
+            id.clone(),
+            operation,
+            serde_json::json!({ "release": cmd.release.to_string() }),
+            ChangeRequestStatus::Pending,
+            ctx,
+        );
+        change_request.started_from = Some(state);
+        change_request.change_model = plan.change_model;
+        let ctx = WriteContext { change_request_id: Some(change_request.id.clone()), ..ctx.clone() };
+        let tenant = Self {
+            id,
+            customer_id: cmd.customer_id,
+            name: cmd.name,
+            release: cmd.release,
+            state,
+            active_change_request_id: Some(change_request.id.clone()),
+            region: cmd.region,
+            description: cmd.description,
+            imported: cmd.import,
+            stamp: Stamp::first(&ctx),
+        };
+        (tenant, change_request)
+    }
+}
+
+stamped!(Tenant);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Operation;
+    use crate::models::stamp::test_ctx as ctx;
+
+    #[test]
+    fn create_bodies_refuse_missing_fields() {
+        let err = serde_json::from_str::<TenantCreate>(r#"{"name":"acme-prod","release":"3.1.0"}"#).unwrap_err();
+        assert!(err.to_string().contains("customer_id"));
+    }
+
+    #[test]
+    fn a_new_tenant_is_held_by_its_first_change_request() {
+        let cmd: TenantCreate = serde_json::from_value(serde_json::json!({
+            "customer_id": CustomerId::generate(), "name": "acme-prod", "release": "3.1.0"
+        }))
+        .unwrap();
+        let (t, cr) = Tenant::create(cmd.clone(), &ctx());
+        assert_eq!(t.state, TenantState::Provisioning);
+        assert_eq!(cr.operation, Operation::Provision);
+        assert_eq!(t.active_change_request_id.as_ref(), Some(&cr.id));
+        assert_eq!(t.stamp.change_request_id.as_ref(), Some(&cr.id));
+        assert_eq!(cr.tenant_id, t.id);
+
+        let (t, cr) = Tenant::create(TenantCreate { import: true, ..cmd }, &ctx());
+        assert_eq!(t.state, TenantState::InTesting);
+        assert_eq!(cr.operation, Operation::Validate);
+        assert!(t.imported);
+    }
+}
