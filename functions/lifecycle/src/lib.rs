@@ -387,7 +387,7 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         } => {
             let status = deps.jenkins.status(&ticket.build).await?;
             let (url, result) = match status {
-                BuildStatus::Done { url, result } => (url, result),
+                BuildStatus::Done { url, result, .. } => (url, result),
                 BuildStatus::Queued | BuildStatus::Running { .. } if expired(ticket.started_at, timeout_seconds) => {
                     let held = held(deps, &change_request_id).await?;
                     let mut cr = held.cr.clone();

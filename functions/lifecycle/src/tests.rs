@@ -627,7 +627,7 @@ async fn jenkins_start_passes_the_tenant_the_target_release_and_the_change_reque
     .collect();
     assert_eq!(built[0].params, expected, "the upgrade target, no BACKUP_ID, no SUITE");
     let ticket: BuildTicket = serde_json::from_value(ticket).unwrap();
-    assert_eq!(ticket.build, QueuedBuild { job: "upgrade-tenant".into(), queue_url: built[0].queue_url.clone() });
+    assert_eq!(ticket.build, QueuedBuild::queued("upgrade-tenant", built[0].queue_url.clone()));
     assert!(!ticket.done);
     assert!((Utc::now() - ticket.started_at).num_seconds() < 5);
     let after = w.cr_now(&cr.id).await;

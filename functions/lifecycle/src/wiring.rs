@@ -57,6 +57,14 @@ impl Jenkins for SecretJenkins {
     async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
         self.client().await?.status(build).await
     }
+
+    async fn find(&self, job: &str, step_id: &str) -> Result<Option<QueuedBuild>, JenkinsError> {
+        self.client().await?.find(job, step_id).await
+    }
+
+    async fn stop(&self, build: &QueuedBuild) -> Result<(), JenkinsError> {
+        self.client().await?.stop(build).await
+    }
 }
 
 /// From the process environment (in Lambda).

@@ -63,7 +63,7 @@ async fn a_build_goes_from_queued_to_running_to_success_and_its_params_are_recor
         [
             BuildStatus::Queued,
             BuildStatus::Running { url: url.clone() },
-            BuildStatus::Done { url: url.clone(), result: BuildResult::Success }
+            BuildStatus::done(url.clone(), BuildResult::Success)
         ]
     );
 
@@ -92,7 +92,7 @@ async fn a_failed_build_is_done_with_failure() {
     let seen = follow(&j, &build, Duration::from_secs(10)).await;
     assert_eq!(
         seen.last(),
-        Some(&BuildStatus::Done { url: format!("{base}/job/backup/1/"), result: BuildResult::Failure }),
+        Some(&BuildStatus::done(format!("{base}/job/backup/1/"), BuildResult::Failure)),
         "{seen:?}"
     );
 }
@@ -203,7 +203,7 @@ async fn a_cancelled_queue_item_is_aborted() {
     assert!(fake.cancel_queued(1));
     assert_eq!(
         j.status(&build).await.unwrap(),
-        BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted }
+        BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted, console_url: None }
     );
 }
 
@@ -227,7 +227,7 @@ async fn a_forgotten_queue_item_is_found_through_the_jobs_builds() {
     // ...but the build that came out of it (the second of the job) is found by its queueId.
     assert_eq!(
         j.status(&build).await.unwrap(),
-        BuildStatus::Done { url: format!("{base}/job/deploy/2/"), result: BuildResult::Failure }
+        BuildStatus::done(format!("{base}/job/deploy/2/"), BuildResult::Failure)
     );
 }
 

@@ -2,7 +2,8 @@
 //! their AWS/HTTP adapters and in-memory fakes:
 //!
 //! - [`Workflows`]: start the Step Functions execution of a change request (named by its id).
-//! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins" and follow it to its result.
+//! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins", follow it to its result, find it
+//!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
 //! - [`RemoteCommands`]: run an SSM command (Ansible, the Update Manager) on a tenant's EC2s.
 
 pub mod jenkins;
@@ -11,7 +12,7 @@ pub mod workflows;
 
 pub use jenkins::{
     BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, JenkinsSetupError, JobScript, MemoryJenkins,
-    QueuedBuild, Triggered,
+    QueuedBuild, STEP_ID_PARAM, Triggered, console_url,
 };
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
 pub use workflows::{WorkflowError, Workflows};
