@@ -843,7 +843,7 @@ async fn ssm_send_sends_the_playbook_once_to_every_ec2_instance_of_the_tenant() 
     let mut on = sent[0].instance_ids.clone();
     on.sort();
     assert_eq!(on, ["i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"]);
-    assert_eq!(sent[0].commands, ["ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/maintenance-on.yml"]);
+    assert_eq!(sent[0].playbook, "maintenance-on");
     assert_eq!(sent[0].comment, format!("enter_maintenance {}", cr.id));
     let ticket: CommandTicket = serde_json::from_value(ticket).unwrap();
     assert_eq!((ticket.command_id.as_str(), ticket.done), (sent[0].command_id.as_str(), false));

@@ -86,7 +86,8 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
     Ok(Deps {
         registry: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), required("TABLE_NAME")?)),
         jenkins: Arc::new(jenkins),
-        remote: Arc::new(SsmCommands::new(ssm)),
+        // The template sets it; local stacks (moto does not check document names) need not.
+        remote: Arc::new(SsmCommands::new(ssm, var("SSM_DOCUMENT").unwrap_or_else(|| "TenantPlaybookDocument".into()))),
         suites: var("HEALTH_SUITES")
             .unwrap_or_else(|| "api-smoke,ui-smoke".into())
             .split(',')

@@ -4,7 +4,8 @@
 //! - [`Workflows`]: start the Step Functions execution of a change request (named by its id).
 //! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins", follow it to its result, find it
 //!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
-//! - [`RemoteCommands`]: run an SSM command (Ansible, the Update Manager) on a tenant's EC2s.
+//! - [`RemoteCommands`]: run an allow-listed Ansible playbook on a tenant's EC2s through the
+//!   project's SSM document, follow, find and cancel it (`remote/{mod,ssm,memory}.rs`).
 
 pub mod jenkins;
 pub mod remote;
