@@ -432,7 +432,8 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
                 )));
             }
             let comment = format!("{} {}", held.cr.operation, held.cr.id);
-            let command_id = deps.remote.send(&instance_ids, playbook_of(&commands)?, &comment, timeout_seconds).await?;
+            let command_id =
+                deps.remote.send(&instance_ids, playbook_of(&commands)?, &comment, timeout_seconds).await?;
             let mut cr = held.cr.clone();
             record(
                 &mut cr,

@@ -634,7 +634,6 @@ fn by_status(status: StatusCode, resp: &reqwest::Response, what: &str) -> Jenkin
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,12 +709,17 @@ mod tests {
         assert!(!has_param(&actions, "DRY_RUN", "true"), "only string values match");
         assert!(!has_param(&[], STEP_ID_PARAM, "x"));
 
-        let task = |url: Option<&str>, name: Option<&str>| TaskJson { url: url.map(Into::into), name: name.map(Into::into) };
+        let task =
+            |url: Option<&str>, name: Option<&str>| TaskJson { url: url.map(Into::into), name: name.map(Into::into) };
         let path = job_path("tenants/deploy").unwrap();
         assert!(is_task_of(&task(Some("https://ci.example/job/tenants/job/deploy/"), None), "tenants/deploy", &path));
         assert!(is_task_of(&task(Some("https://ci.example/job/tenants/job/deploy"), None), "tenants/deploy", &path));
         assert!(!is_task_of(&task(Some("https://ci.example/job/other/job/deploy/"), None), "tenants/deploy", &path));
-        assert!(!is_task_of(&task(Some("https://ci.example/job/tenants/job/predeploy/"), None), "tenants/deploy", &path));
+        assert!(!is_task_of(
+            &task(Some("https://ci.example/job/tenants/job/predeploy/"), None),
+            "tenants/deploy",
+            &path
+        ));
         assert!(is_task_of(&task(None, Some("deploy")), "deploy", &job_path("deploy").unwrap()));
     }
 }

@@ -207,14 +207,20 @@ impl Jenkins for MemoryJenkins {
         s.builds.push(MemoryBuild { triggered, script, number, polls: 0, stopped: None });
         if s.lost_trigger_answers > 0 {
             s.lost_trigger_answers -= 1;
-            return Err(JenkinsError::Unavailable(format!("memory jenkins queued {queue_url} but the answer was lost")));
+            return Err(JenkinsError::Unavailable(format!(
+                "memory jenkins queued {queue_url} but the answer was lost"
+            )));
         }
         Ok(QueuedBuild::queued(job, queue_url))
     }
 
     async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
         let mut s = self.lock()?;
-        let b = s.builds.iter_mut().find(|b| b.triggered.queue_url == build.queue_url).ok_or_else(|| no_such_item(build))?;
+        let b = s
+            .builds
+            .iter_mut()
+            .find(|b| b.triggered.queue_url == build.queue_url)
+            .ok_or_else(|| no_such_item(build))?;
         let phase = b.phase();
         b.polls = b.polls.saturating_add(1);
         Ok(match phase {

@@ -149,7 +149,11 @@ mod tests {
         let status: BuildStatus = serde_json::from_str(old).unwrap();
         assert_eq!(
             status,
-            BuildStatus::Done { url: "https://ci.example/job/x/1/".into(), result: BuildResult::Success, console_url: None }
+            BuildStatus::Done {
+                url: "https://ci.example/job/x/1/".into(),
+                result: BuildResult::Success,
+                console_url: None
+            }
         );
         let new = serde_json::to_value(BuildStatus::done("https://ci.example/job/x/1/", BuildResult::Success)).unwrap();
         assert_eq!(new["console_url"], "https://ci.example/job/x/1/consoleText");

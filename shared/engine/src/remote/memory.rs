@@ -177,7 +177,9 @@ impl RemoteCommands for MemoryCommands {
         s.running.insert(command_id.clone(), (script, 0));
         if s.lost_send_answers > 0 {
             s.lost_send_answers -= 1;
-            return Err(RemoteError::Unavailable(anyhow::anyhow!("memory ssm sent {command_id} but the answer was lost")));
+            return Err(RemoteError::Unavailable(anyhow::anyhow!(
+                "memory ssm sent {command_id} but the answer was lost"
+            )));
         }
         Ok(command_id)
     }

@@ -89,12 +89,7 @@ impl SsmCommands {
     /// The instances on which the command has not finished.
     async fn unfinished(&self, command_id: &str, instance_ids: &[String]) -> Result<Vec<String>, RemoteError> {
         let states = self.invocations(command_id, instance_ids).await?;
-        Ok(instance_ids
-            .iter()
-            .zip(states)
-            .filter(|(_, s)| *s == Invocation::Pending)
-            .map(|(i, _)| i.clone())
-            .collect())
+        Ok(instance_ids.iter().zip(states).filter(|(_, s)| *s == Invocation::Pending).map(|(i, _)| i.clone()).collect())
     }
 }
 
@@ -186,8 +181,7 @@ impl RemoteCommands for SsmCommands {
             return Ok(());
         }
         tracing::info!(command_id, instances = ?unfinished, "cancelling an ssm command");
-        let sent =
-            self.client.cancel_command().command_id(command_id).set_instance_ids(Some(unfinished)).send().await;
+        let sent = self.client.cancel_command().command_id(command_id).set_instance_ids(Some(unfinished)).send().await;
         match sent {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_command_id()) => {
