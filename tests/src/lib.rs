@@ -119,6 +119,38 @@ pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     fresh_table_of(devstack::table_def::REGISTRY_TABLE).await
 }
 
+/// The `Properties` of resource `logical_id` of `infra/template.yaml`, as JSON.
+pub fn template_properties(logical_id: &str) -> Value {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(devstack::table_def::TEMPLATE).expect("infra/template.yaml is YAML");
+    let properties = template
+        .get("Resources")
+        .and_then(|r| r.get(logical_id))
+        .and_then(|r| r.get("Properties"))
+        .unwrap_or_else(|| panic!("no Resources.{logical_id}.Properties in infra/template.yaml"));
+    serde_json::to_value(properties).expect("template properties as JSON")
+}
+
+/// The logical id of the SSM document the lifecycle function sends playbooks with.
+pub const PLAYBOOK_DOCUMENT: &str = "TenantPlaybookDocument";
+
+/// A new SSM document in moto with the `Content` of [`PLAYBOOK_DOCUMENT`] in the template (moto
+/// parses it: a malformed document fails here); answers its name.
+pub async fn fresh_playbook_document(client: &aws_sdk_ssm::Client) -> String {
+    let properties = template_properties(PLAYBOOK_DOCUMENT);
+    let name = format!("TenantPlaybook-{}", ulid::Ulid::new());
+    client
+        .create_document()
+        .name(&name)
+        .content(properties["Content"].to_string())
+        .document_type(aws_sdk_ssm::types::DocumentType::Command)
+        .document_format(aws_sdk_ssm::types::DocumentFormat::Json)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(e)));
+    name
+}
+
 /// Every item of a table (tests only: the product never scans).
 pub async fn all_items(
     client: &aws_sdk_dynamodb::Client,

@@ -340,6 +340,15 @@ async fn suites_for(deps: &Deps, held: &Held) -> Result<Vec<String>, TaskError> 
     Ok(if own.is_empty() { deps.suites.clone() } else { own.into_iter().map(String::from).collect() })
 }
 
+/// The playbook an SSM step's command runs (`.../playbooks/<name>.yml`): the SSM document takes
+/// the playbook by name.
+fn playbook_of(commands: &[String]) -> Result<&str, TaskError> {
+    commands
+        .iter()
+        .find_map(|c| c.rsplit_once("/playbooks/")?.1.strip_suffix(".yml"))
+        .ok_or_else(|| TaskError::Invalid(format!("no playbook in the step's command {commands:?}")))
+}
+
 /// Runs one task.
 pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
     match task {
@@ -387,7 +396,7 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         } => {
             let status = deps.jenkins.status(&ticket.build).await?;
             let (url, result) = match status {
-                BuildStatus::Done { url, result } => (url, result),
+                BuildStatus::Done { url, result, .. } => (url, result),
                 BuildStatus::Queued | BuildStatus::Running { .. } if expired(ticket.started_at, timeout_seconds) => {
                     let held = held(deps, &change_request_id).await?;
                     let mut cr = held.cr.clone();
@@ -413,7 +422,7 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
             save(deps, &held, cr, None).await?;
             Err(if suite.is_some() { TaskError::HealthFailed(msg) } else { TaskError::JenkinsFailed(msg) })
         }
-        Task::SsmSend { change_request_id, step: Step::Ssm { name, commands, .. } } => {
+        Task::SsmSend { change_request_id, step: Step::Ssm { name, commands, timeout_seconds, .. } } => {
             let held = held(deps, &change_request_id).await?;
             let instance_ids = instances(deps, &held.tenant).await?;
             if instance_ids.is_empty() {
@@ -423,7 +432,8 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
                 )));
             }
             let comment = format!("{} {}", held.cr.operation, held.cr.id);
-            let command_id = deps.remote.send(&instance_ids, &commands, &comment).await?;
+            let command_id =
+                deps.remote.send(&instance_ids, playbook_of(&commands)?, &comment, timeout_seconds).await?;
             let mut cr = held.cr.clone();
             record(
                 &mut cr,

@@ -627,7 +627,7 @@ async fn jenkins_start_passes_the_tenant_the_target_release_and_the_change_reque
     .collect();
     assert_eq!(built[0].params, expected, "the upgrade target, no BACKUP_ID, no SUITE");
     let ticket: BuildTicket = serde_json::from_value(ticket).unwrap();
-    assert_eq!(ticket.build, QueuedBuild { job: "upgrade-tenant".into(), queue_url: built[0].queue_url.clone() });
+    assert_eq!(ticket.build, QueuedBuild::queued("upgrade-tenant", built[0].queue_url.clone()));
     assert!(!ticket.done);
     assert!((Utc::now() - ticket.started_at).num_seconds() < 5);
     let after = w.cr_now(&cr.id).await;
@@ -843,7 +843,7 @@ async fn ssm_send_sends_the_playbook_once_to_every_ec2_instance_of_the_tenant() 
     let mut on = sent[0].instance_ids.clone();
     on.sort();
     assert_eq!(on, ["i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"]);
-    assert_eq!(sent[0].commands, ["ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/maintenance-on.yml"]);
+    assert_eq!(sent[0].playbook, "maintenance-on");
     assert_eq!(sent[0].comment, format!("enter_maintenance {}", cr.id));
     let ticket: CommandTicket = serde_json::from_value(ticket).unwrap();
     assert_eq!((ticket.command_id.as_str(), ticket.done), (sent[0].command_id.as_str(), false));

@@ -57,6 +57,14 @@ impl Jenkins for SecretJenkins {
     async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
         self.client().await?.status(build).await
     }
+
+    async fn find(&self, job: &str, step_id: &str) -> Result<Option<QueuedBuild>, JenkinsError> {
+        self.client().await?.find(job, step_id).await
+    }
+
+    async fn stop(&self, build: &QueuedBuild) -> Result<(), JenkinsError> {
+        self.client().await?.stop(build).await
+    }
 }
 
 /// From the process environment (in Lambda).
@@ -78,7 +86,8 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
     Ok(Deps {
         registry: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), required("TABLE_NAME")?)),
         jenkins: Arc::new(jenkins),
-        remote: Arc::new(SsmCommands::new(ssm)),
+        // The template sets it; local stacks (moto does not check document names) need not.
+        remote: Arc::new(SsmCommands::new(ssm, var("SSM_DOCUMENT").unwrap_or_else(|| "TenantPlaybookDocument".into()))),
         suites: var("HEALTH_SUITES")
             .unwrap_or_else(|| "api-smoke,ui-smoke".into())
             .split(',')

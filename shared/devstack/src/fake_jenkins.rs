@@ -1,15 +1,33 @@
 //! A stand-in for the vendor's "SaaS Jenkins", speaking the part of its remote-access API the
-//! engine uses: the crumb issuer, HTTP basic auth with a user and API token, the crumb on POSTs,
-//! `buildWithParameters` → a queue item → a build with a result, a job's builds (with their
-//! `queueId`), and `queue/cancelItem`.
+//! engine (and python-jenkins, which a test runs against it) uses, with HTTP basic auth (user
+//! and API token) on every call and the crumb on every POST:
+//!
+//! | Jenkins route | |
+//! |---|---|
+//! | `GET /` | a page; like every answer, with the `X-Jenkins` version header |
+//! | `GET /api/json` | the root: its jobs (configured or built), `useCrumbs`, `url` |
+//! | `GET /me/api/json`, `GET /whoAmI/api/json` | the authenticated user |
+//! | `GET /crumbIssuer/api/json` | the crumb |
+//! | `POST /job/{job}/buildWithParameters` | parameters from the query string and the form body → `201`, `Location: /queue/item/{n}/` |
+//! | `GET /job/{job}/api/json` | the job and its builds, newest first (with `queueId` and parameters) |
+//! | `GET /queue/api/json` | the items still waiting, with their parameters |
+//! | `GET /queue/item/{n}/api/json` | a waiting, cancelled or left item (`executable` once started) |
+//! | `POST /queue/cancelItem?id={n}` | cancels a waiting item (`204`) |
+//! | `GET /job/{job}/{n}/api/json` | a build: `building`, `result`, parameters in `actions` |
+//! | `GET /job/{job}/{n}/consoleText` | its log as plain text: parameters, outcome, `Finished: RESULT` |
+//! | `POST /job/{job}/{n}/stop` | a running (or hanging) build ends `ABORTED`; `302` to the build's page |
 //!
 //! Per job, an outcome (`SUCCESS`, `UNSTABLE`, `FAILURE`, `ABORTED`, `NOT_BUILT`, or `hang`: never
-//! finishes), a time in the queue and a run time, set through the Rust handle or the admin API:
+//! finishes), a time in the queue and a run time; jobs with none set have the default behaviour
+//! (instant `SUCCESS` unless set). Set through the Rust handle or the admin API:
 //!
 //! | admin route (no auth) | |
 //! |---|---|
 //! | `PUT /__admin/jobs/{job}` `{"outcome": "FAILURE", "queue_delay_ms": 500, "run_ms": 1000}` | how builds of `job` triggered from now on behave (missing fields: defaults) |
-//! | `GET /__admin/jobs/{job}` | that behaviour |
+//! | `PATCH /__admin/jobs/{job}` `{"outcome": "hang"}` | changes only the fields given (of the job's behaviour, or of the default); answers the result |
+//! | `GET /__admin/jobs/{job}` | that behaviour (404 while it has the default) |
+//! | `DELETE /__admin/jobs/{job}` | the job has the default behaviour again |
+//! | `PUT`/`PATCH`/`GET /__admin/jobs` | the default behaviour of every job that has none set |
 //! | `GET /__admin/builds` | every build triggered, with its parameters, state and result |
 //! | `DELETE /__admin/builds` | forget the builds (and the callbacks) |
 //! | `GET/PUT /__admin/settings` | `{"strict": bool, "forget_started_queue_items": bool}` |
@@ -33,12 +51,16 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::{http::HeaderValue, middleware};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The header Jenkins names for its crumb.
 pub const CRUMB_FIELD: &str = "Jenkins-Crumb";
+
+/// The Jenkins version the fake says it is (`X-Jenkins` on every answer).
+pub const JENKINS_VERSION: &str = "2.462.3";
 
 /// How a build ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -93,6 +115,26 @@ impl JobBehaviour {
     pub fn running_for(mut self, ms: u64) -> Self {
         self.run_ms = ms;
         self
+    }
+}
+
+/// Some fields of a [`JobBehaviour`], to change only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobBehaviourPatch {
+    pub outcome: Option<FakeOutcome>,
+    pub queue_delay_ms: Option<u64>,
+    pub run_ms: Option<u64>,
+}
+
+impl JobBehaviourPatch {
+    /// `behaviour` with the fields this patch sets.
+    pub fn apply(self, behaviour: JobBehaviour) -> JobBehaviour {
+        JobBehaviour {
+            outcome: self.outcome.unwrap_or(behaviour.outcome),
+            queue_delay_ms: self.queue_delay_ms.unwrap_or(behaviour.queue_delay_ms),
+            run_ms: self.run_ms.unwrap_or(behaviour.run_ms),
+        }
     }
 }
 
@@ -156,6 +198,8 @@ struct FakeState {
     crumb: String,
     crumb_fetches: u64,
     settings: FakeSettings,
+    /// The behaviour of jobs not in `jobs`.
+    default_job: JobBehaviour,
     jobs: HashMap<String, JobBehaviour>,
     items: Vec<Item>,
     next_number: HashMap<String, u64>,
@@ -171,6 +215,8 @@ struct Item {
     queued_at_ms: u64,
     started_at_ms: Option<u64>,
     finished_at_ms: Option<u64>,
+    /// Who stopped the build (`POST .../stop`), if anyone did.
+    stopped_by: Option<String>,
 }
 
 impl FakeJenkins {
@@ -183,6 +229,7 @@ impl FakeJenkins {
             crumb: new_crumb(),
             crumb_fetches: 0,
             settings: FakeSettings::default(),
+            default_job: JobBehaviour::default(),
             jobs: HashMap::new(),
             items: Vec::new(),
             next_number: HashMap::new(),
@@ -214,23 +261,54 @@ impl FakeJenkins {
     /// The routes, to serve or to call in-process.
     pub fn router(&self) -> Router {
         Router::new()
+            .route("/", get(root_page))
+            .route("/api/json", get(root_json))
+            .route("/me/api/json", get(me_json))
+            .route("/whoAmI/api/json", get(who_am_i_json))
             .route("/crumbIssuer/api/json", get(crumb_issuer))
             .route("/job/{job}/buildWithParameters", post(build_with_parameters))
             .route("/job/{job}/api/json", get(job_json))
+            .route("/job/{job}/{number}/", get(build_page))
             .route("/job/{job}/{number}/api/json", get(build_json))
+            .route("/job/{job}/{number}/consoleText", get(console_text))
+            .route("/job/{job}/{number}/stop", post(stop_build))
+            .route("/queue/api/json", get(queue_json))
             .route("/queue/item/{id}/api/json", get(queue_item_json))
             .route("/queue/cancelItem", post(cancel_item))
-            .route("/__admin/jobs/{job}", put(admin_put_job).get(admin_get_job))
+            .route(
+                "/__admin/jobs",
+                put(admin_put_default_job).patch(admin_patch_default_job).get(admin_get_default_job),
+            )
+            .route(
+                "/__admin/jobs/{job}",
+                put(admin_put_job).patch(admin_patch_job).get(admin_get_job).delete(admin_delete_job),
+            )
             .route("/__admin/builds", get(admin_builds).delete(admin_clear_builds))
             .route("/__admin/settings", get(admin_get_settings).put(admin_put_settings))
             .route("/__admin/crumb/rotate", post(admin_rotate_crumb))
             .route("/__admin/callbacks", get(admin_callbacks))
+            .layer(middleware::map_response(with_version_header))
             .with_state(self.clone())
     }
 
     /// How builds of `job` triggered from now on behave.
     pub fn set_job(&self, job: &str, behaviour: JobBehaviour) {
         self.state().jobs.insert(job.to_owned(), behaviour);
+    }
+
+    /// How builds of every job without a behaviour of its own behave from now on.
+    pub fn set_default_job(&self, behaviour: JobBehaviour) {
+        self.state().default_job = behaviour;
+    }
+
+    /// `job` has the default behaviour again.
+    pub fn clear_job(&self, job: &str) {
+        self.state().jobs.remove(job);
+    }
+
+    /// How builds of `job` triggered now behave (its own behaviour, or the default).
+    pub fn behaviour_of(&self, job: &str) -> JobBehaviour {
+        self.state().behaviour_of(job)
     }
 
     pub fn settings(&self) -> FakeSettings {
@@ -311,12 +389,41 @@ impl FakeJenkins {
         true
     }
 
-    /// Finishes the running build of queue item `queue_id`; posts its callback.
+    /// Finishes the running build of queue item `queue_id` as its behaviour says.
     fn finish(&self, queue_id: u64) {
+        let result = {
+            let s = self.state();
+            s.items.iter().find(|i| i.build.queue_id == queue_id).and_then(|i| i.behaviour.outcome.result())
+        };
+        if let Some(result) = result {
+            self.end(queue_id, result);
+        }
+    }
+
+    /// Stops the build of job `job` numbered `number`, as `POST /job/{job}/{number}/stop` does:
+    /// a running (or hanging) build ends `ABORTED`; answers whether it was running.
+    pub fn stop(&self, job: &str, number: u64) -> bool {
+        let queue_id = {
+            let mut s = self.state();
+            let user = s.user.clone();
+            let Some(item) = s.items.iter_mut().find(|i| i.build.job == job && i.build.number == Some(number)) else {
+                return false;
+            };
+            if item.build.state != FakeBuildState::Running {
+                return false;
+            }
+            item.stopped_by = Some(user);
+            item.build.queue_id
+        };
+        self.end(queue_id, "ABORTED");
+        true
+    }
+
+    /// Ends the running build of queue item `queue_id` with `result`; posts its callback.
+    fn end(&self, queue_id: u64, result: &'static str) {
         let callback = {
             let mut s = self.state();
             let Some(item) = s.items.iter_mut().find(|i| i.build.queue_id == queue_id) else { return };
-            let Some(result) = item.behaviour.outcome.result() else { return };
             if item.build.state != FakeBuildState::Running {
                 return;
             }
@@ -353,6 +460,12 @@ impl FakeJenkins {
             };
             this.state().callbacks.push(CallbackRecord { url, body, outcome });
         });
+    }
+}
+
+impl FakeState {
+    fn behaviour_of(&self, job: &str) -> JobBehaviour {
+        self.jobs.get(job).copied().unwrap_or(self.default_job)
     }
 }
 
@@ -474,7 +587,7 @@ async fn build_with_parameters(
         if !job_exists(&s, &job) {
             return error(StatusCode::NOT_FOUND, "Not Found");
         }
-        let behaviour = s.jobs.get(&job).copied().unwrap_or_default();
+        let behaviour = s.behaviour_of(&job);
         let root = root(&s, &headers);
         let queue_id = s.items.iter().map(|i| i.build.queue_id).max().unwrap_or(0) + 1;
         let queue_url = format!("{root}/queue/item/{queue_id}/");
@@ -494,6 +607,7 @@ async fn build_with_parameters(
             queued_at_ms: now_ms(),
             started_at_ms: None,
             finished_at_ms: None,
+            stopped_by: None,
         });
         (queue_id, behaviour, queue_url)
     };
@@ -517,20 +631,27 @@ async fn build_with_parameters(
     (StatusCode::CREATED, [(header::LOCATION, queue_url)]).into_response()
 }
 
-fn build_value(item: &Item) -> Value {
-    let b = &item.build;
-    let parameters: Vec<Value> = b
-        .params
+/// `actions` of a queue item or a build: its parameters, as Jenkins's `ParametersAction`.
+fn actions(params: &BTreeMap<String, String>) -> Value {
+    let parameters: Vec<Value> = params
         .iter()
         .map(|(k, v)| json!({"_class": "hudson.model.StringParameterValue", "name": k, "value": v}))
         .collect();
+    json!([
+        {"_class": "hudson.model.ParametersAction", "parameters": parameters},
+        {"_class": "hudson.model.CauseAction", "causes": [{"_class": "hudson.model.Cause$RemoteCause", "shortDescription": "Started by remote API call"}]},
+    ])
+}
+
+fn build_value(item: &Item) -> Value {
+    let b = &item.build;
     let duration = match (item.started_at_ms, item.finished_at_ms) {
         (Some(s), Some(f)) => f.saturating_sub(s),
         _ => 0,
     };
     json!({
         "_class": "hudson.model.FreeStyleBuild",
-        "actions": [{"_class": "hudson.model.ParametersAction", "parameters": parameters}],
+        "actions": actions(&b.params),
         "building": b.state == FakeBuildState::Running,
         "duration": duration,
         "fullDisplayName": format!("{} #{}", b.job, b.number.unwrap_or(0)),
@@ -553,18 +674,36 @@ async fn job_json(State(fake): State<FakeJenkins>, Path(job): Path<String>, head
     }
     let root = root(&s, &headers);
     // Newest first, as Jenkins lists them; only builds that left the queue.
-    let builds: Vec<Value> = s
-        .items
+    let started: Vec<&Item> = s.items.iter().rev().filter(|i| i.build.job == job && i.build.number.is_some()).collect();
+    let reference =
+        |i: &&Item| json!({"_class": "hudson.model.FreeStyleBuild", "number": i.build.number, "url": i.build.url});
+    let builds: Vec<Value> = started
         .iter()
-        .rev()
-        .filter(|i| i.build.job == job && i.build.number.is_some())
-        .map(|i| json!({"_class": "hudson.model.FreeStyleBuild", "number": i.build.number, "url": i.build.url, "queueId": i.build.queue_id}))
+        .map(|i| {
+            json!({
+                "_class": "hudson.model.FreeStyleBuild",
+                "actions": actions(&i.build.params),
+                "number": i.build.number,
+                "queueId": i.build.queue_id,
+                "url": i.build.url,
+            })
+        })
         .collect();
+    let waiting = s.items.iter().find(|i| i.build.job == job && i.build.state == FakeBuildState::Queued);
     axum::Json(json!({
         "_class": "hudson.model.FreeStyleProject",
         "name": job,
+        "fullName": job,
+        "displayName": job,
         "url": format!("{root}/job/{}/", encode(&job)),
+        "buildable": true,
+        "color": color(&s, &job),
         "builds": builds,
+        "firstBuild": started.last().map(reference),
+        "lastBuild": started.first().map(reference),
+        "inQueue": waiting.is_some(),
+        "queueItem": waiting.map(|i| json!({"id": i.build.queue_id})),
+        "nextBuildNumber": s.next_number.get(&job).copied().unwrap_or(0) + 1,
     }))
     .into_response()
 }
@@ -600,6 +739,7 @@ async fn queue_item_json(State(fake): State<FakeJenkins>, Path(id): Path<String>
         FakeBuildState::Queued => json!({
             "_class": "hudson.model.Queue$WaitingItem",
             "id": b.queue_id,
+            "actions": actions(&b.params),
             "blocked": false,
             "buildable": false,
             "inQueueSince": item.queued_at_ms,
@@ -613,6 +753,7 @@ async fn queue_item_json(State(fake): State<FakeJenkins>, Path(id): Path<String>
         FakeBuildState::Cancelled => json!({
             "_class": "hudson.model.Queue$LeftItem",
             "id": b.queue_id,
+            "actions": actions(&b.params),
             "cancelled": true,
             "executable": null,
             "inQueueSince": item.queued_at_ms,
@@ -621,6 +762,7 @@ async fn queue_item_json(State(fake): State<FakeJenkins>, Path(id): Path<String>
         FakeBuildState::Running | FakeBuildState::Done => json!({
             "_class": "hudson.model.Queue$LeftItem",
             "id": b.queue_id,
+            "actions": actions(&b.params),
             "cancelled": false,
             "executable": {"_class": "hudson.model.FreeStyleBuild", "number": b.number, "url": b.url},
             "inQueueSince": item.queued_at_ms,
@@ -647,26 +789,303 @@ async fn cancel_item(State(fake): State<FakeJenkins>, RawQuery(query): RawQuery,
     }
 }
 
-// --- the admin API -----------------------------------------------------------------------------
+async fn with_version_header(mut resp: Response) -> Response {
+    resp.headers_mut().insert("x-jenkins", HeaderValue::from_static(JENKINS_VERSION));
+    resp
+}
 
-async fn admin_put_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
-    let behaviour: JobBehaviour = if body.is_empty() {
-        JobBehaviour::default()
+fn html(title: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html><head><title>{title} [Jenkins]</title></head><body><h1>{title}</h1></body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html;charset=utf-8")], page).into_response()
+}
+
+/// The jobs Jenkins would list: those with a behaviour of their own, and those built.
+fn job_names(s: &FakeState) -> Vec<String> {
+    let mut names: Vec<String> = s.jobs.keys().cloned().chain(s.items.iter().map(|i| i.build.job.clone())).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The ball colour of a job: its last build's result, `_anime` while one runs.
+fn color(s: &FakeState, job: &str) -> String {
+    let mut builds = s.items.iter().rev().filter(|i| i.build.job == job && i.build.number.is_some());
+    let Some(last) = builds.next() else { return "notbuilt".into() };
+    let last_result = if last.build.state == FakeBuildState::Done {
+        last.build.result.clone()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")),
+        s.items.iter().rev().filter(|i| i.build.job == job).find_map(|i| i.build.result.clone())
+    };
+    let base = match last_result.as_deref() {
+        Some("SUCCESS") => "blue",
+        Some("UNSTABLE") => "yellow",
+        Some("FAILURE") => "red",
+        Some("ABORTED") => "aborted",
+        _ => "notbuilt",
+    };
+    if last.build.state == FakeBuildState::Running { format!("{base}_anime") } else { base.to_owned() }
+}
+
+async fn root_page(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_auth(&fake.state(), &headers) {
+        return *r;
+    }
+    html("Dashboard")
+}
+
+async fn root_json(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    let root = root(&s, &headers);
+    let jobs: Vec<Value> = job_names(&s)
+        .into_iter()
+        .map(|name| {
+            json!({
+                "_class": "hudson.model.FreeStyleProject",
+                "name": name,
+                "url": format!("{root}/job/{}/", encode(&name)),
+                "color": color(&s, &name),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "_class": "hudson.model.Hudson",
+        "assignedLabels": [{"name": "built-in"}],
+        "mode": "NORMAL",
+        "nodeDescription": "the local stand-in for the SaaS Jenkins",
+        "nodeName": "",
+        "numExecutors": 2,
+        "jobs": jobs,
+        "primaryView": {"_class": "hudson.model.AllView", "name": "all", "url": format!("{root}/")},
+        "quietingDown": false,
+        "url": format!("{root}/"),
+        "useCrumbs": true,
+        "useSecurity": true,
+        "views": [{"_class": "hudson.model.AllView", "name": "all", "url": format!("{root}/")}],
+    }))
+    .into_response()
+}
+
+async fn me_json(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    let root = root(&s, &headers);
+    axum::Json(json!({
+        "_class": "hudson.model.User",
+        "absoluteUrl": format!("{root}/user/{}", encode(&s.user)),
+        "description": null,
+        "fullName": s.user,
+        "id": s.user,
+        "property": [],
+    }))
+    .into_response()
+}
+
+async fn who_am_i_json(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    axum::Json(json!({
+        "_class": "hudson.security.WhoAmI",
+        "anonymous": false,
+        "authenticated": true,
+        "authorities": ["authenticated"],
+        "name": s.user,
+    }))
+    .into_response()
+}
+
+/// The items still waiting in the queue, oldest first, as Jenkins lists them.
+async fn queue_json(State(fake): State<FakeJenkins>, headers: HeaderMap) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    let items: Vec<Value> = s
+        .items
+        .iter()
+        .filter(|i| i.build.state == FakeBuildState::Queued)
+        .map(|i| {
+            let b = &i.build;
+            json!({
+                "_class": "hudson.model.Queue$WaitingItem",
+                "id": b.queue_id,
+                "actions": actions(&b.params),
+                "blocked": false,
+                "buildable": false,
+                "inQueueSince": i.queued_at_ms,
+                "params": b.params.iter().map(|(k, v)| format!("\n{k}={v}")).collect::<String>(),
+                "stuck": false,
+                "task": {"_class": "hudson.model.FreeStyleProject", "name": b.job, "url": format!("{}/job/{}/", i.root, encode(&b.job)), "color": color(&s, &b.job)},
+                "url": format!("queue/item/{}/", b.queue_id),
+                "why": "In the quiet period.",
+            })
+        })
+        .collect();
+    axum::Json(json!({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items})).into_response()
+}
+
+/// The started build `number` of `job`, if any.
+fn started_build<'a>(s: &'a FakeState, job: &str, number: &str) -> Option<&'a Item> {
+    let number: u64 = number.parse().ok()?;
+    s.items.iter().find(|i| i.build.job == job && i.build.number == Some(number))
+}
+
+async fn build_page(
+    State(fake): State<FakeJenkins>,
+    Path((job, number)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    match started_build(&s, &job, &number) {
+        Some(item) => html(&format!("{} #{}", item.build.job, item.build.number.unwrap_or(0))),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// The log a build would have written: what started it, its parameters, its outcome.
+fn console_log(item: &Item, user: &str) -> String {
+    let b = &item.build;
+    let mut log = format!("Started by remote API call by user {user}\n");
+    log.push_str("[fake-jenkins] parameters:\n");
+    for (k, v) in &b.params {
+        log.push_str(&format!("  {k}={v}\n"));
+    }
+    log.push_str(&format!("Building in workspace /var/jenkins_home/workspace/{}\n", b.job));
+    let outcome = item.behaviour.outcome.result().unwrap_or("(never finishes: hang)");
+    log.push_str(&format!(
+        "[fake-jenkins] #{} of {}: queued {} ms, runs {} ms, then {outcome}\n",
+        b.number.unwrap_or(0),
+        b.job,
+        item.behaviour.queue_delay_ms,
+        item.behaviour.run_ms
+    ));
+    if let Some(by) = &item.stopped_by {
+        log.push_str(&format!("Aborted by {by}\n"));
+    }
+    if let (FakeBuildState::Done, Some(result)) = (b.state, &b.result) {
+        log.push_str(&format!("Finished: {result}\n"));
+    }
+    log
+}
+
+async fn console_text(
+    State(fake): State<FakeJenkins>,
+    Path((job, number)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    match started_build(&s, &job, &number) {
+        Some(item) => {
+            ([(header::CONTENT_TYPE, "text/plain;charset=utf-8")], console_log(item, &s.user)).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// As Jenkins: stops the build if it runs, and in any case redirects to the build's page.
+async fn stop_build(
+    State(fake): State<FakeJenkins>,
+    Path((job, number)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let url = {
+        let s = fake.state();
+        if let Err(r) = check_auth(&s, &headers).and_then(|_| check_crumb(&s, &headers)) {
+            return *r;
+        }
+        match started_build(&s, &job, &number) {
+            Some(item) => item.build.url.clone().unwrap_or_default(),
+            None => return error(StatusCode::NOT_FOUND, "Not Found"),
         }
     };
-    fake.set_job(&job, behaviour);
-    StatusCode::NO_CONTENT.into_response()
+    if let Ok(n) = number.parse() {
+        fake.stop(&job, n);
+    }
+    (StatusCode::FOUND, [(header::LOCATION, url)]).into_response()
+}
+
+// --- the admin API -----------------------------------------------------------------------------
+
+/// A whole behaviour (missing fields: defaults; an empty body: the default behaviour).
+fn read_behaviour(body: &[u8]) -> Result<JobBehaviour, Response> {
+    if body.is_empty() {
+        return Ok(JobBehaviour::default());
+    }
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")))
+}
+
+async fn admin_put_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
+    match read_behaviour(&body) {
+        Ok(behaviour) => {
+            fake.set_job(&job, behaviour);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
 }
 
 async fn admin_get_job(State(fake): State<FakeJenkins>, Path(job): Path<String>) -> Response {
     match fake.state().jobs.get(&job) {
         Some(b) => axum::Json(*b).into_response(),
-        None => error(StatusCode::NOT_FOUND, "no behaviour set for this job"),
+        None => error(StatusCode::NOT_FOUND, "no behaviour set for this job: it has the default (GET /__admin/jobs)"),
     }
+}
+
+fn read_patch(body: &[u8]) -> Result<JobBehaviourPatch, Response> {
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")))
+}
+
+async fn admin_patch_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
+    let patch = match read_patch(&body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let behaviour = patch.apply(fake.behaviour_of(&job));
+    fake.set_job(&job, behaviour);
+    axum::Json(behaviour).into_response()
+}
+
+async fn admin_delete_job(State(fake): State<FakeJenkins>, Path(job): Path<String>) -> Response {
+    fake.clear_job(&job);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_put_default_job(State(fake): State<FakeJenkins>, body: Bytes) -> Response {
+    match read_behaviour(&body) {
+        Ok(behaviour) => {
+            fake.set_default_job(behaviour);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn admin_patch_default_job(State(fake): State<FakeJenkins>, body: Bytes) -> Response {
+    let patch = match read_patch(&body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let behaviour = patch.apply(fake.state().default_job);
+    fake.set_default_job(behaviour);
+    axum::Json(behaviour).into_response()
+}
+
+async fn admin_get_default_job(State(fake): State<FakeJenkins>) -> Response {
+    axum::Json(fake.state().default_job).into_response()
 }
 
 async fn admin_builds(State(fake): State<FakeJenkins>) -> Response {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use devstack::fake_jenkins::{FakeBuildState, FakeJenkins, FakeOutcome, JobBehaviour};
-use engine::jenkins::{BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, QueuedBuild};
+use engine::jenkins::{BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, QueuedBuild, STEP_ID_PARAM};
 use serde_json::{Value, json};
 
 const USER: &str = "portal";
@@ -63,7 +63,7 @@ async fn a_build_goes_from_queued_to_running_to_success_and_its_params_are_recor
         [
             BuildStatus::Queued,
             BuildStatus::Running { url: url.clone() },
-            BuildStatus::Done { url: url.clone(), result: BuildResult::Success }
+            BuildStatus::done(url.clone(), BuildResult::Success)
         ]
     );
 
@@ -92,7 +92,7 @@ async fn a_failed_build_is_done_with_failure() {
     let seen = follow(&j, &build, Duration::from_secs(10)).await;
     assert_eq!(
         seen.last(),
-        Some(&BuildStatus::Done { url: format!("{base}/job/backup/1/"), result: BuildResult::Failure }),
+        Some(&BuildStatus::done(format!("{base}/job/backup/1/"), BuildResult::Failure)),
         "{seen:?}"
     );
 }
@@ -203,7 +203,7 @@ async fn a_cancelled_queue_item_is_aborted() {
     assert!(fake.cancel_queued(1));
     assert_eq!(
         j.status(&build).await.unwrap(),
-        BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted }
+        BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted, console_url: None }
     );
 }
 
@@ -227,7 +227,7 @@ async fn a_forgotten_queue_item_is_found_through_the_jobs_builds() {
     // ...but the build that came out of it (the second of the job) is found by its queueId.
     assert_eq!(
         j.status(&build).await.unwrap(),
-        BuildStatus::Done { url: format!("{base}/job/deploy/2/"), result: BuildResult::Failure }
+        BuildStatus::done(format!("{base}/job/deploy/2/"), BuildResult::Failure)
     );
 }
 
@@ -294,4 +294,167 @@ async fn a_jenkins_that_does_not_answer_is_unavailable() {
     let err = j.trigger("deploy", &BTreeMap::new()).await.unwrap_err();
     assert!(matches!(&err, JenkinsError::Unavailable(m) if m.contains("timed out")), "{err:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// The parameters of a step's build: its step id and a tenant.
+fn step(step_id: &str) -> BTreeMap<String, String> {
+    params(&[(STEP_ID_PARAM, step_id), ("TENANT_ID", "ten_07")])
+}
+
+/// Waits until `check` holds for the fake's builds (or fails after 10 s).
+async fn until(fake: &FakeJenkins, what: &str, check: impl Fn(&[devstack::fake_jenkins::FakeBuild]) -> bool) {
+    let start = Instant::now();
+    while !check(&fake.builds()) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}: {:?}", fake.builds());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn find_sees_a_still_queued_build_by_its_step_id() {
+    let (fake, base) = fake().await;
+    fake.set_job("upgrade-tenant", JobBehaviour::new(FakeOutcome::Success).queued_for(60_000));
+    let j = client(&base);
+    j.trigger("upgrade-tenant", &step("chg_1/jenkins upgrade-tenant")).await.unwrap();
+    let mine = j.trigger("upgrade-tenant", &step("chg_2/jenkins upgrade-tenant")).await.unwrap();
+    j.trigger("backup-tenant", &step("chg_2/jenkins upgrade-tenant")).await.unwrap();
+
+    let found = j.find("upgrade-tenant", "chg_2/jenkins upgrade-tenant").await.unwrap();
+    assert_eq!(found, Some(mine.clone()), "the queue item, known by its queue URL only");
+    assert_eq!(j.status(&mine).await.unwrap(), BuildStatus::Queued);
+    assert_eq!(j.find("upgrade-tenant", "chg_3/jenkins upgrade-tenant").await.unwrap(), None);
+    assert_eq!(j.find("upgrade-tenant", "chg_2/jenkins").await.unwrap(), None, "the whole step id, not a prefix");
+}
+
+#[tokio::test]
+async fn find_sees_a_started_build_by_its_step_id_after_jenkins_forgot_its_queue_item() {
+    let (fake, base) = fake().await;
+    fake.set_forget_started_queue_items(true);
+    fake.set_job("restore-tenant", JobBehaviour::new(FakeOutcome::Failure));
+    let j = client(&base);
+    j.trigger("restore-tenant", &step("chg_1/jenkins restore-tenant")).await.unwrap();
+    let mine = j.trigger("restore-tenant", &step("chg_2/jenkins restore-tenant")).await.unwrap();
+    j.trigger("restore-tenant", &params(&[("TENANT_ID", "ten_07")])).await.unwrap();
+
+    let found = j.find("restore-tenant", "chg_2/jenkins restore-tenant").await.unwrap().expect("found");
+    assert_eq!(found.queue_url, mine.queue_url, "it came from the item the lost answer named");
+    assert_eq!(found.build_url.as_deref(), Some(format!("{base}/job/restore-tenant/2/").as_str()));
+    let url = format!("{base}/job/restore-tenant/2/");
+    assert_eq!(j.status(&found).await.unwrap(), BuildStatus::done(url.clone(), BuildResult::Failure));
+    // The same found build survives the round trip through a task's JSON.
+    let json = serde_json::to_value(&found).unwrap();
+    assert_eq!(serde_json::from_value::<QueuedBuild>(json).unwrap(), found);
+}
+
+#[tokio::test]
+async fn a_retried_trigger_finds_the_build_its_lost_answer_queued_instead_of_queueing_another() {
+    let (fake, base) = fake().await;
+    fake.set_job("provision-tenant", JobBehaviour::new(FakeOutcome::Success).queued_for(300).running_for(300));
+    let j = client(&base);
+    let step_id = "chg_9/jenkins provision-tenant";
+    // The first attempt queued a build, but its answer never came back: the retry looks first.
+    j.trigger("provision-tenant", &step(step_id)).await.unwrap();
+    let build = match j.find("provision-tenant", step_id).await.unwrap() {
+        Some(b) => b,
+        None => j.trigger("provision-tenant", &step(step_id)).await.unwrap(),
+    };
+    let seen = follow(&j, &build, Duration::from_secs(10)).await;
+    assert!(matches!(seen.last(), Some(BuildStatus::Done { result: BuildResult::Success, .. })), "{seen:?}");
+    assert_eq!(fake.builds().len(), 1, "one build for the step");
+    // Found again once it has started (from the job's builds this time): the same build.
+    let again = j.find("provision-tenant", step_id).await.unwrap().expect("found");
+    assert_eq!(again.build_url.as_deref(), Some(format!("{base}/job/provision-tenant/1/").as_str()));
+}
+
+#[tokio::test]
+async fn find_of_an_unknown_job_is_no_such_job_in_strict_mode() {
+    let (fake, base) = fake().await;
+    fake.set_strict(true);
+    let err = client(&base).find("never-configured", "chg_1/x").await.unwrap_err();
+    assert!(matches!(&err, JenkinsError::NoSuchJob(job) if job == "never-configured"), "{err:?}");
+}
+
+#[tokio::test]
+async fn stop_cancels_a_queued_build() {
+    let (fake, base) = fake().await;
+    fake.set_job("backup-tenant", JobBehaviour::new(FakeOutcome::Success).queued_for(60_000));
+    let j = client(&base);
+    let build = j.trigger("backup-tenant", &step("chg_1/jenkins backup-tenant")).await.unwrap();
+    assert_eq!(j.status(&build).await.unwrap(), BuildStatus::Queued);
+
+    j.stop(&build).await.expect("stop");
+    assert_eq!(fake.builds()[0].state, FakeBuildState::Cancelled);
+    assert_eq!(
+        j.status(&build).await.unwrap(),
+        BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted, console_url: None }
+    );
+    assert_eq!(j.find("backup-tenant", "chg_1/jenkins backup-tenant").await.unwrap(), None, "nothing left of it");
+    j.stop(&build).await.expect("stopping it again is fine");
+}
+
+#[tokio::test]
+async fn stop_aborts_a_running_build() {
+    let (fake, base) = fake().await;
+    fake.set_job("upgrade-tenant", JobBehaviour::new(FakeOutcome::Success).running_for(60_000));
+    let j = client(&base);
+    let build = j.trigger("upgrade-tenant", &BTreeMap::new()).await.unwrap();
+    until(&fake, "the build starts", |b| b[0].state == FakeBuildState::Running).await;
+    let url = format!("{base}/job/upgrade-tenant/1/");
+    assert_eq!(j.status(&build).await.unwrap(), BuildStatus::Running { url: url.clone() });
+
+    j.stop(&build).await.expect("stop");
+    assert_eq!(j.status(&build).await.unwrap(), BuildStatus::done(url, BuildResult::Aborted));
+    assert_eq!(fake.builds()[0].result.as_deref(), Some("ABORTED"));
+}
+
+#[tokio::test]
+async fn a_hanging_build_found_by_its_step_stops_aborted_and_its_console_says_so() {
+    let (fake, base) = fake().await;
+    fake.set_job("rotate-db-password", JobBehaviour::new(FakeOutcome::Hang));
+    let j = client(&base);
+    j.trigger("rotate-db-password", &step("chg_4/jenkins rotate-db-password")).await.unwrap();
+    let found = j.find("rotate-db-password", "chg_4/jenkins rotate-db-password").await.unwrap().expect("found");
+    assert!(found.build_url.is_some(), "it started at once: found among the job's builds");
+    assert!(matches!(j.status(&found).await.unwrap(), BuildStatus::Running { .. }));
+
+    j.stop(&found).await.expect("stop");
+    let status = j.status(&found).await.unwrap();
+    let BuildStatus::Done { result: BuildResult::Aborted, console_url: Some(console), .. } = &status else {
+        panic!("a stopped build is done, aborted, with its console: {status:?}");
+    };
+    assert_eq!(console, &format!("{base}/job/rotate-db-password/1/consoleText"));
+    let log = reqwest::Client::new().get(console).basic_auth(USER, Some(TOKEN)).send().await.unwrap();
+    assert_eq!(log.status(), 200);
+    let log = log.text().await.unwrap();
+    assert!(log.contains("PORTAL_STEP_ID=chg_4/jenkins rotate-db-password"), "{log}");
+    assert!(log.contains(&format!("Aborted by {USER}")) && log.trim_end().ends_with("Finished: ABORTED"), "{log}");
+}
+
+#[tokio::test]
+async fn stopping_a_finished_build_is_ok_and_keeps_its_result() {
+    let (fake, base) = fake().await;
+    fake.set_job("terminate-tenant", JobBehaviour::new(FakeOutcome::Unstable));
+    let j = client(&base);
+    let build = j.trigger("terminate-tenant", &BTreeMap::new()).await.unwrap();
+    let url = format!("{base}/job/terminate-tenant/1/");
+    assert_eq!(j.status(&build).await.unwrap(), BuildStatus::done(url.clone(), BuildResult::Unstable));
+    j.stop(&build).await.expect("stop of a finished build");
+    assert_eq!(j.status(&build).await.unwrap(), BuildStatus::done(url, BuildResult::Unstable));
+}
+
+#[tokio::test]
+async fn stop_finds_a_build_whose_queue_item_jenkins_forgot() {
+    let (fake, base) = fake().await;
+    fake.set_forget_started_queue_items(true);
+    fake.set_job("upgrade-tenant", JobBehaviour::new(FakeOutcome::Hang).queued_for(100));
+    let j = client(&base);
+    let build = j.trigger("upgrade-tenant", &BTreeMap::new()).await.unwrap();
+    until(&fake, "the build starts", |b| b[0].state == FakeBuildState::Running).await;
+
+    j.stop(&build).await.expect("stop through the job's builds");
+    assert_eq!(fake.builds()[0].result.as_deref(), Some("ABORTED"));
+    assert_eq!(
+        j.status(&build).await.unwrap(),
+        BuildStatus::done(format!("{base}/job/upgrade-tenant/1/"), BuildResult::Aborted)
+    );
 }

@@ -2,8 +2,10 @@
 //! their AWS/HTTP adapters and in-memory fakes:
 //!
 //! - [`Workflows`]: start the Step Functions execution of a change request (named by its id).
-//! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins" and follow it to its result.
-//! - [`RemoteCommands`]: run an SSM command (Ansible, the Update Manager) on a tenant's EC2s.
+//! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins", follow it to its result, find it
+//!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
+//! - [`RemoteCommands`]: run an allow-listed Ansible playbook on a tenant's EC2s through the
+//!   project's SSM document, follow, find and cancel it (`remote/{mod,ssm,memory}.rs`).
 
 pub mod jenkins;
 pub mod remote;
@@ -11,7 +13,7 @@ pub mod workflows;
 
 pub use jenkins::{
     BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, JenkinsSetupError, JobScript, MemoryJenkins,
-    QueuedBuild, Triggered,
+    QueuedBuild, STEP_ID_PARAM, Triggered, console_url,
 };
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
 pub use workflows::{WorkflowError, Workflows};

@@ -1,68 +1,17 @@
-//! The vendor's "SaaS Jenkins": trigger a parameterized job and follow it to its result.
+//! [`HttpJenkins`]: the [`Jenkins`] port over Jenkins's remote-access API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use reqwest::{Client, StatusCode};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-#[derive(Debug, thiserror::Error)]
-pub enum JenkinsError {
-    /// Jenkins refused the credentials or the crumb.
-    #[error("jenkins refused the request: {0}")]
-    Refused(String),
-    #[error("no jenkins job {0}")]
-    NoSuchJob(String),
-    /// Network trouble or a 5xx: worth retrying.
-    #[error("jenkins unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// A build waiting in (or just out of) the Jenkins queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueuedBuild {
-    pub job: String,
-    /// The queue item URL (`.../queue/item/N/`) Jenkins answered `buildWithParameters` with.
-    pub queue_url: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BuildResult {
-    Success,
-    Unstable,
-    Failure,
-    Aborted,
-    NotBuilt,
-}
-
-/// Where a triggered build is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum BuildStatus {
-    /// Still in the queue (no build number yet).
-    Queued,
-    /// Running: its URL is known.
-    Running { url: String },
-    /// Finished.
-    Done { url: String, result: BuildResult },
-}
-
-#[async_trait]
-pub trait Jenkins: Send + Sync {
-    /// `POST /job/<job>/buildWithParameters`; answers the queue item to follow.
-    async fn trigger(&self, job: &str, params: &BTreeMap<String, String>) -> Result<QueuedBuild, JenkinsError>;
-    /// Follows a queued build: the queue item until it has a build, then the build.
-    async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The HTTP adapter
-// ---------------------------------------------------------------------------------------------
+use super::{BuildResult, BuildStatus, Jenkins, JenkinsError, QueuedBuild, STEP_ID_PARAM};
 
 /// What can go wrong building an [`HttpJenkins`]. No message ever contains the token or the
 /// secret it came from.
@@ -88,6 +37,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// - `status`: `GET {queue item}api/json`; once it has an `executable`, `GET {build}api/json`.
 ///   Jenkins forgets a queue item about five minutes after it left the queue, so when the item
 ///   answers 404 the build is found through the job's builds by its `queueId`.
+/// - `find`: `GET {base}/queue/api/json` (items waiting, with their parameters), then
+///   `GET {job}api/json?tree=builds[...]` (the job's latest 100 builds, with their parameters
+///   and `queueId`), in that order, so a build leaving the queue in between is seen in one of
+///   the two; the match with the highest queue id wins.
+/// - `stop`: `POST {base}/queue/cancelItem?id={n}` while queued, `POST {build}stop` once it runs
+///   (both answer a redirect or a 2xx on Jenkins versions alike); 404s mean gone, hence stopped.
 /// - Credentials are only ever sent to `base`: URLs Jenkins answers (queue item, build) are
 ///   rebuilt under `base` when they point elsewhere (a misconfigured Jenkins root URL), and
 ///   redirects are not followed.
@@ -165,6 +120,32 @@ struct JobBuildJson {
     url: Option<String>,
     #[serde(default)]
     queue_id: Option<u64>,
+    /// Read leniently (Jenkins lists `{}` for actions the tree leaves out).
+    #[serde(default)]
+    actions: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct QueueJson {
+    #[serde(default)]
+    items: Vec<QueueEntryJson>,
+}
+
+#[derive(Deserialize)]
+struct QueueEntryJson {
+    id: u64,
+    #[serde(default)]
+    task: Option<TaskJson>,
+    #[serde(default)]
+    actions: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct TaskJson {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 impl HttpJenkins {
@@ -272,46 +253,137 @@ impl HttpJenkins {
         }
     }
 
-    async fn build_status(&self, job: &str, number: u64, url: Option<&str>) -> Result<BuildStatus, JenkinsError> {
-        let build_url = self.under_base(url, || Ok(format!("{}{number}/", self.job_url(job)?)))?;
+    /// The URL of build `number` of `job` under `base`: `url` (as Jenkins gave it) when it is.
+    fn build_url(&self, job: &str, number: u64, url: Option<&str>) -> Result<String, JenkinsError> {
+        self.under_base(url, || Ok(format!("{}{number}/", self.job_url(job)?)))
+    }
+
+    /// The build URL `build` carries (set by `find`), refused unless under `base`: credentials
+    /// only ever go there.
+    fn carried_build_url(&self, build: &QueuedBuild) -> Result<Option<String>, JenkinsError> {
+        let Some(url) = &build.build_url else { return Ok(None) };
+        self.under_base(Some(url), || {
+            Err(JenkinsError::Refused(format!("{url} is not a build of the jenkins at {}", self.base)))
+        })
+        .map(Some)
+    }
+
+    /// A POST with the crumb; a 403 fetches a new crumb and tries once more (a stale crumb:
+    /// Jenkins restarted, the session expired). Answers any other response as it is.
+    async fn post(&self, url: &str, form: Option<&str>, what: &str) -> Result<reqwest::Response, JenkinsError> {
+        let mut crumb = self.crumb(false).await?;
+        let mut refreshed = false;
+        loop {
+            let mut req = self.client.post(url).basic_auth(&self.user, Some(&self.token));
+            if let Some(body) = form {
+                req = req.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body.to_owned());
+            }
+            if let Crumb::Header(name, value) = &crumb {
+                req = req.header(name.clone(), value.clone());
+            }
+            let resp = req.send().await.map_err(|e| transport(&e, what))?;
+            if resp.status() == StatusCode::FORBIDDEN && !refreshed {
+                tracing::info!(what, "jenkins answered 403: fetching a new crumb");
+                refreshed = true;
+                crumb = self.crumb(true).await?;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    async fn build_status(&self, build_url: &str) -> Result<BuildStatus, JenkinsError> {
         let what = "build";
         let resp = self.get(&format!("{build_url}api/json"), what).await?;
         match resp.status() {
             s if s.is_success() => {
                 let b: BuildJson = Self::read_json(resp, what).await?;
-                let url = b.url.or_else(|| url.map(str::to_owned)).unwrap_or(build_url);
+                let url = self.under_base(b.url.as_deref(), || Ok(build_url.to_owned()))?;
                 Ok(match (b.building, b.result) {
-                    (false, Some(r)) => BuildStatus::Done { url, result: parse_result(&r) },
+                    (false, Some(r)) => BuildStatus::done(url, parse_result(&r)),
                     // Still building, or finished an instant ago and the result not yet set.
                     _ => BuildStatus::Running { url },
                 })
             }
             StatusCode::NOT_FOUND => {
-                Err(JenkinsError::Unavailable(format!("build {number} of {job} is gone (deleted by Jenkins?)")))
+                Err(JenkinsError::Unavailable(format!("build {build_url} is gone (deleted by Jenkins?)")))
             }
             s => Err(by_status(s, &resp, what)),
         }
     }
 
-    /// The build that came out of queue item `item`, found through the job's builds.
-    async fn find_by_queue_id(&self, job: &str, item: u64) -> Result<BuildStatus, JenkinsError> {
+    /// The job's latest builds (newest first), with their parameters.
+    async fn job_builds(&self, job: &str) -> Result<Vec<JobBuildJson>, JenkinsError> {
         let what = "job";
-        let resp = self.get(&format!("{}api/json?tree=builds[number,url,queueId]", self.job_url(job)?), what).await?;
+        let tree = "builds[number,url,queueId,actions[parameters[name,value]]]";
+        let resp = self.get(&format!("{}api/json?tree={tree}", self.job_url(job)?), what).await?;
         match resp.status() {
-            s if s.is_success() => {
-                let j: JobJson = Self::read_json(resp, what).await?;
-                match j.builds.into_iter().find(|b| b.queue_id == Some(item)) {
-                    Some(b) => self.build_status(job, b.number, b.url.as_deref()).await,
-                    None => Err(JenkinsError::Unavailable(format!(
-                        "queue item {item} of {job} is gone and none of the job's builds came from it"
-                    ))),
-                }
-            }
+            s if s.is_success() => Ok(Self::read_json::<JobJson>(resp, what).await?.builds),
             StatusCode::NOT_FOUND => Err(JenkinsError::NoSuchJob(job.to_owned())),
             s => Err(by_status(s, &resp, what)),
         }
     }
+
+    /// The URL of the build that came out of queue item `item`, found through the job's builds.
+    async fn build_of_queue_item(&self, job: &str, item: u64) -> Result<Option<String>, JenkinsError> {
+        match self.job_builds(job).await?.into_iter().find(|b| b.queue_id == Some(item)) {
+            Some(b) => self.build_url(job, b.number, b.url.as_deref()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Queue item `item` as Jenkins answers it; `None` once Jenkins forgot it (404).
+    async fn queue_item(&self, item: u64) -> Result<Option<QueueItemJson>, JenkinsError> {
+        let what = "queue item";
+        let resp = self.get(&format!("{}/queue/item/{item}/api/json", self.base), what).await?;
+        match resp.status() {
+            s if s.is_success() => Self::read_json(resp, what).await.map(Some),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(by_status(s, &resp, what)),
+        }
+    }
+
+    /// The items waiting in the queue.
+    async fn queue(&self) -> Result<Vec<QueueEntryJson>, JenkinsError> {
+        let what = "queue";
+        let tree = "items[id,task[name,url],actions[parameters[name,value]]]";
+        let resp = self.get(&format!("{}/queue/api/json?tree={tree}", self.base), what).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(Self::read_json::<QueueJson>(resp, what).await?.items),
+            s => Err(by_status(s, &resp, what)),
+        }
+    }
+
+    /// `POST {build}stop`. A redirect is what Jenkins answers (to the build page); a 404 is a
+    /// build that is gone.
+    async fn stop_build(&self, build_url: &str) -> Result<(), JenkinsError> {
+        let what = "stop";
+        let resp = self.post(&format!("{build_url}stop"), None, what).await?;
+        match resp.status() {
+            s if s.is_success() || s.is_redirection() || s == StatusCode::NOT_FOUND => {
+                tracing::info!(build = build_url, "asked jenkins to stop the build");
+                Ok(())
+            }
+            s => Err(by_status(s, &resp, what)),
+        }
+    }
+
+    /// `POST /queue/cancelItem?id=`: whether Jenkins said it did (204, or the redirect of older
+    /// versions). Jenkins answers 404 for an item that already left the queue, and some
+    /// versions for a cancelled one too: the caller reads the item again to know.
+    async fn cancel_item(&self, item: u64) -> Result<bool, JenkinsError> {
+        let what = "cancelItem";
+        let resp = self.post(&format!("{}/queue/cancelItem?id={item}", self.base), None, what).await?;
+        match resp.status() {
+            s if s.is_success() || s.is_redirection() => Ok(true),
+            StatusCode::NOT_FOUND | StatusCode::INTERNAL_SERVER_ERROR | StatusCode::UNPROCESSABLE_ENTITY => Ok(false),
+            s => Err(by_status(s, &resp, what)),
+        }
+    }
 }
+
+/// Tries at stopping a queued build: cancelling it, which races with Jenkins starting it.
+const STOP_ATTEMPTS: u32 = 3;
 
 #[async_trait]
 impl Jenkins for HttpJenkins {
@@ -319,67 +391,134 @@ impl Jenkins for HttpJenkins {
         // Parameter values may be secrets: log their names only.
         tracing::info!(job, params = ?params.keys().collect::<Vec<_>>(), "triggering a jenkins build");
         let url = format!("{}buildWithParameters", self.job_url(job)?);
-        let body = form_encode(params);
         let what = "buildWithParameters";
-        let mut crumb = self.crumb(false).await?;
-        let mut refreshed = false;
-        loop {
-            let mut req = self
-                .client
-                .post(&url)
-                .basic_auth(&self.user, Some(&self.token))
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(body.clone());
-            if let Crumb::Header(name, value) = &crumb {
-                req = req.header(name.clone(), value.clone());
+        let resp = self.post(&url, Some(&form_encode(params)), what).await?;
+        match resp.status() {
+            s if s.is_success() => {
+                let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                // The build may be queued: not worth a retry that could queue a second one.
+                let item = queue_item_number(location).ok_or_else(|| {
+                    JenkinsError::Refused(format!(
+                        "{what}: HTTP {s} without a queue item Location (is the job parameterized?)"
+                    ))
+                })?;
+                let queue_url = format!("{}/queue/item/{item}/", self.base);
+                tracing::info!(job, %queue_url, "jenkins queued the build");
+                Ok(QueuedBuild::queued(job, queue_url))
             }
-            let resp = req.send().await.map_err(|e| transport(&e, what))?;
-            match resp.status() {
-                s if s.is_success() => {
-                    let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-                    // The build may be queued: not worth a retry that could queue a second one.
-                    let item = queue_item_number(location).ok_or_else(|| {
-                        JenkinsError::Refused(format!(
-                            "{what}: HTTP {s} without a queue item Location (is the job parameterized?)"
-                        ))
-                    })?;
-                    let queue_url = format!("{}/queue/item/{item}/", self.base);
-                    tracing::info!(job, %queue_url, "jenkins queued the build");
-                    return Ok(QueuedBuild { job: job.to_owned(), queue_url });
-                }
-                StatusCode::FORBIDDEN if !refreshed => {
-                    // Most likely a stale crumb (Jenkins restarted, session expired): once more
-                    // with a fresh one.
-                    tracing::info!(job, "jenkins answered 403: fetching a new crumb");
-                    refreshed = true;
-                    crumb = self.crumb(true).await?;
-                }
-                StatusCode::NOT_FOUND => return Err(JenkinsError::NoSuchJob(job.to_owned())),
-                s => return Err(by_status(s, &resp, what)),
-            }
+            StatusCode::NOT_FOUND => Err(JenkinsError::NoSuchJob(job.to_owned())),
+            s => Err(by_status(s, &resp, what)),
         }
     }
 
     async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
+        if let Some(url) = self.carried_build_url(build)? {
+            return self.build_status(&url).await;
+        }
         let item = queue_item_number(&build.queue_url)
             .ok_or_else(|| JenkinsError::Refused(format!("{} is not a jenkins queue item url", build.queue_url)))?;
-        let what = "queue item";
-        let resp = self.get(&format!("{}/queue/item/{item}/api/json", self.base), what).await?;
-        match resp.status() {
-            s if s.is_success() => {
-                let q: QueueItemJson = Self::read_json(resp, what).await?;
-                match q.executable {
-                    Some(exe) => self.build_status(&build.job, exe.number, exe.url.as_deref()).await,
-                    None if q.cancelled == Some(true) => {
-                        Ok(BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted })
-                    }
-                    None => Ok(BuildStatus::Queued),
-                }
+        match self.queue_item(item).await? {
+            Some(QueueItemJson { executable: Some(exe), .. }) => {
+                self.build_status(&self.build_url(&build.job, exe.number, exe.url.as_deref())?).await
             }
-            StatusCode::NOT_FOUND => self.find_by_queue_id(&build.job, item).await,
-            s => Err(by_status(s, &resp, what)),
+            Some(QueueItemJson { cancelled: Some(true), .. }) => {
+                Ok(BuildStatus::Done { url: build.queue_url.clone(), result: BuildResult::Aborted, console_url: None })
+            }
+            Some(_) => Ok(BuildStatus::Queued),
+            None => match self.build_of_queue_item(&build.job, item).await? {
+                Some(url) => self.build_status(&url).await,
+                None => Err(JenkinsError::Unavailable(format!(
+                    "queue item {item} of {} is gone and none of the job's builds came from it",
+                    build.job
+                ))),
+            },
         }
     }
+
+    async fn find(&self, job: &str, step_id: &str) -> Result<Option<QueuedBuild>, JenkinsError> {
+        let job_path = job_path(job).ok_or_else(|| JenkinsError::NoSuchJob(job.to_owned()))?;
+        // The queue first: an item that leaves it before the builds are read is among them.
+        let queued = self
+            .queue()
+            .await?
+            .into_iter()
+            .filter(|i| i.task.as_ref().is_some_and(|t| is_task_of(t, job, &job_path)))
+            .filter(|i| has_param(&i.actions, STEP_ID_PARAM, step_id))
+            .map(|i| i.id)
+            .max();
+        let started = self
+            .job_builds(job)
+            .await?
+            .into_iter()
+            .filter(|b| has_param(&b.actions, STEP_ID_PARAM, step_id))
+            .max_by_key(|b| (b.queue_id, b.number));
+        let found = match (queued, started) {
+            (Some(item), Some(b)) if b.queue_id.is_none_or(|q| q < item) => {
+                Some(QueuedBuild::queued(job, format!("{}/queue/item/{item}/", self.base)))
+            }
+            (_, Some(b)) => Some(QueuedBuild {
+                job: job.to_owned(),
+                queue_url: b.queue_id.map(|q| format!("{}/queue/item/{q}/", self.base)).unwrap_or_default(),
+                build_url: Some(self.build_url(job, b.number, b.url.as_deref())?),
+            }),
+            (Some(item), None) => Some(QueuedBuild::queued(job, format!("{}/queue/item/{item}/", self.base))),
+            (None, None) => None,
+        };
+        tracing::info!(job, step_id, found = ?found, "looked for the build of a step");
+        Ok(found)
+    }
+
+    async fn stop(&self, build: &QueuedBuild) -> Result<(), JenkinsError> {
+        if let Some(url) = self.carried_build_url(build)? {
+            // Jenkins answers a stop of a finished build with the same redirect: no need to ask first.
+            return self.stop_build(&url).await;
+        }
+        let item = queue_item_number(&build.queue_url)
+            .ok_or_else(|| JenkinsError::Refused(format!("{} is not a jenkins queue item url", build.queue_url)))?;
+        for _ in 0..STOP_ATTEMPTS {
+            match self.queue_item(item).await? {
+                Some(QueueItemJson { executable: Some(exe), .. }) => {
+                    return self.stop_build(&self.build_url(&build.job, exe.number, exe.url.as_deref())?).await;
+                }
+                Some(QueueItemJson { cancelled: Some(true), .. }) => return Ok(()),
+                Some(_) => {
+                    if self.cancel_item(item).await? {
+                        tracing::info!(job = build.job, item, "cancelled the queued jenkins build");
+                        return Ok(());
+                    }
+                    // Not cancelled: it may have just started. Read the item again.
+                }
+                None => {
+                    return match self.build_of_queue_item(&build.job, item).await? {
+                        Some(url) => self.stop_build(&url).await,
+                        // Forgotten, and no build came of it: nothing runs.
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        Err(JenkinsError::Unavailable(format!(
+            "queue item {item} of {} could neither be cancelled nor found started",
+            build.job
+        )))
+    }
+}
+
+/// Whether a queue item's task is `job` (its URL ends with the job's path; a task without a URL
+/// by its name, for a job outside folders).
+fn is_task_of(task: &TaskJson, job: &str, job_path: &str) -> bool {
+    match (&task.url, &task.name) {
+        (Some(url), _) => url.ends_with(job_path) || format!("{url}/").ends_with(job_path),
+        (None, Some(name)) => name == job,
+        (None, None) => false,
+    }
+}
+
+/// Whether any `parameters` of `actions` (Jenkins's `ParametersAction`) holds `name` = `value`.
+fn has_param(actions: &[Value], name: &str, value: &str) -> bool {
+    actions.iter().filter_map(|a| a.get("parameters").and_then(Value::as_array)).flatten().any(|p| {
+        p.get("name").and_then(Value::as_str) == Some(name) && p.get("value").and_then(Value::as_str) == Some(value)
+    })
 }
 
 fn normalize_base(base: &str) -> Result<String, JenkinsSetupError> {
@@ -414,7 +553,7 @@ fn parse_secret(secret_json: &str) -> Result<(String, String), JenkinsSetupError
 }
 
 /// `/job/a/job/b/` for `a/b` (each segment percent-encoded); `None` for an empty name or segment.
-fn job_path(job: &str) -> Option<String> {
+pub(super) fn job_path(job: &str) -> Option<String> {
     let mut path = String::new();
     for segment in job.split('/') {
         if segment.is_empty() {
@@ -495,175 +634,6 @@ fn by_status(status: StatusCode, resp: &reqwest::Response, what: &str) -> Jenkin
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The in-memory fake
-// ---------------------------------------------------------------------------------------------
-
-/// How a job of [`MemoryJenkins`] behaves, counted in `status` calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobScript {
-    /// `None`: runs forever.
-    pub result: Option<BuildResult>,
-    /// `status` answers `Queued` this many times first.
-    pub queued_polls: u32,
-    /// Then `Running` this many times before the result.
-    pub running_polls: u32,
-}
-
-impl JobScript {
-    /// Done with `SUCCESS` at the first `status`.
-    pub fn success() -> Self {
-        Self::finishing(BuildResult::Success)
-    }
-
-    /// Done with `FAILURE` at the first `status`.
-    pub fn failure() -> Self {
-        Self::finishing(BuildResult::Failure)
-    }
-
-    pub fn finishing(result: BuildResult) -> Self {
-        Self { result: Some(result), queued_polls: 0, running_polls: 0 }
-    }
-
-    /// Starts and never finishes.
-    pub fn hang() -> Self {
-        Self { result: None, queued_polls: 0, running_polls: 0 }
-    }
-
-    pub fn queued_for(mut self, polls: u32) -> Self {
-        self.queued_polls = polls;
-        self
-    }
-
-    pub fn running_for(mut self, polls: u32) -> Self {
-        self.running_polls = polls;
-        self
-    }
-}
-
-/// A build [`MemoryJenkins`] was asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Triggered {
-    pub job: String,
-    pub params: BTreeMap<String, String>,
-    pub queue_url: String,
-}
-
-/// Jenkins for unit tests: scripted per job, records every trigger. Unscripted jobs succeed at
-/// the first `status` (or are [`JenkinsError::NoSuchJob`] when [`MemoryJenkins::strict`]).
-#[derive(Default)]
-pub struct MemoryJenkins {
-    state: Mutex<MemoryJenkinsState>,
-}
-
-#[derive(Default)]
-struct MemoryJenkinsState {
-    scripts: HashMap<String, JobScript>,
-    strict: bool,
-    down: bool,
-    refusing: bool,
-    builds: Vec<MemoryBuild>,
-}
-
-struct MemoryBuild {
-    triggered: Triggered,
-    script: JobScript,
-    number: u64,
-    polls: u32,
-}
-
-impl MemoryJenkins {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Unscripted jobs do not exist.
-    pub fn strict(self) -> Self {
-        if let Ok(mut s) = self.state.lock() {
-            s.strict = true;
-        }
-        self
-    }
-
-    /// How builds of `job` triggered from now on behave.
-    pub fn script(&self, job: &str, script: JobScript) {
-        if let Ok(mut s) = self.state.lock() {
-            s.scripts.insert(job.to_owned(), script);
-        }
-    }
-
-    /// Every later call fails with [`JenkinsError::Unavailable`] (Jenkins down).
-    pub fn set_down(&self, down: bool) {
-        if let Ok(mut s) = self.state.lock() {
-            s.down = down;
-        }
-    }
-
-    /// Every later call fails with [`JenkinsError::Refused`] (a revoked token).
-    pub fn set_refusing(&self, refusing: bool) {
-        if let Ok(mut s) = self.state.lock() {
-            s.refusing = refusing;
-        }
-    }
-
-    /// Every build triggered so far, in order.
-    pub fn triggered(&self) -> Vec<Triggered> {
-        self.state.lock().map(|s| s.builds.iter().map(|b| b.triggered.clone()).collect()).unwrap_or_default()
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryJenkinsState>, JenkinsError> {
-        let s = self.state.lock().map_err(|_| JenkinsError::Unavailable("memory jenkins poisoned".into()))?;
-        if s.down {
-            return Err(JenkinsError::Unavailable("memory jenkins is down".into()));
-        }
-        if s.refusing {
-            return Err(JenkinsError::Refused("memory jenkins refuses the token".into()));
-        }
-        Ok(s)
-    }
-}
-
-const MEMORY_BASE: &str = "memory://jenkins";
-
-#[async_trait]
-impl Jenkins for MemoryJenkins {
-    async fn trigger(&self, job: &str, params: &BTreeMap<String, String>) -> Result<QueuedBuild, JenkinsError> {
-        let mut s = self.lock()?;
-        let script = match s.scripts.get(job) {
-            Some(script) => script.clone(),
-            None if s.strict => return Err(JenkinsError::NoSuchJob(job.to_owned())),
-            None => JobScript::success(),
-        };
-        let item = s.builds.len() as u64 + 1;
-        let number = s.builds.iter().filter(|b| b.triggered.job == job).count() as u64 + 1;
-        let queue_url = format!("{MEMORY_BASE}/queue/item/{item}/");
-        let triggered = Triggered { job: job.to_owned(), params: params.clone(), queue_url: queue_url.clone() };
-        s.builds.push(MemoryBuild { triggered, script, number, polls: 0 });
-        Ok(QueuedBuild { job: job.to_owned(), queue_url })
-    }
-
-    async fn status(&self, build: &QueuedBuild) -> Result<BuildStatus, JenkinsError> {
-        let mut s = self.lock()?;
-        let b = s.builds.iter_mut().find(|b| b.triggered.queue_url == build.queue_url).ok_or_else(|| {
-            JenkinsError::Unavailable(format!("memory jenkins has no queue item {}", build.queue_url))
-        })?;
-        let poll = b.polls;
-        b.polls = b.polls.saturating_add(1);
-        let url = format!("{MEMORY_BASE}{}{}/", job_path(&b.triggered.job).unwrap_or_default(), b.number);
-        let script = &b.script;
-        Ok(if poll < script.queued_polls {
-            BuildStatus::Queued
-        } else {
-            match script.result {
-                Some(result) if poll >= script.queued_polls.saturating_add(script.running_polls) => {
-                    BuildStatus::Done { url, result }
-                }
-                _ => BuildStatus::Running { url },
-            }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -723,41 +693,33 @@ mod tests {
         assert_eq!(parse_result("SOMETHING_NEW"), BuildResult::Failure);
     }
 
-    #[tokio::test]
-    async fn the_memory_fake_follows_its_script_and_records_triggers() {
-        let j = MemoryJenkins::new();
-        j.script("upgrade", JobScript::success().queued_for(1).running_for(2));
-        j.script("backup", JobScript::failure());
-        j.script("restore", JobScript::hang());
-        let p = params(&[("TENANT", "t-1")]);
+    #[test]
+    fn queue_items_and_builds_are_matched_by_their_step_id_parameter() {
+        let actions = vec![
+            serde_json::json!({}),
+            serde_json::json!({"_class": "hudson.model.CauseAction", "causes": []}),
+            serde_json::json!({"_class": "hudson.model.ParametersAction", "parameters": [
+                {"name": "TENANT_ID", "value": "ten_1"},
+                {"name": "PORTAL_STEP_ID", "value": "chg_1/jenkins upgrade-tenant"},
+                {"name": "DRY_RUN", "value": true},
+            ]}),
+        ];
+        assert!(has_param(&actions, STEP_ID_PARAM, "chg_1/jenkins upgrade-tenant"));
+        assert!(!has_param(&actions, STEP_ID_PARAM, "chg_2/jenkins upgrade-tenant"));
+        assert!(!has_param(&actions, "DRY_RUN", "true"), "only string values match");
+        assert!(!has_param(&[], STEP_ID_PARAM, "x"));
 
-        let up = j.trigger("upgrade", &p).await.unwrap();
-        assert_eq!(j.status(&up).await.unwrap(), BuildStatus::Queued);
-        let url = "memory://jenkins/job/upgrade/1/".to_owned();
-        assert_eq!(j.status(&up).await.unwrap(), BuildStatus::Running { url: url.clone() });
-        assert_eq!(j.status(&up).await.unwrap(), BuildStatus::Running { url: url.clone() });
-        assert_eq!(j.status(&up).await.unwrap(), BuildStatus::Done { url, result: BuildResult::Success });
-
-        let b = j.trigger("backup", &p).await.unwrap();
-        assert!(matches!(j.status(&b).await.unwrap(), BuildStatus::Done { result: BuildResult::Failure, .. }));
-        let r = j.trigger("restore", &p).await.unwrap();
-        for _ in 0..10 {
-            assert!(matches!(j.status(&r).await.unwrap(), BuildStatus::Running { .. }));
-        }
-        let other = j.trigger("anything", &BTreeMap::new()).await.unwrap();
-        assert!(matches!(j.status(&other).await.unwrap(), BuildStatus::Done { result: BuildResult::Success, .. }));
-
-        let jobs: Vec<_> = j.triggered().into_iter().map(|t| t.job).collect();
-        assert_eq!(jobs, ["upgrade", "backup", "restore", "anything"]);
-        assert_eq!(j.triggered()[0].params, p);
-
-        j.set_down(true);
-        assert!(matches!(j.trigger("upgrade", &p).await, Err(JenkinsError::Unavailable(_))));
-        j.set_down(false);
-        j.set_refusing(true);
-        assert!(matches!(j.status(&up).await, Err(JenkinsError::Refused(_))));
-
-        let strict = MemoryJenkins::new().strict();
-        assert!(matches!(strict.trigger("nope", &p).await, Err(JenkinsError::NoSuchJob(j)) if j == "nope"));
+        let task =
+            |url: Option<&str>, name: Option<&str>| TaskJson { url: url.map(Into::into), name: name.map(Into::into) };
+        let path = job_path("tenants/deploy").unwrap();
+        assert!(is_task_of(&task(Some("https://ci.example/job/tenants/job/deploy/"), None), "tenants/deploy", &path));
+        assert!(is_task_of(&task(Some("https://ci.example/job/tenants/job/deploy"), None), "tenants/deploy", &path));
+        assert!(!is_task_of(&task(Some("https://ci.example/job/other/job/deploy/"), None), "tenants/deploy", &path));
+        assert!(!is_task_of(
+            &task(Some("https://ci.example/job/tenants/job/predeploy/"), None),
+            "tenants/deploy",
+            &path
+        ));
+        assert!(is_task_of(&task(None, Some("deploy")), "deploy", &job_path("deploy").unwrap()));
     }
 }
