@@ -1,11 +1,13 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev test token openapi lint build deploy bench clean
+.PHONY: help tools dev jenkins test token openapi lint build deploy bench clean
 
 PORT ?= 3000
 ROLE ?= admin
 SUB ?=
+OUTCOME ?=
+JOB ?=
 TOOLS := .tools/venv/bin
 
 help: ## list the targets
@@ -16,6 +18,18 @@ tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-valida
 
 dev: tools ## local stack: moto + the API on http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops all)
 	@PORT=$(PORT) bash tests/stack/dev.sh
+
+jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=name] (no JOB: every job without its own)
+	@[[ -n "$(OUTCOME)" ]] || { echo "usage: make jenkins OUTCOME=SUCCESS|UNSTABLE|FAILURE|ABORTED|NOT_BUILT|hang [JOB=name]" >&2; exit 2; }
+	@url="$$(cat .dev/jenkins-url 2>/dev/null)"; \
+	if [[ -z "$$url" ]] || ! curl -fsS -o /dev/null --max-time 2 "$$url/__admin/jobs" 2>/dev/null; then \
+		echo "make jenkins: the stand-in Jenkins is not running: start the local stack with 'make dev' first" >&2; exit 1; \
+	fi; \
+	answer="$$(curl -sS --max-time 5 -X PATCH -H 'content-type: application/json' \
+		-d '{"outcome": "$(OUTCOME)"}' -w '\n%{http_code}' "$$url/__admin/jobs$(if $(JOB),/$(JOB))")" || exit 1; \
+	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
+	if [[ "$$code" != 200 ]]; then echo "make jenkins: the stand-in Jenkins refused it: $$body" >&2; exit 1; fi; \
+	echo "stand-in Jenkins ($$url): builds of $(if $(JOB),$(JOB),every job without its own behaviour) triggered from now on: $$body"
 
 test: tools ## every test: unit tests and integration tests against a moto server the tests start
 	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local test/dev tooling into $REPO/.tools (git-ignored):
-#   - a Python venv with the AWS emulator (moto server), cfn-lint, cargo-lambda and zig
+#   - a Python venv with the AWS emulator (moto server), cfn-lint, cargo-lambda, zig and
+#     python-jenkins (a real Jenkins client the stand-in Jenkins is checked with)
 #   - asl-validator (npm) under .tools/node_modules
 # Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
 #
@@ -20,6 +21,7 @@ PY_REQUIREMENTS=(
   "cfn-lint==1.58.0"
   "cargo-lambda==1.9.2"
   "ziglang==0.17.0"
+  "python-jenkins==1.8.3"
 )
 NPM_REQUIREMENTS=(
   "asl-validator@4.0.0"
@@ -78,6 +80,7 @@ fi
 "$VENV/bin/cfn-lint" --version >/dev/null
 "$VENV/bin/cargo-lambda" lambda --version >/dev/null
 "$VENV/bin/python" -m ziglang version >/dev/null
+"$VENV/bin/python" -c 'import jenkins'
 "$ASL_BIN" --help >/dev/null 2>&1 || { log "asl-validator does not run"; exit 1; }
 
 printf '%s\n' "$WANT" >"$STAMP"

@@ -54,7 +54,7 @@ cat >&2 <<MSG
   AWS emulator (moto)    $AWS_ENDPOINT_URL   (log: .dev/moto.log)
 
   Stand-in Jenkins       http://127.0.0.1:$JENKINS_PORT   (make a job fail:
-      curl -X PUT -d '{"outcome":"FAILURE"}' http://127.0.0.1:$JENKINS_PORT/__admin/jobs/upgrade-tenant)
+      make jenkins OUTCOME=FAILURE JOB=upgrade-tenant; every job: make jenkins OUTCOME=hang)
 
   A token:   TOKEN=\$(make -s token ROLE=admin SUB=alice)
   Then:      curl -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/v1/fleet/summary

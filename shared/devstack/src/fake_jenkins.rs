@@ -1021,11 +1021,11 @@ async fn stop_build(
 // --- the admin API -----------------------------------------------------------------------------
 
 /// A whole behaviour (missing fields: defaults; an empty body: the default behaviour).
-fn read_behaviour(body: &[u8]) -> Result<JobBehaviour, Response> {
+fn read_behaviour(body: &[u8]) -> Result<JobBehaviour, String> {
     if body.is_empty() {
         return Ok(JobBehaviour::default());
     }
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")))
+    serde_json::from_slice(body).map_err(|e| format!("bad job behaviour: {e}"))
 }
 
 async fn admin_put_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
@@ -1034,7 +1034,7 @@ async fn admin_put_job(State(fake): State<FakeJenkins>, Path(job): Path<String>,
             fake.set_job(&job, behaviour);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(r) => r,
+        Err(why) => error(StatusCode::BAD_REQUEST, &why),
     }
 }
 
@@ -1045,14 +1045,14 @@ async fn admin_get_job(State(fake): State<FakeJenkins>, Path(job): Path<String>)
     }
 }
 
-fn read_patch(body: &[u8]) -> Result<JobBehaviourPatch, Response> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad job behaviour: {e}")))
+fn read_patch(body: &[u8]) -> Result<JobBehaviourPatch, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad job behaviour: {e}"))
 }
 
 async fn admin_patch_job(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
     let patch = match read_patch(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     let behaviour = patch.apply(fake.behaviour_of(&job));
     fake.set_job(&job, behaviour);
@@ -1070,14 +1070,14 @@ async fn admin_put_default_job(State(fake): State<FakeJenkins>, body: Bytes) -> 
             fake.set_default_job(behaviour);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(r) => r,
+        Err(why) => error(StatusCode::BAD_REQUEST, &why),
     }
 }
 
 async fn admin_patch_default_job(State(fake): State<FakeJenkins>, body: Bytes) -> Response {
     let patch = match read_patch(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     let behaviour = patch.apply(fake.state().default_job);
     fake.set_default_job(behaviour);

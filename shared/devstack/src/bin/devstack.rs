@@ -155,17 +155,13 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<Arc<dyn engine::Workfl
     let listener =
         tokio::net::TcpListener::bind(&jenkins_addr).await.with_context(|| format!("binding {jenkins_addr}"))?;
     let jenkins_url = jenkins.serve(listener).await?;
-    // Long enough to watch a tenant move through its states.
-    for job in [
-        "provision-tenant",
-        "upgrade-tenant",
-        "upgrade-tenant-swap",
-        "backup-tenant",
-        "restore-tenant",
-        "terminate-tenant",
-    ] {
-        jenkins.set_job(job, JobBehaviour::new(FakeOutcome::Success).queued_for(300).running_for(2000));
-    }
+    // Every job, long enough to watch a tenant move through its states (`make jenkins` changes it).
+    jenkins.set_default_job(JobBehaviour::new(FakeOutcome::Success).queued_for(300).running_for(2000));
+    // Where `make jenkins` finds the stand-in.
+    let url_file = dev_dir().join("jenkins-url");
+    std::fs::create_dir_all(dev_dir())
+        .and_then(|_| std::fs::write(&url_file, format!("{jenkins_url}\n")))
+        .with_context(|| format!("writing {}", url_file.display()))?;
     let secret = "/admin-portal/local/jenkins";
     local_lambda::put_jenkins_secret(&local.config, secret, "portal", "local-jenkins-token").await?;
     let vars = [
