@@ -200,6 +200,8 @@ pub struct Lifecycle {
     pub jenkins: devstack::fake_jenkins::FakeJenkins,
     pub state_machine_arn: String,
     pub sfn: aws_sdk_sfn::Client,
+    /// Delivers the executions' ends and the sweep to the reconciler, as EventBridge would.
+    pub events: tokio::sync::Mutex<devstack::execution_events::ExecutionEvents>,
 }
 
 impl TestApi {
@@ -232,9 +234,18 @@ impl TestApi {
                 .await
                 .expect("state machine");
         let sfn = aws_sdk_sfn::Client::new(&config);
-        api.app.workflows = Arc::new(engine::workflows::StepFunctions::new(sfn.clone(), state_machine_arn.clone()));
+        let core_env: std::collections::HashMap<&str, String> =
+            env.iter().cloned().chain([("STATE_MACHINE_ARN", state_machine_arn.clone())]).collect();
+        let changes = changes::wiring::from(&config, |k| core_env.get(k).cloned()).expect("the core");
+        api.app = App::new(api.app.history.clone(), changes.clone());
         api.router = portal_api::router(api.app.clone(), Arc::new(api.tokens.clone()));
-        (api, Lifecycle { jenkins, state_machine_arn, sfn })
+        let reconciler = Arc::new(reconciler::Deps {
+            changes,
+            state_machine_arn: Some(state_machine_arn.clone()),
+            grace: chrono::Duration::seconds(0),
+        });
+        let events = devstack::execution_events::ExecutionEvents::new(sfn.clone(), &state_machine_arn, reconciler);
+        (api, Lifecycle { jenkins, state_machine_arn, sfn, events: tokio::sync::Mutex::new(events) })
     }
 
     /// Waits until the change request is no longer running; answers it.
@@ -260,11 +271,15 @@ impl TestApi {
         let (_, history_table) = fresh_table_of(devstack::table_def::CHANGELOG_TABLE).await;
         let history = Arc::new(DynamoTable::new(client.clone(), history_table.clone()));
         let workflows = Arc::new(engine::workflows::MemoryWorkflows::new());
-        let app = App {
-            table: Arc::new(DynamoTable::new(client.clone(), table.clone())),
+        let app = App::new(
             history,
-            workflows: workflows.clone(),
-        };
+            changes::Changes {
+                table: Arc::new(DynamoTable::new(client.clone(), table.clone())),
+                workflows: workflows.clone(),
+                jenkins: Arc::new(engine::MemoryJenkins::new()),
+                remote: Arc::new(engine::MemoryCommands::new()),
+            },
+        );
         let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());
         let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
         Self { router, app, client, table, tokens, history_table, workflows, poller: tokio::sync::Mutex::new(None) }

@@ -337,19 +337,40 @@ async fn secrets_are_kept_only_as_references() {
 }
 
 #[tokio::test]
-async fn the_demo_seed_spreads_twenty_tenants_over_all_nine_states() {
+async fn the_demo_seed_spreads_twenty_tenants_over_every_resting_state_with_its_evidence() {
     let api = TestApi::new().await;
     let caller = devstack::seed::ApiCaller::new(api.router.clone(), api.token("admin", "seed"));
     assert!(!devstack::seed::is_seeded(&caller).await.unwrap());
-    let n = devstack::seed::seed(&api.app, &caller).await.unwrap();
+    let n = devstack::seed::seed(&api.app.changes, &caller).await.unwrap();
     assert_eq!(n, 20);
     assert!(devstack::seed::is_seeded(&caller).await.unwrap());
     let summary = api.call("viewer", Method::GET, "/v1/fleet/summary", None).await;
     assert_eq!(summary.body["total"], 20);
+    // Every state a tenant rests in; none of those a tenant only passes through while a change
+    // runs (the seed runs no workflow, so one shown there would have nothing running).
+    let resting = ["Healthy", "Maintenance", "Suspended", "Broken", "EndOfLife"];
     for (state, count) in summary.body["by_state"].as_object().unwrap() {
-        assert!(count.as_i64().unwrap() >= 1, "no demo tenant in {state}");
+        let count = count.as_i64().unwrap();
+        assert_eq!(count >= 1, resting.contains(&state.as_str()), "{state}: {count}");
         let listed = api.call("viewer", Method::GET, &format!("/v1/tenants?state={state}"), None).await;
-        assert_eq!(listed.body["items"].as_array().unwrap().len() as i64, count.as_i64().unwrap(), "{state}");
+        assert_eq!(listed.body["items"].as_array().unwrap().len() as i64, count, "{state}");
+        for t in listed.body["items"].as_array().unwrap() {
+            assert!(t.get("active_change_request_id").is_none(), "{state}: a seeded tenant holds nothing: {t}");
+            // Its change requests say how it got there, and a Broken one says why.
+            let crs = api
+                .call(
+                    "viewer",
+                    Method::GET,
+                    &format!("/v1/tenants/{}/change-requests", t["id"].as_str().unwrap()),
+                    None,
+                )
+                .await;
+            let crs = crs.body["items"].as_array().unwrap();
+            assert!(!crs.is_empty() && crs.iter().all(|c| c["status"] != "running"), "{state}: {crs:?}");
+            if state == "Broken" {
+                assert!(crs.iter().any(|c| c["status"] == "failed" && c["error"].as_str().is_some()), "{crs:?}");
+            }
+        }
     }
     let rds = api.call("viewer", Method::GET, "/v1/resources?limit=500", None).await;
     let shared = rds.body["items"].as_array().unwrap().iter().find(|r| r["service"] == "rds").unwrap();

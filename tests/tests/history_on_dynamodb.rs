@@ -184,7 +184,7 @@ async fn fleet_history_filters_by_entity_actor_change_request_and_time() {
 async fn the_seeded_state_spread_shows_as_state_transitions_with_their_change_request() {
     let api = TestApi::new().await;
     let caller = devstack::seed::ApiCaller::new(api.router.clone(), api.token("admin", "seed"));
-    devstack::seed::seed(&api.app, &caller).await.unwrap();
+    devstack::seed::seed(&api.app.changes, &caller).await.unwrap();
     api.drain_stream().await;
     let broken = api.call("viewer", Method::GET, "/v1/tenants?state=Broken&limit=1", None).await;
     let tenant = &broken.body["items"][0];

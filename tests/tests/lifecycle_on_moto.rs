@@ -255,8 +255,8 @@ async fn a_retried_start_runs_the_change_once() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let (_, cr) = new_tenant(&api, "acme-prod").await;
     let first = api.settled(&cr).await;
-    let input = portal_api::routes::change_requests::workflow_input(&serde_json::from_value(first.clone()).unwrap());
-    let again = api.app.workflows.start(&cr, &input).await.expect("an identical start is the same execution");
+    let input = changes::WorkflowInput::of(&serde_json::from_value(first.clone()).unwrap()).to_json();
+    let again = api.app.changes.workflows.start(&cr, &input).await.expect("an identical start is the same execution");
     assert_eq!(again, first["execution_arn"].as_str().unwrap());
     let list = lc.sfn.list_executions().state_machine_arn(&lc.state_machine_arn).send().await.unwrap();
     assert_eq!(list.executions().len(), 1);

@@ -43,11 +43,7 @@ struct Api {
 impl Api {
     fn new() -> Self {
         let table = Arc::new(MemoryTable::new());
-        let app = App {
-            table: table.clone(),
-            history: Arc::new(MemoryTable::new()),
-            workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
-        };
+        let app = App::new(Arc::new(MemoryTable::new()), fakes::core(table.clone()));
         Api { router: portal_api::router(app, Arc::new(Admin)), table }
     }
 

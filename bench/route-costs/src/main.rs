@@ -132,14 +132,8 @@ impl Bench {
         let tokens = LocalTokens::new(b"route-costs: a fixed local secret, 32+ bytes".to_vec());
         let token = tokens.mint("bench", Some("bench@vendor.example"), "admin", 3600);
         let requester = tokens.mint("bench-requester", Some("requester@vendor.example"), "admin", 3600);
-        let router = portal_api::router(
-            App {
-                table: backend.table.clone(),
-                history: backend.history.clone(),
-                workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
-            },
-            Arc::new(tokens),
-        );
+        let router =
+            portal_api::router(App::new(backend.history.clone(), fakes::core(backend.table.clone())), Arc::new(tokens));
         Bench { router, backend, token, requester }
     }
 

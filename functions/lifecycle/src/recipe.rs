@@ -2,36 +2,8 @@
 //! (a Jenkins job or an SSM command), the state transitions of its plan, and the health
 //! baseline when the plan validates.
 
-use domain::lifecycle::Plan;
-use domain::{ChangeModel, Operation, TenantState};
-use serde::{Deserialize, Serialize};
-
-/// One step of a change request's workflow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Step {
-    /// A job of the SaaS Jenkins; `suite` is set when it is a health-baseline suite.
-    Jenkins {
-        name: String,
-        job: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        suite: Option<String>,
-        poll_seconds: u64,
-        timeout_seconds: u64,
-    },
-    /// A shell command (an Ansible playbook run, the Update Manager) on the tenant's EC2s.
-    Ssm { name: String, commands: Vec<String>, poll_seconds: u64, timeout_seconds: u64 },
-    /// Move the tenant to a state of the plan.
-    Transition { name: String, to: TenantState },
-}
-
-impl Step {
-    pub fn name(&self) -> &str {
-        match self {
-            Self::Jenkins { name, .. } | Self::Ssm { name, .. } | Self::Transition { name, .. } => name,
-        }
-    }
-}
+use domain::lifecycle::{Plan, Step};
+use domain::{ChangeModel, JobName, Operation};
 
 /// How long steps wait between polls and at most.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +13,15 @@ pub struct Pace {
     pub ssm_timeout_seconds: u64,
 }
 
+/// A job or playbook named here: a constant of this file, so always an identifier.
+fn id(name: &str) -> JobName {
+    JobName::parse(name).unwrap_or_else(|e| panic!("{name} is not a job name: {e}"))
+}
+
 fn jenkins(job: &str, pace: Pace) -> Step {
     Step::Jenkins {
         name: format!("jenkins {job}"),
-        job: job.into(),
+        job: id(job),
         suite: None,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
@@ -54,7 +31,7 @@ fn jenkins(job: &str, pace: Pace) -> Step {
 fn playbook(playbook: &str, pace: Pace) -> Step {
     Step::Ssm {
         name: format!("ansible {playbook}"),
-        commands: vec![format!("ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/{playbook}.yml")],
+        playbook: id(playbook),
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.ssm_timeout_seconds,
     }
@@ -83,8 +60,9 @@ fn work(op: Operation, model: Option<ChangeModel>, pace: Pace) -> Vec<Step> {
 }
 
 /// The steps of a change request with this plan: its work, then each state of the plan after
-/// the one entered at the start, then one Jenkins job per health suite when it validates.
-pub fn steps(plan: &Plan, suites: &[String], pace: Pace) -> Vec<Step> {
+/// the one entered at the start, then one Jenkins job per health suite when it validates. A
+/// suite whose job (`health-<suite>`) would not be a job name is refused.
+pub fn steps(plan: &Plan, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
     let mut steps = work(plan.operation, plan.change_model, pace);
     let skip = usize::from(plan.enter.is_some());
     for &to in plan.through.iter().skip(skip) {
@@ -92,21 +70,24 @@ pub fn steps(plan: &Plan, suites: &[String], pace: Pace) -> Vec<Step> {
     }
     if plan.validates {
         for suite in suites {
+            let job = JobName::parse(&format!("health-{suite}"))
+                .map_err(|e| format!("health suite {suite:?} does not name a Jenkins job: {}", e.message))?;
             steps.push(Step::Jenkins {
                 name: format!("health suite {suite}"),
-                job: format!("health-{suite}"),
+                job,
                 suite: Some(suite.clone()),
                 poll_seconds: pace.poll_seconds,
                 timeout_seconds: pace.jenkins_timeout_seconds,
             });
         }
     }
-    steps
+    Ok(steps)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::TenantState;
     use domain::lifecycle::{creation_plan, plan};
 
     const PACE: Pace = Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 };
@@ -117,7 +98,7 @@ mod tests {
 
     #[test]
     fn provisioning_builds_then_tests_then_runs_every_suite() {
-        let s = steps(&creation_plan(false), &["api".into(), "ui".into()], PACE);
+        let s = steps(&creation_plan(false), &["api".into(), "ui".into()], PACE).unwrap();
         assert_eq!(names(&s), ["jenkins provision-tenant", "state InTesting", "health suite api", "health suite ui"]);
     }
 
@@ -125,18 +106,18 @@ mod tests {
     fn an_upgrade_in_maintenance_enters_it_at_the_start_and_tests_after_the_job() {
         let p = plan(TenantState::Healthy, Operation::Upgrade, Some(ChangeModel::Maintenance)).unwrap();
         assert_eq!(p.enter, Some(TenantState::Maintenance));
-        let s = steps(&p, &["api".into()], PACE);
+        let s = steps(&p, &["api".into()], PACE).unwrap();
         assert_eq!(names(&s), ["jenkins upgrade-tenant", "state InTesting", "health suite api"]);
         let swap = plan(TenantState::Healthy, Operation::Upgrade, Some(ChangeModel::Swap)).unwrap();
-        assert_eq!(steps(&swap, &[], PACE)[0].name(), "jenkins upgrade-tenant-swap");
+        assert_eq!(steps(&swap, &[], PACE).unwrap()[0].name(), "jenkins upgrade-tenant-swap");
     }
 
     #[test]
     fn live_operations_without_validation_are_their_work_alone() {
         let p = plan(TenantState::Healthy, Operation::EnterMaintenance, None).unwrap();
-        assert_eq!(names(&steps(&p, &["api".into()], PACE)), ["ansible maintenance-on"]);
+        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["ansible maintenance-on"]);
         let p = plan(TenantState::Broken, Operation::Terminate, None).unwrap();
-        assert_eq!(names(&steps(&p, &["api".into()], PACE)), ["jenkins terminate-tenant"]);
+        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["jenkins terminate-tenant"]);
     }
 
     #[test]
@@ -144,19 +125,11 @@ mod tests {
         for op in Operation::ALL {
             for state in TenantState::ALL {
                 if let Ok(p) = plan(state, op, None) {
-                    let s = steps(&p, &["api".into()], PACE);
+                    let s = steps(&p, &["api".into()], PACE).unwrap();
                     assert!(!s.is_empty(), "{op} from {state}");
                     assert_eq!(p.validates, s.iter().any(|st| matches!(st, Step::Jenkins { suite: Some(_), .. })));
                 }
             }
         }
-    }
-
-    #[test]
-    fn steps_travel_as_tagged_json() {
-        let s = Step::Transition { name: "state InTesting".into(), to: TenantState::InTesting };
-        let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(json, serde_json::json!({"kind": "transition", "name": "state InTesting", "to": "InTesting"}));
-        assert_eq!(serde_json::from_value::<Step>(json).unwrap(), s);
     }
 }

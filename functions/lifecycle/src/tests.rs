@@ -1,17 +1,33 @@
-//! Unit tests of the task handler over the in-memory fakes: the registry (`MemoryTable`),
-//! Jenkins (`MemoryJenkins`, scripted per job) and SSM (`MemoryCommands`, scripted per command).
-//! Records are written straight into the table; tasks are sent as the JSON the state machine
+//! Unit tests of the task handler over the in-memory fakes: the registry (`MemoryTable`, behind
+//! a [`Registry`] that can fail a write or slip an edit in), Step Functions (`MemoryWorkflows`),
+//! Jenkins (`MemoryJenkins`, scripted per job) and SSM (`MemoryCommands`, scripted per
+//! playbook), all behind the change-request core (`changes::Changes`). Records are written
+//! straight into the table; tasks are sent as the JSON the state machine
 //! (`statemachines/lifecycle.asl.json`) sends. The end-to-end runs on moto are in
 //! `tests/tests/lifecycle_on_moto.rs`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use chrono::Duration;
-use domain::{ChangeModel, ComponentName, ComponentVersionLabel, CustomerId, ResourceId, TenantCreate, TenantId};
-use engine::{CommandScript, JobScript, MemoryCommands, MemoryJenkins};
-use lambda_runtime::Context;
-use store::Item;
+use async_trait::async_trait;
+use changes::{Caller, ChangeError};
+use chrono::{DateTime, Duration, Utc};
+use domain::lifecycle::{self, Step};
+use domain::{
+    Actor, ChangeModel, ChangeParams, ChangeRequestId, ChangeRequestStatus, ChangeStep, ComponentName,
+    ComponentVersion, ComponentVersionLabel, CustomerId, JobName, Operation, ResourceId, Role, Source, Stamp,
+    StepStatus, Tenant, TenantChangeRequest, TenantCreate, TenantId, TenantName, TenantState, Text, WriteContext,
+};
+use engine::workflows::MemoryWorkflows;
+use engine::{
+    BuildResult, BuildStatus, CommandScript, Jenkins, JobScript, MemoryCommands, MemoryJenkins, QueuedBuild,
+    STEP_ID_PARAM,
+};
+use lambda_runtime::{Context, Diagnostic};
+use serde_json::json;
 use store::memory::MemoryTable;
+use store::{Cond, Item, Key, Page, Query, StoreError, Table, Tx, WriteOp};
 
 use super::*;
 
@@ -27,36 +43,159 @@ const RDS: &str = "arn:aws:rds:us-east-1:123456789012:db:acme-prod";
 
 static NEXT_NAME: AtomicUsize = AtomicUsize::new(1);
 
+/// The requester of every change request written here.
 fn admin() -> WriteContext {
     WriteContext::api(Actor { sub: "alice".into(), email: Some("alice@vendor.example".into()) })
+}
+
+/// The admin who aborts (never the requester).
+fn bob() -> Caller {
+    Caller::person(Actor { sub: "bob".into(), email: None }, Role::Admin)
+}
+
+fn reason(s: &str) -> Text {
+    Text::parse(s).unwrap()
 }
 
 fn suites() -> Vec<String> {
     SUITES.map(String::from).to_vec()
 }
 
+// =================================================================================================
+// The registry, with the faults a test arms
+
+/// The registry in memory, with two faults a test can arm: the `n`th write from now fails as an
+/// unreachable table does (writing nothing), and a tenant edit is slipped in just before the next
+/// write, as a concurrent PATCH landing between a task's read and its write would be.
+#[derive(Default)]
+struct Registry {
+    inner: MemoryTable,
+    faults: Mutex<Faults>,
+    /// Writes refused because a condition no longer held (races lost).
+    lost_races: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Faults {
+    fail_in: Option<usize>,
+    slipped: Option<Vec<WriteOp>>,
+}
+
+impl Registry {
+    /// The `nth` write from now (1: the next one) fails with [`StoreError::Unavailable`].
+    fn fail_write(&self, nth: usize) {
+        self.faults.lock().unwrap().fail_in = Some(nth);
+    }
+
+    /// `edited` is written just before the next write lands.
+    fn slip_before_next_write(&self, edited: &Tenant) {
+        let op = WriteOp::put(edited.to_item().unwrap(), Cond::Always);
+        self.faults.lock().unwrap().slipped = Some(vec![op]);
+    }
+
+    /// `op` is written just before the next write lands.
+    fn slip_op_before_next_write(&self, op: WriteOp) {
+        self.faults.lock().unwrap().slipped = Some(vec![op]);
+    }
+
+    fn slip_pending(&self) -> bool {
+        self.faults.lock().unwrap().slipped.is_some()
+    }
+
+    fn lost_races(&self) -> usize {
+        self.lost_races.load(Ordering::SeqCst)
+    }
+
+    fn dump(&self) -> Vec<Item> {
+        self.inner.dump()
+    }
+}
+
+#[async_trait]
+impl Table for Registry {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let slipped = {
+            let mut f = self.faults.lock().unwrap();
+            match f.fail_in {
+                Some(1) => {
+                    f.fail_in = None;
+                    let down = std::io::Error::other("the registry did not answer (a fault armed by the test)");
+                    return Err(StoreError::Unavailable(down.into()));
+                }
+                Some(n) => f.fail_in = Some(n - 1),
+                None => {}
+            }
+            f.slipped.take()
+        };
+        if let Some(edit) = slipped {
+            self.inner.write(edit).await?;
+        }
+        let written = self.inner.write(ops).await;
+        if matches!(written, Err(StoreError::ConditionFailed { .. })) {
+            self.lost_races.fetch_add(1, Ordering::SeqCst);
+        }
+        written
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        self.inner.batch_put(items).await
+    }
+}
+
+#[tokio::test]
+async fn the_registry_fails_the_armed_write_and_slips_an_edit_before_the_next() {
+    let r = Registry::default();
+    let item = |pk: &str| Key::new(pk, "X").to_item();
+    r.fail_write(2);
+    r.write(vec![WriteOp::put(item("A"), Cond::Always)]).await.unwrap();
+    assert!(matches!(r.write(vec![WriteOp::put(item("B"), Cond::Always)]).await, Err(StoreError::Unavailable(_))));
+    r.write(vec![WriteOp::put(item("C"), Cond::Always)]).await.unwrap();
+    assert_eq!(r.dump().len(), 2, "the failed write wrote nothing, the next one landed");
+
+    let (t, _) = World::create("3.1.0", false);
+    r.slip_before_next_write(&t);
+    assert!(r.slip_pending());
+    r.write(vec![WriteOp::put(item("A"), Cond::NotExists)]).await.unwrap_err();
+    assert!(!r.slip_pending());
+    assert_eq!(r.lost_races(), 1);
+    assert!(r.get(&layout::tenant_key(&t.id)).await.unwrap().is_some(), "the edit landed before the write");
+}
+
+// =================================================================================================
+// The world
+
 /// The handler's dependencies, with the fakes kept at hand.
 struct World {
-    table: Arc<MemoryTable>,
+    table: Arc<Registry>,
+    workflows: Arc<MemoryWorkflows>,
     jenkins: Arc<MemoryJenkins>,
     ssm: Arc<MemoryCommands>,
     deps: Deps,
 }
 
 fn world() -> World {
-    let table = Arc::new(MemoryTable::new());
+    let table = Arc::new(Registry::default());
+    let workflows = Arc::new(MemoryWorkflows::new());
     let jenkins = Arc::new(MemoryJenkins::new());
     let ssm = Arc::new(MemoryCommands::new());
-    let deps =
-        Deps { registry: table.clone(), jenkins: jenkins.clone(), remote: ssm.clone(), suites: suites(), pace: PACE };
-    World { table, jenkins, ssm, deps }
+    let changes =
+        Changes { table: table.clone(), workflows: workflows.clone(), jenkins: jenkins.clone(), remote: ssm.clone() };
+    World { table, workflows, jenkins, ssm, deps: Deps { changes, suites: suites(), pace: PACE } }
 }
 
 impl World {
-    // --- writing the table ------------------------------------------------------------------
+    // --- writing the table (straight, past the armed faults) ---------------------------------
 
     async fn put(&self, item: Item) {
-        self.table.batch_put(vec![item]).await.unwrap();
+        self.table.inner.batch_put(vec![item]).await.unwrap();
     }
 
     async fn put_record<R: Record>(&self, r: &R) {
@@ -65,9 +204,9 @@ impl World {
 
     /// Counts a tenant in (or out of) the fleet counters, as the API does when it writes one.
     async fn count(&self, t: &Tenant, by: i64) {
-        let mut tx = Tx::new();
-        count_in_fleet(&mut tx, &[(t.state, &t.release, by)]);
-        tx.commit_to(self.table.as_ref()).await.unwrap();
+        let mut tx = Tx::<ChangeError>::new();
+        changes::fleet::count_in_fleet(&mut tx, &[(t.state, &t.release, by)], ChangeError::Duplicate);
+        tx.commit(&self.table.inner).await.unwrap();
     }
 
     async fn release(&self, version: &str, components: &[(&str, &str)]) -> ProductRelease {
@@ -130,6 +269,7 @@ impl World {
         params: Value,
     ) -> TenantChangeRequest {
         let plan = lifecycle::plan(t.state, op, model).unwrap();
+        let params: ChangeParams = serde_json::from_value(params).unwrap();
         let mut cr = TenantChangeRequest::new(t.id.clone(), op, params, ChangeRequestStatus::Running, &admin());
         cr.change_model = plan.change_model;
         cr.started_from = Some(t.state);
@@ -142,6 +282,24 @@ impl World {
     /// Registers a resource with `arn` as used by `t` (the link item only: what the task reads).
     async fn link(&self, t: &TenantId, arn: &str) {
         self.put(layout::resource_link_item(t, &ResourceId::generate(), &domain::Arn::parse(arn).unwrap())).await;
+    }
+
+    /// The tenant as a PATCH of its name and description leaves it: edit `n`, the next revision.
+    async fn edited(&self, id: &TenantId, n: usize) -> Tenant {
+        let mut t = self.tenant_now(id).await;
+        t.name = TenantName::parse(&format!("edited-{n}")).unwrap();
+        t.description = Some(Text::parse(&format!("edit {n}")).unwrap());
+        t.stamp = t.stamp.next(&admin());
+        t
+    }
+
+    /// Moves the change request's deadline (set at `begin`) into the past.
+    async fn pass_deadline(&self, id: &ChangeRequestId) {
+        let mut cr = self.cr_now(id).await;
+        assert!(cr.deadline_at.is_some(), "begin sets the deadline");
+        cr.deadline_at = Some(ago(1));
+        cr.stamp = cr.stamp.next(&admin());
+        self.put_record(&cr).await;
     }
 
     // --- reading it back --------------------------------------------------------------------
@@ -221,6 +379,17 @@ impl World {
         let answer = self.call(begin(cr)).await.expect("begin");
         serde_json::from_value(answer["steps"].clone()).unwrap()
     }
+
+    /// Sends `task`, which must fail with `Conflict` and write, trigger and send nothing.
+    async fn assert_refused(&self, task: Value, why: &str) {
+        let table = self.table.dump();
+        let (builds, commands) = (self.jenkins.triggered().len(), self.ssm.sent().len());
+        let e = error_of(self.call(task.clone()).await);
+        assert_eq!(e.error_type(), "Conflict", "{task} when {why}: {e}");
+        assert_eq!(self.table.dump(), table, "{task} when {why} wrote to the table");
+        assert_eq!(self.jenkins.triggered().len(), builds, "{task} when {why} triggered a job");
+        assert_eq!(self.ssm.sent().len(), commands, "{task} when {why} sent a command");
+    }
 }
 
 // --- task payloads, as the ASL builds them ------------------------------------------------------
@@ -229,12 +398,17 @@ fn begin(cr: &ChangeRequestId) -> Value {
     json!({ "action": "begin", "change_request_id": cr })
 }
 
-fn step_task(action: &str, cr: &ChangeRequestId, step: &Step) -> Value {
-    json!({ "action": action, "change_request_id": cr, "step": step })
+/// The task for step `name` of the plan `begin` answered, as the Map sends it: the step's
+/// index and the step.
+fn step_task(action: &str, cr: &ChangeRequestId, steps: &[Step], name: &str) -> Value {
+    let index = index_of(steps, name);
+    json!({ "action": action, "change_request_id": cr, "index": index, "step": steps[index] })
 }
 
-fn poll_task(action: &str, cr: &ChangeRequestId, step: &Step, ticket: &Value) -> Value {
-    json!({ "action": action, "change_request_id": cr, "step": step, "ticket": ticket })
+fn poll_task(action: &str, cr: &ChangeRequestId, steps: &[Step], name: &str, ticket: &Value) -> Value {
+    let mut task = step_task(action, cr, steps, name);
+    task["ticket"] = ticket.clone();
+    task
 }
 
 fn finish(cr: &ChangeRequestId, outcome: &str, error: Option<Value>) -> Value {
@@ -242,6 +416,10 @@ fn finish(cr: &ChangeRequestId, outcome: &str, error: Option<Value>) -> Value {
         Some(e) => json!({ "action": "finish", "change_request_id": cr, "outcome": outcome, "error": e }),
         None => json!({ "action": "finish", "change_request_id": cr, "outcome": outcome }),
     }
+}
+
+fn release(cr: &ChangeRequestId, error: Value) -> Value {
+    json!({ "action": "release", "change_request_id": cr, "error": error })
 }
 
 /// The error object a Catch puts in `$.error` for a task that failed with `e`: the Lambda
@@ -255,8 +433,8 @@ fn names(steps: &[Step]) -> Vec<&str> {
     steps.iter().map(Step::name).collect()
 }
 
-fn named(steps: &[Step], name: &str) -> Step {
-    steps.iter().find(|s| s.name() == name).cloned().unwrap_or_else(|| panic!("no step {name} in {steps:?}"))
+fn index_of(steps: &[Step], name: &str) -> usize {
+    steps.iter().position(|s| s.name() == name).unwrap_or_else(|| panic!("no step {name} in {steps:?}"))
 }
 
 fn jenkins_step(job: &str, suite: Option<&str>) -> Step {
@@ -265,7 +443,7 @@ fn jenkins_step(job: &str, suite: Option<&str>) -> Step {
             Some(s) => format!("health suite {s}"),
             None => format!("jenkins {job}"),
         },
-        job: job.into(),
+        job: JobName::parse(job).unwrap(),
         suite: suite.map(str::to_owned),
         poll_seconds: PACE.poll_seconds,
         timeout_seconds: PACE.jenkins_timeout_seconds,
@@ -275,7 +453,7 @@ fn jenkins_step(job: &str, suite: Option<&str>) -> Step {
 fn playbook_step(playbook: &str) -> Step {
     Step::Ssm {
         name: format!("ansible {playbook}"),
-        commands: vec![format!("ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/{playbook}.yml")],
+        playbook: JobName::parse(playbook).unwrap(),
         poll_seconds: PACE.poll_seconds,
         timeout_seconds: PACE.ssm_timeout_seconds,
     }
@@ -293,31 +471,84 @@ fn recorded<'a>(cr: &'a TenantChangeRequest, name: &str) -> &'a ChangeStep {
     cr.steps.iter().rev().find(|s| s.name == name).unwrap_or_else(|| panic!("no step {name} in {:?}", cr.steps))
 }
 
+/// The once-only id of step `index` (the build's `PORTAL_STEP_ID`, the command's comment).
+fn step_id(cr: &ChangeRequestId, index: usize) -> String {
+    format!("{cr}-{index}")
+}
+
 fn ago(seconds: i64) -> DateTime<Utc> {
     Utc::now() - Duration::seconds(seconds)
 }
 
+/// How a run of the workflow edits its tenant as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edits {
+    /// Written between two tasks, as a PATCH would be.
+    BetweenTasks,
+    /// Slipped in after a task's read, just before its next write.
+    DuringTasks,
+}
+
+/// Sends `payload`, editing the tenant first as `edit` says; an edit made is recorded in
+/// `edits` with the action it came before (edit `n` names the tenant `edited-n`).
+async fn send(
+    w: &World,
+    edit: Option<(Edits, &TenantId)>,
+    edits: &mut Vec<String>,
+    payload: Value,
+) -> Result<Value, TaskError> {
+    if let Some((how, tenant)) = edit {
+        let action = payload["action"].as_str().unwrap_or_default().to_owned();
+        match how {
+            Edits::BetweenTasks => {
+                let t = w.edited(tenant, edits.len() + 1).await;
+                w.put_record(&t).await;
+                edits.push(action);
+            }
+            Edits::DuringTasks if !w.table.slip_pending() => {
+                let t = w.edited(tenant, edits.len() + 1).await;
+                w.table.slip_before_next_write(&t);
+                edits.push(action);
+            }
+            Edits::DuringTasks => {}
+        }
+    }
+    w.call(payload).await
+}
+
 /// Runs a change request the way `lifecycle.asl.json` does, without the waits: begin, each step
-/// (started, then polled until done), finish succeeded; any error is caught and finishes the
-/// change request failed with the error object Step Functions builds.
+/// by its index (started, then polled until done), finish succeeded; any error is caught and
+/// finishes the change request failed with the error object Step Functions builds.
 async fn drive(w: &World, cr: &ChangeRequestId) -> Value {
+    drive_editing(w, cr, None).await.0
+}
+
+/// [`drive`], editing the tenant before every task as `edit` says; answers what finish answered
+/// and the actions an edit came before.
+async fn drive_editing(w: &World, cr: &ChangeRequestId, edit: Option<(Edits, &TenantId)>) -> (Value, Vec<String>) {
+    let mut edits = Vec::new();
     let run_steps = async {
-        let recipe = w.call(begin(cr)).await?;
-        for step in recipe["steps"].as_array().expect("steps") {
-            let kind = step["kind"].as_str().expect("a step kind");
-            let (start, poll) = match kind {
+        let recipe = send(w, edit, &mut edits, begin(cr)).await?;
+        for (index, step) in recipe["steps"].as_array().expect("steps").iter().enumerate() {
+            let task = |action: &str, ticket: Option<&Value>| {
+                let mut t = json!({ "action": action, "change_request_id": cr, "index": index, "step": step });
+                if let Some(ticket) = ticket {
+                    t["ticket"] = ticket.clone();
+                }
+                t
+            };
+            let (start, poll) = match step["kind"].as_str().expect("a step kind") {
                 "transition" => {
-                    w.call(json!({ "action": "transition", "change_request_id": cr, "step": step })).await?;
+                    send(w, edit, &mut edits, task("transition", None)).await?;
                     continue;
                 }
                 "jenkins" => ("jenkins_start", "jenkins_poll"),
                 "ssm" => ("ssm_send", "ssm_poll"),
                 other => panic!("the ASL has no branch for a {other} step"),
             };
-            let mut ticket = w.call(json!({ "action": start, "change_request_id": cr, "step": step })).await?;
+            let mut ticket = send(w, edit, &mut edits, task(start, None)).await?;
             for _ in 0..50 {
-                let payload = json!({ "action": poll, "change_request_id": cr, "step": step, "ticket": ticket });
-                ticket = w.call(payload).await?;
+                ticket = send(w, edit, &mut edits, task(poll, Some(&ticket))).await?;
                 if ticket["done"] == json!(true) {
                     break;
                 }
@@ -327,10 +558,12 @@ async fn drive(w: &World, cr: &ChangeRequestId) -> Value {
         Ok::<(), TaskError>(())
     }
     .await;
-    match run_steps {
-        Ok(()) => w.call(finish(cr, "succeeded", None)).await.expect("finish succeeded"),
-        Err(e) => w.call(finish(cr, "failed", Some(caught(e)))).await.expect("finish failed"),
-    }
+    let end = match run_steps {
+        Ok(()) => finish(cr, "succeeded", None),
+        Err(e) => finish(cr, "failed", Some(caught(e))),
+    };
+    let answer = send(w, edit, &mut edits, end).await.expect("finish");
+    (answer, edits)
 }
 
 // =================================================================================================
@@ -340,7 +573,7 @@ async fn drive(w: &World, cr: &ChangeRequestId) -> Value {
 type BeginCase = (Operation, TenantState, Option<ChangeModel>, Vec<&'static str>, TenantState);
 
 #[tokio::test]
-async fn begin_answers_the_steps_of_each_operation_and_enters_its_first_state() {
+async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_first_state() {
     let all = ["health suite api-smoke", "health suite ui-smoke"];
     #[rustfmt::skip]
     let cases: Vec<BeginCase> = vec![
@@ -367,20 +600,41 @@ async fn begin_answers_the_steps_of_each_operation_and_enters_its_first_state() 
         (Op::RotateAirflowPassword, S::Healthy, Some(M::Swap), vec!["jenkins rotate-airflow-password"], S::Healthy),
     ];
     for (op, from, model, expected, entered) in cases {
+        let case = format!("{op} from {from} with {model:?}");
         let w = world();
         let mut t = w.tenant(from, "3.1.0").await;
-        let cr = w.hold(&mut t, op, model, json!({})).await;
-        let answer = w.call(begin(&cr.id)).await.unwrap_or_else(|e| panic!("{op} from {from}: {e}"));
+        let params = match op {
+            Op::Upgrade => json!({ "release": "3.2.0" }),
+            Op::Restore => json!({ "backup_id": "bk-1" }),
+            _ => json!({}),
+        };
+        let cr = w.hold(&mut t, op, model, params).await;
+        let answer = w.call(begin(&cr.id)).await.unwrap_or_else(|e| panic!("{case}: {e}"));
         let steps: Vec<Step> = serde_json::from_value(answer["steps"].clone()).unwrap();
-        assert_eq!(names(&steps), expected, "{op} from {from} with {model:?}");
+        assert_eq!(names(&steps), expected, "{case}");
         let plan = lifecycle::plan(from, op, model).unwrap();
-        assert_eq!(plan_of(&cr).unwrap(), plan);
-        assert_eq!(answer, json!({ "steps": recipe::steps(&plan, &suites(), PACE) }), "the answer is the recipe");
+        assert_eq!(cr.plan().unwrap(), plan);
+        let recipe = recipe::steps(&plan, &suites(), PACE).unwrap();
+        assert_eq!(answer, json!({ "steps": recipe }), "{case}: the answer is the recipe");
+        let after = w.cr_now(&cr.id).await;
+        assert_eq!(after.planned_steps, steps, "{case}: the steps are stored for every later task");
+        let deadline = after.deadline_at.expect("a deadline");
+        let expected_deadline = Utc::now() + Duration::seconds(steps::begin::deadline_seconds(&steps));
+        assert!((expected_deadline - deadline).num_seconds().abs() < 5, "{case}: deadline {deadline}");
         let now = w.tenant_now(&t.id).await;
-        assert_eq!(now.state, entered, "{op} from {from} with {model:?} enters {entered}");
+        assert_eq!(now.state, entered, "{case} enters {entered}");
         assert_eq!(now.active_change_request_id.as_ref(), Some(&cr.id), "still held");
         w.assert_fleet_consistent();
     }
+}
+
+#[test]
+fn the_deadline_is_every_steps_timeout_plus_a_minute_a_step() {
+    let steps = [jenkins_step("backup-tenant", None), playbook_step("maintenance-on")];
+    assert_eq!(steps::begin::deadline_seconds(&steps), 3600 + 60 + 900 + 60);
+    let to = Step::Transition { name: "state InTesting".into(), to: S::InTesting };
+    assert_eq!(steps::begin::deadline_seconds(&[to]), 60);
+    assert_eq!(steps::begin::deadline_seconds(&[]), 60, "never less than a minute");
 }
 
 #[tokio::test]
@@ -400,7 +654,7 @@ async fn begin_of_a_new_tenant_answers_provision_or_validate_and_moves_nothing()
         let now = w.tenant_now(&t.id).await;
         assert_eq!(now.state, state);
         assert_eq!(now.stamp.revision, t.stamp.revision, "no state entered: the tenant is not written");
-        assert_eq!(recorded(&w.cr_now(&cr.id).await, "begin").status, "succeeded");
+        assert_eq!(recorded(&w.cr_now(&cr.id).await, "begin").status, StepStatus::Succeeded);
         w.assert_fleet_consistent();
     }
 }
@@ -410,7 +664,7 @@ async fn begin_of_an_upgrade_enters_maintenance_but_a_swap_leaves_the_tenant_ser
     let w = world();
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
-    w.begin(&cr.id).await;
+    let steps = w.begin(&cr.id).await;
 
     let now = w.tenant_now(&t.id).await;
     assert_eq!(now.state, S::Maintenance);
@@ -422,11 +676,13 @@ async fn begin_of_an_upgrade_enters_maintenance_but_a_swap_leaves_the_tenant_ser
     assert_eq!(after.status, ChangeRequestStatus::Running);
     assert_eq!(after.stamp.revision, cr.stamp.revision + 1);
     let step = recorded(&after, "begin");
-    assert_eq!((step.status.as_str(), step.error.as_deref()), ("succeeded", None));
+    assert_eq!((step.status, step.error.as_deref()), (StepStatus::Succeeded, None));
     assert!(step.ended_at.is_some());
-    let detail = step.detail.as_ref().expect("the plan and steps are kept");
+    let detail = step.detail.as_ref().expect("the plan is kept");
     assert_eq!(detail["plan"]["enter"], "Maintenance");
-    assert_eq!(detail["steps"][0]["job"], "upgrade-tenant");
+    // The steps are kept as the change request's plan (they were in the begin step's detail).
+    assert_eq!(after.planned_steps, steps);
+    assert!(matches!(&after.planned_steps[0], Step::Jenkins { job, .. } if job.as_str() == "upgrade-tenant"));
     assert_eq!((w.counter("state", "Healthy"), w.counter("state", "Maintenance")), (0, 1));
     w.assert_fleet_consistent();
 
@@ -456,33 +712,76 @@ async fn a_retried_begin_answers_the_same_steps_and_changes_nothing() {
     assert_eq!(w.tenant_now(&t.id).await.state, S::Maintenance, "not entered twice, not moved back");
 }
 
+#[tokio::test]
+async fn a_retried_begin_answers_the_stored_plan_even_when_no_plan_could_be_made_now() {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    let cr = w.hold(&mut t, Op::Validate, None, json!({})).await;
+    let first = w.begin(&cr.id).await;
+    assert_eq!(names(&first), ["health suite api-smoke", "health suite ui-smoke"]);
+    // The release's suites change since: one whose job (`health-<suite>`) is too long a job name.
+    let mut r = w.release("3.1.0", &[("webapp", "3.1.0")]).await;
+    r.health_suites = vec![domain::SuiteName::parse(&format!("s{}", "x".repeat(60))).unwrap()];
+    w.put_record(&r).await;
+    let mut other = w.tenant(S::Healthy, "3.1.0").await;
+    let fresh = w.hold(&mut other, Op::Validate, None, json!({})).await;
+    let e = error_of(w.call(begin(&fresh.id)).await);
+    assert_eq!(e.error_type(), "Invalid", "no plan can be made now: {e}");
+    assert!(e.to_string().contains("does not name a Jenkins job"), "{e}");
+
+    let table = w.table.dump();
+    assert_eq!(w.begin(&cr.id).await, first, "the plan stored at the first begin is the plan");
+    assert_eq!(w.table.dump(), table);
+}
+
 // =================================================================================================
 // The claim: every action refuses a change request that does not hold its tenant
 
-/// A running upgrade that has begun, a build and a command to poll, and every task it may
-/// send, each named.
-async fn an_upgrade_under_way() -> (World, Tenant, TenantChangeRequest, Vec<(&'static str, Value)>) {
+/// The work a change request under way runs.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// An upgrade: a build to poll, then a transition.
+    Build,
+    /// An entry into maintenance: a command to poll.
+    Command,
+}
+
+/// A running change request that has begun and started its work, and every task its execution
+/// may send, each named.
+async fn under_way(work: Work) -> (World, Tenant, TenantChangeRequest, Vec<(&'static str, Value)>) {
     let w = world();
-    w.release("3.2.0", &[("webapp", "3.2.0")]).await;
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     w.link(&t.id, EC2_A).await;
-    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
-    w.begin(&cr.id).await;
-    let job = jenkins_step("upgrade-tenant", None);
-    let ticket = w.call(step_task("jenkins_start", &cr.id, &job)).await.unwrap();
-    let ssm = playbook_step("maintenance-on");
-    let command = w.call(step_task("ssm_send", &cr.id, &ssm)).await.unwrap();
-    let transition = Step::Transition { name: "state InTesting".into(), to: S::InTesting };
-    let tasks = vec![
-        ("begin", begin(&cr.id)),
-        ("transition", step_task("transition", &cr.id, &transition)),
-        ("jenkins_start", step_task("jenkins_start", &cr.id, &job)),
-        ("jenkins_poll", poll_task("jenkins_poll", &cr.id, &job, &ticket)),
-        ("ssm_send", step_task("ssm_send", &cr.id, &ssm)),
-        ("ssm_poll", poll_task("ssm_poll", &cr.id, &ssm, &command)),
-        ("finish succeeded", finish(&cr.id, "succeeded", None)),
-        ("finish failed", finish(&cr.id, "failed", Some(json!({ "Error": "Timeout", "Cause": "late" })))),
-    ];
+    let (cr, mut tasks) = match work {
+        Work::Build => {
+            w.release("3.2.0", &[("webapp", "3.2.0")]).await;
+            let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
+            let steps = w.begin(&cr.id).await;
+            let start = step_task("jenkins_start", &cr.id, &steps, "jenkins upgrade-tenant");
+            let ticket = w.call(start.clone()).await.unwrap();
+            let tasks = vec![
+                ("begin", begin(&cr.id)),
+                ("transition", step_task("transition", &cr.id, &steps, "state InTesting")),
+                ("jenkins_start", start),
+                ("jenkins_poll", poll_task("jenkins_poll", &cr.id, &steps, "jenkins upgrade-tenant", &ticket)),
+            ];
+            (cr, tasks)
+        }
+        Work::Command => {
+            let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
+            let steps = w.begin(&cr.id).await;
+            let send = step_task("ssm_send", &cr.id, &steps, "ansible maintenance-on");
+            let ticket = w.call(send.clone()).await.unwrap();
+            let tasks = vec![
+                ("begin", begin(&cr.id)),
+                ("ssm_send", send),
+                ("ssm_poll", poll_task("ssm_poll", &cr.id, &steps, "ansible maintenance-on", &ticket)),
+            ];
+            (cr, tasks)
+        }
+    };
+    tasks.push(("finish succeeded", finish(&cr.id, "succeeded", None)));
+    tasks.push(("finish failed", finish(&cr.id, "failed", Some(json!({ "Error": "Timeout", "Cause": "late" })))));
     let t = w.tenant_now(&t.id).await;
     let cr = w.cr_now(&cr.id).await;
     (w, t, cr, tasks)
@@ -490,63 +789,75 @@ async fn an_upgrade_under_way() -> (World, Tenant, TenantChangeRequest, Vec<(&'s
 
 /// Every task is refused with `Conflict` and nothing is written, triggered or sent.
 async fn assert_every_task_refused(w: &World, tasks: &[(&str, Value)], except_finish: bool, why: &str) {
-    let table = w.table.dump();
-    let (builds, commands) = (w.jenkins.triggered().len(), w.ssm.sent().len());
     for (name, task) in tasks {
         if except_finish && name.starts_with("finish") {
             continue;
         }
-        let e = error_of(w.call(task.clone()).await);
-        assert_eq!(e.error_type(), "Conflict", "{name} when {why}: {e}");
-        assert_eq!(w.table.dump(), table, "{name} when {why} wrote to the table");
+        w.assert_refused(task.clone(), &format!("{name} when {why}")).await;
     }
-    assert_eq!(w.jenkins.triggered().len(), builds, "a job was triggered when {why}");
-    assert_eq!(w.ssm.sent().len(), commands, "a command was sent when {why}");
 }
 
 #[tokio::test]
 async fn every_action_refuses_a_change_request_whose_tenant_was_released() {
-    let (w, mut t, _, tasks) = an_upgrade_under_way().await;
-    t.active_change_request_id = None;
-    w.put_record(&t).await;
-    assert_every_task_refused(&w, &tasks, false, "the tenant was released").await;
-}
-
-#[tokio::test]
-async fn every_action_refuses_a_change_request_whose_tenant_another_one_holds() {
-    let (w, mut t, _, tasks) = an_upgrade_under_way().await;
-    let other = TenantChangeRequest::new(t.id.clone(), Op::Backup, json!({}), ChangeRequestStatus::Running, &admin());
-    t.active_change_request_id = Some(other.id.clone());
-    w.put_record(&other).await;
-    w.put_record(&t).await;
-    assert_every_task_refused(&w, &tasks, false, "another change request holds the tenant").await;
-    let other_now = w.cr_now(&other.id).await;
-    assert_eq!(other_now, other, "the other change request is untouched");
-}
-
-#[tokio::test]
-async fn every_action_refuses_a_change_request_that_is_not_running() {
-    for status in [ChangeRequestStatus::Pending, ChangeRequestStatus::AwaitingApproval] {
-        let (w, _, mut cr, tasks) = an_upgrade_under_way().await;
-        cr.status = status;
-        w.put_record(&cr).await;
-        assert_every_task_refused(&w, &tasks, false, &format!("the change request is {status:?}")).await;
+    for work in [Work::Build, Work::Command] {
+        let (w, mut t, _, tasks) = under_way(work).await;
+        t.active_change_request_id = None;
+        w.put_record(&t).await;
+        assert_every_task_refused(&w, &tasks, false, &format!("{work:?}: the tenant was released")).await;
     }
 }
 
 #[tokio::test]
-async fn an_ended_change_request_is_refused_and_its_finish_only_answers_its_status() {
-    for (status, answer) in [(ChangeRequestStatus::Cancelled, "cancelled"), (ChangeRequestStatus::Rejected, "rejected")]
-    {
-        let (w, _, mut cr, tasks) = an_upgrade_under_way().await;
-        cr.status = status;
-        w.put_record(&cr).await;
-        assert_every_task_refused(&w, &tasks, true, &format!("the change request is {status:?}")).await;
-        let table = w.table.dump();
-        for (name, task) in tasks.iter().filter(|(n, _)| n.starts_with("finish")) {
-            assert_eq!(w.call(task.clone()).await.unwrap(), json!({ "status": answer }), "{name}");
+async fn every_action_refuses_a_change_request_whose_tenant_another_one_holds() {
+    for work in [Work::Build, Work::Command] {
+        let (w, mut t, _, tasks) = under_way(work).await;
+        let other = TenantChangeRequest::new(
+            t.id.clone(),
+            Op::Backup,
+            ChangeParams::default(),
+            ChangeRequestStatus::Running,
+            &admin(),
+        );
+        t.active_change_request_id = Some(other.id.clone());
+        w.put_record(&other).await;
+        w.put_record(&t).await;
+        assert_every_task_refused(&w, &tasks, false, &format!("{work:?}: another change request holds the tenant"))
+            .await;
+        let other_now = w.cr_now(&other.id).await;
+        assert_eq!(other_now, other, "the other change request is untouched");
+    }
+}
+
+#[tokio::test]
+async fn every_action_refuses_a_change_request_that_is_not_running() {
+    for work in [Work::Build, Work::Command] {
+        for status in [ChangeRequestStatus::Pending, ChangeRequestStatus::AwaitingApproval] {
+            let (w, _, mut cr, tasks) = under_way(work).await;
+            cr.status = status;
+            w.put_record(&cr).await;
+            assert_every_task_refused(&w, &tasks, false, &format!("{work:?}: the change request is {status}")).await;
         }
-        assert_eq!(w.table.dump(), table, "finishing an ended change request writes nothing");
+    }
+}
+
+#[tokio::test]
+async fn an_ended_change_request_is_refused_and_its_finish_or_release_only_answers_how_it_ended() {
+    for work in [Work::Build, Work::Command] {
+        for status in [ChangeRequestStatus::Cancelled, ChangeRequestStatus::Rejected] {
+            let (w, t, mut cr, mut tasks) = under_way(work).await;
+            cr.status = status;
+            w.put_record(&cr).await;
+            let case = format!("{work:?}: the change request is {status}");
+            assert_every_task_refused(&w, &tasks, true, &case).await;
+            tasks.push(("release", release(&cr.id, json!({ "Error": "Invalid", "Cause": "x" }))));
+            let table = w.table.dump();
+            for (name, task) in tasks.iter().filter(|(n, _)| n.starts_with("finish") || *n == "release") {
+                let answer = w.call(task.clone()).await.unwrap_or_else(|e| panic!("{name}, {case}: {e}"));
+                // The answer now also says where the tenant is.
+                assert_eq!(answer, json!({ "status": status, "state": t.state }), "{name}, {case}");
+            }
+            assert_eq!(w.table.dump(), table, "{case}: finishing or releasing an ended change request writes nothing");
+        }
     }
 }
 
@@ -554,11 +865,112 @@ async fn an_ended_change_request_is_refused_and_its_finish_only_answers_its_stat
 async fn tasks_of_an_unknown_change_request_are_invalid() {
     let w = world();
     let nobody = ChangeRequestId::generate();
-    for task in
-        [begin(&nobody), finish(&nobody, "succeeded", None), step_task("ssm_send", &nobody, &playbook_step("x"))]
-    {
-        assert_eq!(error_of(w.call(task).await).error_type(), "Invalid");
+    let send = json!({ "action": "ssm_send", "change_request_id": nobody, "index": 0, "step": playbook_step("x") });
+    for task in [begin(&nobody), finish(&nobody, "succeeded", None), send, release(&nobody, json!({}))] {
+        assert_eq!(error_of(w.call(task.clone()).await).error_type(), "Invalid", "{task}");
     }
+    assert!(w.table.dump().is_empty());
+}
+
+// =================================================================================================
+// Every task runs the plan stored at begin
+
+#[tokio::test]
+async fn a_task_runs_the_stored_step_it_names_never_the_step_its_payload_carries() {
+    let w = world();
+    w.jenkins.script("upgrade-tenant", JobScript::hang());
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
+    let steps = w.begin(&cr.id).await;
+
+    // Named by its name alone: the stored job runs, with the stored timeout.
+    let forged = json!({ "kind": "jenkins", "name": "jenkins upgrade-tenant", "job": "terminate-tenant",
+                         "poll_seconds": 1, "timeout_seconds": 1 });
+    let start = json!({ "action": "jenkins_start", "change_request_id": cr.id, "step": forged });
+    let ticket: BuildTicket = serde_json::from_value(w.call(start).await.unwrap()).unwrap();
+    let built = w.jenkins.triggered();
+    assert_eq!(built.len(), 1);
+    assert_eq!(built[0].job, "upgrade-tenant", "the stored job, not the payload's");
+    assert_eq!(built[0].params[STEP_ID_PARAM], step_id(&cr.id, 0));
+    let late = BuildTicket { started_at: ago(60), ..ticket };
+    let poll = json!({ "action": "jenkins_poll", "change_request_id": cr.id, "step": forged, "ticket": late });
+    let answer = w.call(poll).await.unwrap();
+    assert_eq!(answer["done"], json!(false), "the stored 3600 s apply, not the payload's 1 s");
+
+    // An index names the step, whatever step the payload carries (and a job that is no job
+    // name is never read).
+    let shell = json!({ "kind": "jenkins", "name": "jenkins upgrade-tenant", "job": "x; rm -rf /" });
+    let suite = json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": 2, "step": shell });
+    w.call(suite).await.unwrap();
+    let built = w.jenkins.triggered();
+    assert_eq!(
+        (built[1].job.as_str(), built[1].params.get("SUITE").map(String::as_str)),
+        ("health-api-smoke", Some("api-smoke"))
+    );
+    assert_eq!(built[1].params[STEP_ID_PARAM], step_id(&cr.id, 2));
+    let nowhere = json!({ "kind": "transition", "name": "state InTesting", "to": "EndOfLife" });
+    let to_testing = json!({ "action": "transition", "change_request_id": cr.id, "index": 1, "step": nowhere });
+    w.call(to_testing).await.unwrap();
+    assert_eq!(w.tenant_now(&t.id).await.state, S::InTesting, "the stored state, not the payload's");
+    assert_eq!(index_of(&steps, "state InTesting"), 1);
+
+    // A payload naming no step of the plan is refused, and runs nothing.
+    let table = w.table.dump();
+    for task in [
+        json!({ "action": "jenkins_start", "change_request_id": cr.id, "step": jenkins_step("terminate-tenant", None) }),
+        json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": 4, "step": steps[0] }),
+        json!({ "action": "transition", "change_request_id": cr.id, "step": { "kind": "transition", "name": "state EndOfLife", "to": "EndOfLife" } }),
+        json!({ "action": "ssm_send", "change_request_id": cr.id, "step": playbook_step("maintenance-on") }),
+    ] {
+        let e = error_of(w.call(task.clone()).await);
+        assert_eq!(e.error_type(), "Invalid", "{task}: {e}");
+        assert!(e.to_string().contains("names no step"), "{e}");
+    }
+    assert_eq!(w.table.dump(), table);
+    assert_eq!(w.jenkins.triggered().len(), 2);
+}
+
+#[tokio::test]
+async fn an_ssm_task_runs_the_stored_playbook_whatever_its_payload_names() {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
+    w.begin(&cr.id).await;
+    let forged = json!({ "kind": "ssm", "name": "ansible maintenance-on", "playbook": "suspend-access",
+                         "poll_seconds": 1, "timeout_seconds": 1 });
+    w.call(json!({ "action": "ssm_send", "change_request_id": cr.id, "step": forged })).await.unwrap();
+    let sent = w.ssm.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].playbook.as_str(), sent[0].timeout_seconds), ("maintenance-on", 900));
+}
+
+#[tokio::test]
+async fn a_task_before_begin_is_invalid_and_runs_nothing() {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
+    let job = jenkins_step("upgrade-tenant", None);
+    let ticket = json!({ "build": QueuedBuild::queued("upgrade-tenant", "memory://jenkins/queue/item/1/"),
+                         "started_at": Utc::now() });
+    let command = json!({ "command_id": "c-1", "instance_ids": ["i-0aaaaaaaaaaaaaaaa"], "started_at": Utc::now() });
+    let to = Step::Transition { name: "state InTesting".into(), to: S::InTesting };
+    let table = w.table.dump();
+    for task in [
+        json!({ "action": "transition", "change_request_id": cr.id, "index": 1, "step": to }),
+        json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": 0, "step": job }),
+        json!({ "action": "jenkins_poll", "change_request_id": cr.id, "index": 0, "step": job, "ticket": ticket }),
+        json!({ "action": "ssm_send", "change_request_id": cr.id, "index": 0, "step": playbook_step("maintenance-on") }),
+        json!({ "action": "ssm_poll", "change_request_id": cr.id, "index": 0, "step": playbook_step("maintenance-on"),
+                "ticket": command }),
+    ] {
+        let e = error_of(w.call(task.clone()).await);
+        assert_eq!(e.error_type(), "Invalid", "{task}: {e}");
+        assert!(e.to_string().contains("begin first"), "{e}");
+    }
+    assert_eq!(w.table.dump(), table);
+    assert!(w.jenkins.triggered().is_empty() && w.ssm.sent().is_empty());
 }
 
 // =================================================================================================
@@ -576,15 +988,15 @@ async fn a_transition_moves_the_tenant_and_keeps_the_fleet_counters_exact() {
     w.assert_fleet_consistent();
     assert_eq!(w.counter("state", "Maintenance"), 1);
 
-    let to_testing = named(&steps, "state InTesting");
-    let answer = w.call(step_task("transition", &cr.id, &to_testing)).await.unwrap();
+    let to_testing = step_task("transition", &cr.id, &steps, "state InTesting");
+    let answer = w.call(to_testing.clone()).await.unwrap();
     assert_eq!(answer, json!({ "done": true }));
     let now = w.tenant_now(&t.id).await;
     assert_eq!(now.state, S::InTesting);
     assert_eq!(now.active_change_request_id.as_ref(), Some(&cr.id), "a transition keeps the claim");
     let after = w.cr_now(&cr.id).await;
     let step = recorded(&after, "state InTesting");
-    assert_eq!(step.status, "succeeded");
+    assert_eq!(step.status, StepStatus::Succeeded);
     assert_eq!(step.detail, Some(json!({ "from": "Maintenance", "to": "InTesting" })));
     w.assert_fleet_consistent();
     let by_state = |s: &str| w.counter("state", s);
@@ -593,9 +1005,11 @@ async fn a_transition_moves_the_tenant_and_keeps_the_fleet_counters_exact() {
 
     // Retried (or a transition into the state it is in): the tenant is not written again.
     let counters = w.counters();
-    w.call(step_task("transition", &cr.id, &to_testing)).await.unwrap();
+    let table = w.table.dump();
+    w.call(to_testing).await.unwrap();
     assert_eq!(w.tenant_now(&t.id).await, now);
     assert_eq!(w.counters(), counters);
+    assert_eq!(w.table.dump(), table, "a retried transition writes nothing");
     w.assert_fleet_consistent();
 }
 
@@ -603,14 +1017,14 @@ async fn a_transition_moves_the_tenant_and_keeps_the_fleet_counters_exact() {
 // jenkins_start / jenkins_poll
 
 #[tokio::test]
-async fn jenkins_start_passes_the_tenant_the_target_release_and_the_change_request() {
+async fn jenkins_start_passes_the_tenant_the_target_release_the_change_request_and_its_step() {
     let w = world();
     w.release("3.2.0", &[("webapp", "3.2.0")]).await;
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
     let steps = w.begin(&cr.id).await;
 
-    let ticket = w.call(step_task("jenkins_start", &cr.id, &named(&steps, "jenkins upgrade-tenant"))).await.unwrap();
+    let ticket = w.call(step_task("jenkins_start", &cr.id, &steps, "jenkins upgrade-tenant")).await.unwrap();
     let built = w.jenkins.triggered();
     assert_eq!(built.len(), 1);
     assert_eq!(built[0].job, "upgrade-tenant");
@@ -621,27 +1035,35 @@ async fn jenkins_start_passes_the_tenant_the_target_release_and_the_change_reque
         ("CHANGE_REQUEST_ID", cr.id.to_string()),
         ("OPERATION", "upgrade".into()),
         ("CHANGE_MODEL", "maintenance".into()),
+        (STEP_ID_PARAM, step_id(&cr.id, 0)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    assert_eq!(built[0].params, expected, "the upgrade target, no BACKUP_ID, no SUITE");
+    assert_eq!(built[0].params, expected, "the upgrade target, its step, no BACKUP_ID, no SUITE");
     let ticket: BuildTicket = serde_json::from_value(ticket).unwrap();
     assert_eq!(ticket.build, QueuedBuild::queued("upgrade-tenant", built[0].queue_url.clone()));
     assert!(!ticket.done);
     assert!((Utc::now() - ticket.started_at).num_seconds() < 5);
     let after = w.cr_now(&cr.id).await;
     let step = recorded(&after, "jenkins upgrade-tenant");
-    assert_eq!((step.status.as_str(), step.ended_at), ("running", None));
-    assert_eq!(step.detail, Some(json!({ "job": "upgrade-tenant", "queue_url": built[0].queue_url })));
+    assert_eq!((step.status, step.ended_at), (StepStatus::Running, None));
+    assert_eq!(
+        step.detail,
+        Some(json!({
+            "job": "upgrade-tenant", "step_id": step_id(&cr.id, 0),
+            "build": ticket.build, "queue_url": built[0].queue_url
+        }))
+    );
     assert_eq!(w.tenant_now(&t.id).await.state, S::Maintenance, "starting a job moves nothing");
 
     // A health suite names its suite.
-    w.call(step_task("jenkins_start", &cr.id, &named(&steps, "health suite ui-smoke"))).await.unwrap();
+    w.call(step_task("jenkins_start", &cr.id, &steps, "health suite ui-smoke")).await.unwrap();
     let suite = &w.jenkins.triggered()[1];
     assert_eq!(suite.job, "health-ui-smoke");
     assert_eq!(suite.params.get("SUITE").map(String::as_str), Some("ui-smoke"));
     assert_eq!(suite.params.get("RELEASE").map(String::as_str), Some("3.2.0"));
+    assert_eq!(suite.params[STEP_ID_PARAM], step_id(&cr.id, index_of(&steps, "health suite ui-smoke")));
 }
 
 #[tokio::test]
@@ -650,7 +1072,7 @@ async fn jenkins_start_passes_a_restores_backup_and_the_tenants_own_release() {
     let mut t = w.tenant(S::Broken, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Restore, Some(M::Maintenance), json!({ "backup_id": "bk-2024-10-01" })).await;
     let steps = w.begin(&cr.id).await;
-    w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap();
+    w.call(step_task("jenkins_start", &cr.id, &steps, "jenkins restore-tenant")).await.unwrap();
     let p = &w.jenkins.triggered()[0].params;
     assert_eq!(w.jenkins.triggered()[0].job, "restore-tenant");
     assert_eq!(p.get("BACKUP_ID").map(String::as_str), Some("bk-2024-10-01"));
@@ -658,11 +1080,11 @@ async fn jenkins_start_passes_a_restores_backup_and_the_tenants_own_release() {
     assert_eq!(p.get("OPERATION").map(String::as_str), Some("restore"));
     assert!(!p.contains_key("SUITE"));
 
-    // A provision has no change model; an upgrade's "release" param means nothing to it.
+    // A provision has no change model; the release its params carry is its own.
     let w = world();
     let (t, cr) = w.created("3.1.0", false).await;
     let steps = w.begin(&cr.id).await;
-    w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap();
+    w.call(step_task("jenkins_start", &cr.id, &steps, "jenkins provision-tenant")).await.unwrap();
     let p = &w.jenkins.triggered()[0].params;
     assert_eq!(p.get("TENANT_ID"), Some(&t.id.to_string()));
     assert_eq!(p.get("RELEASE").map(String::as_str), Some("3.1.0"));
@@ -671,19 +1093,33 @@ async fn jenkins_start_passes_a_restores_backup_and_the_tenants_own_release() {
 }
 
 #[tokio::test]
-async fn jenkins_start_when_jenkins_is_down_is_transient_and_records_nothing() {
+async fn jenkins_start_when_jenkins_is_down_is_transient_records_only_its_intent_and_triggers_once_back() {
     let w = world();
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
-    let before = w.cr_now(&cr.id).await;
+    let start = step_task("jenkins_start", &cr.id, &steps, "jenkins backup-tenant");
     w.jenkins.set_down(true);
-    let e = error_of(w.call(step_task("jenkins_start", &cr.id, &steps[0])).await);
+    let e = error_of(w.call(start.clone()).await);
     assert_eq!(e.error_type(), "Transient", "{e}");
-    assert_eq!(w.cr_now(&cr.id).await, before);
+    // Before it calls Jenkins, the start records what it is about to do (no build yet).
+    let intent = json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, 0) });
+    let step = recorded(&w.cr_now(&cr.id).await, "jenkins backup-tenant").clone();
+    assert_eq!((step.status, step.detail), (StepStatus::Running, Some(intent)));
+    assert!(w.jenkins.triggered().is_empty());
+    let e = error_of(w.call(start.clone()).await);
+    assert_eq!(e.error_type(), "Transient", "still down: {e}");
+
     w.jenkins.set_down(false);
-    w.jenkins.set_refusing(true);
-    let e = error_of(w.call(step_task("jenkins_start", &cr.id, &steps[0])).await);
+    w.call(start.clone()).await.unwrap();
+    assert_eq!(w.jenkins.triggered().len(), 1, "back up, the retry found nothing and triggered once");
+
+    let w2 = world();
+    let mut t = w2.tenant(S::Healthy, "3.1.0").await;
+    let cr = w2.hold(&mut t, Op::Backup, None, json!({})).await;
+    let steps = w2.begin(&cr.id).await;
+    w2.jenkins.set_refusing(true);
+    let e = error_of(w2.call(step_task("jenkins_start", &cr.id, &steps, "jenkins backup-tenant")).await);
     assert_eq!(e.error_type(), "JenkinsFailed", "a refused token is not retried: {e}");
 }
 
@@ -694,25 +1130,27 @@ async fn jenkins_poll_is_not_done_while_queued_or_running_and_done_on_success() 
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
-    let started = w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap();
+    let name = "jenkins backup-tenant";
+    let started = w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap();
     let mut ticket = started.clone();
     for poll in 0..4 {
-        ticket = w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &ticket)).await.unwrap();
+        ticket = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
         assert_eq!(ticket, started, "poll {poll}: the same ticket, not done");
-        assert_eq!(recorded(&w.cr_now(&cr.id).await, "jenkins backup-tenant").status, "running");
+        assert_eq!(recorded(&w.cr_now(&cr.id).await, name).status, StepStatus::Running);
     }
-    let done = w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &ticket)).await.unwrap();
+    let done = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
     assert_eq!(done["done"], json!(true));
     assert_eq!(done["build"], started["build"]);
     assert_eq!(done["started_at"], started["started_at"]);
     let after = w.cr_now(&cr.id).await;
-    let step = recorded(&after, "jenkins backup-tenant");
-    assert_eq!(step.status, "succeeded");
+    let step = recorded(&after, name);
+    assert_eq!(step.status, StepStatus::Succeeded);
     assert!(step.ended_at.is_some() && step.error.is_none());
     let detail = step.detail.clone().unwrap();
     assert_eq!(detail["result"], "SUCCESS");
     assert_eq!(detail["build_url"], "memory://jenkins/job/backup-tenant/1/");
-    assert_eq!(after.steps.iter().filter(|s| s.name == "jenkins backup-tenant").count(), 1, "one entry per step");
+    assert_eq!(detail["console_url"], "memory://jenkins/job/backup-tenant/1/consoleText");
+    assert_eq!(after.steps.iter().filter(|s| s.name == name).count(), 1, "one entry per step");
     assert_eq!(w.tenant_now(&t.id).await.state, S::BackingUp, "a job's result moves nothing");
 }
 
@@ -731,17 +1169,19 @@ async fn a_failed_build_is_jenkins_failed_and_a_failed_suite_is_health_failed() 
         w.jenkins.script(job, JobScript::finishing(result).running_for(1));
         let mut t = w.tenant(S::Healthy, "3.1.0").await;
         let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
-        w.begin(&cr.id).await;
+        let steps = w.begin(&cr.id).await;
         let step = jenkins_step(job, suite);
-        let ticket = w.call(step_task("jenkins_start", &cr.id, &step)).await.unwrap();
-        let ticket = w.call(poll_task("jenkins_poll", &cr.id, &step, &ticket)).await.unwrap();
+        let name = step.name();
+        let ticket = w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap();
+        let ticket = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
         assert_eq!(ticket["done"], json!(false));
-        let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &step, &ticket)).await);
+        let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await);
         assert_eq!(e.error_type(), error_type, "{job} {result:?}: {e}");
         assert!(e.to_string().contains(job), "{e}");
+        assert!(e.to_string().contains(&format!("memory://jenkins/job/{job}/1/consoleText")), "names its log: {e}");
         let after = w.cr_now(&cr.id).await;
-        let recorded = recorded(&after, step.name());
-        assert_eq!(recorded.status, "failed");
+        let recorded = recorded(&after, name);
+        assert_eq!(recorded.status, StepStatus::Failed);
         assert_eq!(recorded.error.as_deref(), Some(e.to_string().as_str()));
         assert_eq!(recorded.detail.as_ref().unwrap()["result"], json!(result));
         assert_eq!(after.status, ChangeRequestStatus::Running, "the change request ends only at finish");
@@ -750,7 +1190,8 @@ async fn a_failed_build_is_jenkins_failed_and_a_failed_suite_is_health_failed() 
 }
 
 #[tokio::test]
-async fn a_build_not_finished_within_its_timeout_times_out() {
+async fn a_build_not_finished_within_its_timeout_times_out_and_is_stopped() {
+    let name = "jenkins backup-tenant";
     for script in [JobScript::hang(), JobScript::success().queued_for(1000)] {
         let w = world();
         w.jenkins.script("backup-tenant", script.clone());
@@ -758,21 +1199,23 @@ async fn a_build_not_finished_within_its_timeout_times_out() {
         let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
         let steps = w.begin(&cr.id).await;
         let mut ticket: BuildTicket =
-            serde_json::from_value(w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap()).unwrap();
+            serde_json::from_value(w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap()).unwrap();
 
         ticket.started_at = ago(3500);
         let within = serde_json::to_value(&ticket).unwrap();
-        let answer = w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &within)).await.unwrap();
+        let answer = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &within)).await.unwrap();
         assert_eq!(answer["done"], json!(false), "{script:?}: still within its 3600 s");
+        assert!(w.jenkins.stops().is_empty());
 
         ticket.started_at = ago(3601 + 5);
         let late = serde_json::to_value(&ticket).unwrap();
-        let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &late)).await);
+        let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &late)).await);
         assert_eq!(e.error_type(), "Timeout", "{script:?}: {e}");
         assert_eq!(e.to_string(), "jenkins job backup-tenant did not finish within 3600 s");
+        assert_eq!(w.jenkins.stops(), vec![ticket.build.clone()], "{script:?}: the work stops with its step");
         let after = w.cr_now(&cr.id).await;
-        let step = recorded(&after, "jenkins backup-tenant");
-        assert_eq!((step.status.as_str(), step.error.as_deref()), ("failed", Some(e.to_string().as_str())));
+        let step = recorded(&after, name);
+        assert_eq!((step.status, step.error.as_deref()), (StepStatus::Failed, Some(e.to_string().as_str())));
     }
 
     // A build that is done when polled late counts: its result, not the clock, decides.
@@ -781,10 +1224,11 @@ async fn a_build_not_finished_within_its_timeout_times_out() {
     let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
     let mut ticket: BuildTicket =
-        serde_json::from_value(w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap()).unwrap();
+        serde_json::from_value(w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap()).unwrap();
     ticket.started_at = ago(10_000);
-    let answer = w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &json!(ticket))).await.unwrap();
+    let answer = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &json!(ticket))).await.unwrap();
     assert_eq!(answer["done"], json!(true));
+    assert!(w.jenkins.stops().is_empty());
 }
 
 #[tokio::test]
@@ -793,16 +1237,74 @@ async fn jenkins_down_while_polling_is_transient_and_writes_nothing() {
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
-    let ticket = w.call(step_task("jenkins_start", &cr.id, &steps[0])).await.unwrap();
+    let name = "jenkins backup-tenant";
+    let ticket = w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap();
     let table = w.table.dump();
     w.jenkins.set_down(true);
-    let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &ticket)).await);
+    let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await);
     assert_eq!(e.error_type(), "Transient", "{e}");
     assert_eq!(w.table.dump(), table);
     // Retried once Jenkins is back, the poll carries on.
     w.jenkins.set_down(false);
-    let done = w.call(poll_task("jenkins_poll", &cr.id, &steps[0], &ticket)).await.unwrap();
+    let done = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
     assert_eq!(done["done"], json!(true));
+}
+
+// --- once only ----------------------------------------------------------------------------------
+
+/// A backup that has begun: (world, change request, steps, its jenkins_start task).
+async fn a_backup_begun() -> (World, TenantChangeRequest, Vec<Step>, Value) {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
+    let steps = w.begin(&cr.id).await;
+    let start = step_task("jenkins_start", &cr.id, &steps, "jenkins backup-tenant");
+    (w, cr, steps, start)
+}
+
+/// After a first start failed `Transient` once its build was queued: the retried start answers
+/// that build, triggers no other, and records it; a start retried again answers it without
+/// asking Jenkins; the build is followed to its end.
+async fn assert_the_retry_finds_the_one_build(w: &World, cr: &TenantChangeRequest, steps: &[Step], start: &Value) {
+    let name = "jenkins backup-tenant";
+    assert_eq!(w.jenkins.triggered().len(), 1, "the first try queued its build");
+    let intent = json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, 0) });
+    assert_eq!(recorded(&w.cr_now(&cr.id).await, name).detail, Some(intent), "only the intent was recorded");
+
+    let ticket: BuildTicket = serde_json::from_value(w.call(start.clone()).await.unwrap()).unwrap();
+    let built = w.jenkins.triggered();
+    assert_eq!(built.len(), 1, "the retry found the build: exactly one build was triggered");
+    assert_eq!(ticket.build.queue_url, built[0].queue_url, "the ticket names that build");
+    let step = recorded(&w.cr_now(&cr.id).await, name).clone();
+    assert_eq!(step.status, StepStatus::Running);
+    assert_eq!(step.detail.unwrap()["build"], json!(ticket.build));
+
+    w.jenkins.set_down(true);
+    let again: BuildTicket = serde_json::from_value(w.call(start.clone()).await.unwrap()).unwrap();
+    w.jenkins.set_down(false);
+    assert_eq!(again.build, ticket.build, "a recorded build is answered without asking Jenkins");
+    let done = w.call(poll_task("jenkins_poll", &cr.id, steps, name, &json!(ticket))).await.unwrap();
+    assert_eq!(done["done"], json!(true));
+    assert_eq!(w.jenkins.triggered().len(), 1);
+}
+
+#[tokio::test]
+async fn a_jenkins_start_whose_answer_was_lost_finds_its_build_when_retried_and_triggers_no_other() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    w.jenkins.lose_trigger_answers(1);
+    let e = error_of(w.call(start.clone()).await);
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_the_retry_finds_the_one_build(&w, &cr, &steps, &start).await;
+}
+
+#[tokio::test]
+async fn a_jenkins_start_whose_save_failed_after_the_trigger_finds_its_build_when_retried() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    // Write 1 records the intent, write 2 the build Jenkins answered.
+    w.table.fail_write(2);
+    let e = error_of(w.call(start.clone()).await);
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_the_retry_finds_the_one_build(&w, &cr, &steps, &start).await;
 }
 
 // =================================================================================================
@@ -818,7 +1320,7 @@ async fn ssm_send_without_an_ec2_instance_fails_the_command_and_sends_nothing() 
     let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
     let before = w.cr_now(&cr.id).await;
-    let e = error_of(w.call(step_task("ssm_send", &cr.id, &steps[0])).await);
+    let e = error_of(w.call(step_task("ssm_send", &cr.id, &steps, "ansible maintenance-on")).await);
     assert_eq!(e.error_type(), "CommandFailed", "{e}");
     assert!(e.to_string().contains(&t.id.to_string()) && e.to_string().contains("no EC2 instance"), "{e}");
     assert!(w.ssm.sent().is_empty(), "another tenant's instance is not used");
@@ -836,88 +1338,365 @@ async fn ssm_send_sends_the_playbook_once_to_every_ec2_instance_of_the_tenant() 
     w.link(&other.id, "arn:aws:ec2:us-east-1:123456789012:instance/i-0ccccccccccccccc0").await;
     let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
-    let ticket = w.call(step_task("ssm_send", &cr.id, &steps[0])).await.unwrap();
+    let ticket = w.call(step_task("ssm_send", &cr.id, &steps, "ansible maintenance-on")).await.unwrap();
 
     let sent = w.ssm.sent();
     assert_eq!(sent.len(), 1, "one command for all instances");
     let mut on = sent[0].instance_ids.clone();
     on.sort();
     assert_eq!(on, ["i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"]);
-    assert_eq!(sent[0].playbook, "maintenance-on");
-    assert_eq!(sent[0].comment, format!("enter_maintenance {}", cr.id));
+    assert_eq!((sent[0].playbook.as_str(), sent[0].timeout_seconds), ("maintenance-on", 900));
+    // The comment is the step's once-only id (it named the operation and the change request).
+    assert_eq!(sent[0].comment, step_id(&cr.id, 0));
     let ticket: CommandTicket = serde_json::from_value(ticket).unwrap();
     assert_eq!((ticket.command_id.as_str(), ticket.done), (sent[0].command_id.as_str(), false));
     assert_eq!(ticket.instance_ids, sent[0].instance_ids);
     let after = w.cr_now(&cr.id).await;
     let step = recorded(&after, "ansible maintenance-on");
-    assert_eq!(step.status, "running");
-    assert_eq!(step.detail.as_ref().unwrap()["command_id"], json!(ticket.command_id));
-    assert_eq!(step.detail.as_ref().unwrap()["instance_ids"], json!(ticket.instance_ids));
+    assert_eq!(step.status, StepStatus::Running);
+    let detail = step.detail.as_ref().unwrap();
+    assert_eq!(detail["command_id"], json!(ticket.command_id));
+    assert_eq!(detail["instance_ids"], json!(ticket.instance_ids));
+    assert_eq!(
+        (detail["playbook"].as_str(), detail["step_id"].as_str()),
+        (Some("maintenance-on"), Some(sent[0].comment.as_str()))
+    );
 }
 
-/// A tenant entering maintenance with one instance, its command sent: (world, cr, step, ticket).
-async fn a_command_under_way(script: CommandScript) -> (World, TenantChangeRequest, Step, Value) {
+/// A tenant entering maintenance with one instance, its command sent: (world, cr, steps, ticket).
+async fn a_command_under_way(script: CommandScript) -> (World, TenantChangeRequest, Vec<Step>, Value) {
     let w = world();
     w.ssm.script_matching("maintenance-on", script);
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     w.link(&t.id, EC2_A).await;
     let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
     let steps = w.begin(&cr.id).await;
-    let ticket = w.call(step_task("ssm_send", &cr.id, &steps[0])).await.unwrap();
-    (w, cr, steps[0].clone(), ticket)
+    let ticket = w.call(step_task("ssm_send", &cr.id, &steps, "ansible maintenance-on")).await.unwrap();
+    (w, cr, steps, ticket)
 }
+
+const PLAYBOOK: &str = "ansible maintenance-on";
 
 #[tokio::test]
 async fn ssm_poll_is_not_done_while_running_and_done_when_the_command_succeeds() {
-    let (w, cr, step, sent) = a_command_under_way(CommandScript::succeed().running_for(2)).await;
+    let (w, cr, steps, sent) = a_command_under_way(CommandScript::succeed().running_for(2)).await;
     let mut ticket = sent.clone();
     for _ in 0..2 {
-        ticket = w.call(poll_task("ssm_poll", &cr.id, &step, &ticket)).await.unwrap();
+        ticket = w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await.unwrap();
         assert_eq!(ticket, sent);
     }
-    let done = w.call(poll_task("ssm_poll", &cr.id, &step, &ticket)).await.unwrap();
+    let done = w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await.unwrap();
     assert_eq!(done["done"], json!(true));
     assert_eq!(done["command_id"], sent["command_id"]);
     let after = w.cr_now(&cr.id).await;
-    let recorded = recorded(&after, "ansible maintenance-on");
-    assert_eq!((recorded.status.as_str(), recorded.error.as_deref()), ("succeeded", None));
-    assert!(recorded.detail.is_some(), "the command id recorded at send is kept");
+    let recorded = recorded(&after, PLAYBOOK);
+    assert_eq!((recorded.status, recorded.error.as_deref()), (StepStatus::Succeeded, None));
+    assert_eq!(
+        recorded.detail.as_ref().unwrap()["command_id"],
+        sent["command_id"],
+        "the command recorded at send is kept"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_command_is_command_failed_with_its_detail() {
-    let (w, cr, step, ticket) = a_command_under_way(CommandScript::fail("i-0aaaaaaaaaaaaaaaa: Failed (exit 2)")).await;
-    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &step, &ticket)).await);
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::fail("i-0aaaaaaaaaaaaaaaa: Failed (exit 2)")).await;
+    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await);
     assert_eq!(e.error_type(), "CommandFailed", "{e}");
     assert!(e.to_string().contains("i-0aaaaaaaaaaaaaaaa: Failed (exit 2)"), "{e}");
     let after = w.cr_now(&cr.id).await;
-    let recorded = recorded(&after, "ansible maintenance-on");
-    assert_eq!((recorded.status.as_str(), recorded.error.clone()), ("failed", Some(e.to_string())));
+    let recorded = recorded(&after, PLAYBOOK);
+    assert_eq!((recorded.status, recorded.error.clone()), (StepStatus::Failed, Some(e.to_string())));
 }
 
 #[tokio::test]
-async fn a_command_still_running_past_its_timeout_times_out() {
-    let (w, cr, step, ticket) = a_command_under_way(CommandScript::run_forever()).await;
+async fn a_command_still_running_past_its_timeout_times_out_and_is_cancelled() {
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::run_forever()).await;
     let mut t: CommandTicket = serde_json::from_value(ticket).unwrap();
     t.started_at = ago(800);
-    let answer = w.call(poll_task("ssm_poll", &cr.id, &step, &json!(t))).await.unwrap();
+    let answer = w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &json!(t))).await.unwrap();
     assert_eq!(answer["done"], json!(false), "within its 900 s");
+    assert!(w.ssm.cancels().is_empty());
     t.started_at = ago(905);
-    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &step, &json!(t))).await);
+    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &json!(t))).await);
     assert_eq!(e.error_type(), "Timeout", "{e}");
     assert!(e.to_string().contains("did not finish within 900 s"), "{e}");
-    assert_eq!(recorded(&w.cr_now(&cr.id).await, "ansible maintenance-on").status, "failed");
+    assert_eq!(w.ssm.cancels(), vec![t.command_id.clone()], "the work stops with its step");
+    assert_eq!(recorded(&w.cr_now(&cr.id).await, PLAYBOOK).status, StepStatus::Failed);
 }
 
 #[tokio::test]
-async fn ssm_down_is_transient() {
-    let (w, cr, step, ticket) = a_command_under_way(CommandScript::succeed()).await;
+async fn ssm_down_is_transient_and_a_send_retried_after_it_sends_once() {
+    // Polling: transient, nothing written.
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::succeed()).await;
+    let send = step_task("ssm_send", &cr.id, &steps, PLAYBOOK);
     let table = w.table.dump();
     w.ssm.set_down(true);
-    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &step, &ticket)).await);
+    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await);
     assert_eq!(e.error_type(), "Transient", "{e}");
-    let e = error_of(w.call(step_task("ssm_send", &cr.id, &step)).await);
+    // A send retried after its command was recorded answers that command without asking SSM
+    // (it used to call SSM again, and so failed Transient here).
+    let again = w.call(send).await.unwrap();
+    assert_eq!(again["command_id"], ticket["command_id"]);
+    assert_eq!(w.table.dump(), table);
+    w.ssm.set_down(false);
+
+    // A first send while SSM is down: transient; it recorded its intent only; back up, the retry
+    // finds no command and sends exactly one.
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
+    let steps = w.begin(&cr.id).await;
+    let send = step_task("ssm_send", &cr.id, &steps, PLAYBOOK);
+    w.ssm.set_down(true);
+    let e = error_of(w.call(send.clone()).await);
     assert_eq!(e.error_type(), "Transient", "{e}");
+    let step = recorded(&w.cr_now(&cr.id).await, PLAYBOOK).clone();
+    assert_eq!(step.detail.as_ref().unwrap()["step_id"], json!(step_id(&cr.id, 0)));
+    assert_eq!(step.detail.as_ref().unwrap().get("command_id"), None);
+    w.ssm.set_down(false);
+    w.call(send).await.unwrap();
+    assert_eq!(w.ssm.sent().len(), 1);
+}
+
+// --- once only ----------------------------------------------------------------------------------
+
+/// An entry into maintenance that has begun: (world, change request, steps, its ssm_send task).
+async fn a_maintenance_begun() -> (World, TenantChangeRequest, Vec<Step>, Value) {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
+    let steps = w.begin(&cr.id).await;
+    let send = step_task("ssm_send", &cr.id, &steps, PLAYBOOK);
+    (w, cr, steps, send)
+}
+
+/// After a first send failed `Transient` once its command was sent: the retried send answers
+/// that command, sends no other, and records it; the command is followed to its end.
+async fn assert_the_retry_finds_the_one_command(w: &World, cr: &TenantChangeRequest, steps: &[Step], send: &Value) {
+    assert_eq!(w.ssm.sent().len(), 1, "the first try sent its command");
+    assert_eq!(w.ssm.sent()[0].comment, step_id(&cr.id, 0));
+    let detail = recorded(&w.cr_now(&cr.id).await, PLAYBOOK).detail.clone().unwrap();
+    assert_eq!(detail.get("command_id"), None, "only the intent was recorded");
+
+    let ticket: CommandTicket = serde_json::from_value(w.call(send.clone()).await.unwrap()).unwrap();
+    let sent = w.ssm.sent();
+    assert_eq!(sent.len(), 1, "the retry found the command: exactly one command was sent");
+    assert_eq!(ticket.command_id, sent[0].command_id, "the ticket names that command");
+    let step = recorded(&w.cr_now(&cr.id).await, PLAYBOOK).clone();
+    assert_eq!(step.status, StepStatus::Running);
+    assert_eq!(step.detail.unwrap()["command_id"], json!(ticket.command_id));
+    let done = w.call(poll_task("ssm_poll", &cr.id, steps, PLAYBOOK, &json!(ticket))).await.unwrap();
+    assert_eq!(done["done"], json!(true));
+    assert_eq!(w.ssm.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn an_ssm_send_whose_answer_was_lost_finds_its_command_when_retried_and_sends_no_other() {
+    let (w, cr, steps, send) = a_maintenance_begun().await;
+    w.ssm.lose_send_answers(1);
+    let e = error_of(w.call(send.clone()).await);
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_the_retry_finds_the_one_command(&w, &cr, &steps, &send).await;
+}
+
+#[tokio::test]
+async fn an_ssm_send_whose_save_failed_after_sending_finds_its_command_when_retried() {
+    let (w, cr, steps, send) = a_maintenance_begun().await;
+    // Write 1 records the intent, write 2 the command SSM answered.
+    w.table.fail_write(2);
+    let e = error_of(w.call(send.clone()).await);
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_the_retry_finds_the_one_command(&w, &cr, &steps, &send).await;
+}
+
+// =================================================================================================
+// The change request's deadline
+
+#[tokio::test]
+async fn past_the_change_requests_deadline_a_build_is_stopped_and_its_poll_times_out() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    let name = "jenkins backup-tenant";
+    w.jenkins.script("backup-tenant", JobScript::hang());
+    let ticket = w.call(start.clone()).await.unwrap();
+    let build: BuildTicket = serde_json::from_value(ticket.clone()).unwrap();
+    w.pass_deadline(&cr.id).await;
+
+    // Past it, a retried start triggers nothing and writes nothing.
+    let table = w.table.dump();
+    let e = error_of(w.call(start).await);
+    assert_eq!(e.error_type(), "Timeout", "{e}");
+    assert_eq!(w.table.dump(), table);
+    assert_eq!(w.jenkins.triggered().len(), 1);
+
+    // Its own timeout is far off, but the change request's deadline passed.
+    let e = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await);
+    assert_eq!(e.error_type(), "Timeout", "{e}");
+    assert!(e.to_string().contains("passed its deadline"), "{e}");
+    assert_eq!(w.jenkins.stops(), vec![build.build.clone()]);
+    assert!(matches!(
+        w.jenkins.status(&build.build).await.unwrap(),
+        BuildStatus::Done { result: BuildResult::Aborted, .. }
+    ));
+    let step = recorded(&w.cr_now(&cr.id).await, name).clone();
+    assert_eq!((step.status, step.error), (StepStatus::Failed, Some(e.to_string())));
+}
+
+#[tokio::test]
+async fn past_the_change_requests_deadline_a_command_is_cancelled_and_its_poll_times_out() {
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::run_forever()).await;
+    w.pass_deadline(&cr.id).await;
+    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await);
+    assert_eq!(e.error_type(), "Timeout", "{e}");
+    assert!(e.to_string().contains("passed its deadline"), "{e}");
+    assert_eq!(w.ssm.cancels(), vec![ticket["command_id"].as_str().unwrap().to_owned()]);
+    assert_eq!(recorded(&w.cr_now(&cr.id).await, PLAYBOOK).status, StepStatus::Failed);
+}
+
+// =================================================================================================
+// An edit of the tenant while its change request runs
+
+/// Runs `cr` with an edit before every task, both ways, and checks it ends as it would have
+/// without them, the last edit kept. `writes_tenant` is how many of its tasks write the tenant
+/// (and so lose a race to an edit slipped in before their write).
+async fn assert_edits_are_kept(
+    op: Operation,
+    model: Option<ChangeModel>,
+    params: Value,
+    kinds: &[&str],
+    writes_tenant: usize,
+) {
+    for how in [Edits::BetweenTasks, Edits::DuringTasks] {
+        let case = format!("{op} with {how:?}");
+        let w = world();
+        w.release("3.2.0", &[("webapp", "3.2.0")]).await;
+        w.jenkins.script("upgrade-tenant", JobScript::success().running_for(1));
+        w.ssm.script_matching("maintenance-on", CommandScript::succeed().running_for(1));
+        let mut t = w.tenant(S::Healthy, "3.1.0").await;
+        w.link(&t.id, EC2_A).await;
+        let cr = w.hold(&mut t, op, model, params.clone()).await;
+        let (answer, edits) = drive_editing(&w, &cr.id, Some((how, &t.id))).await;
+        let ends = if op == Op::Upgrade { S::Healthy } else { S::Maintenance };
+        assert_eq!(answer, json!({ "status": "succeeded", "state": ends }), "{case}");
+        for kind in kinds {
+            assert!(edits.iter().any(|a| a == kind), "{case}: no edit came before a {kind} ({edits:?})");
+        }
+        let now = w.tenant_now(&t.id).await;
+        let n = edits.len();
+        assert_eq!(now.name.as_str(), format!("edited-{n}"), "{case}: the last edit is kept");
+        assert_eq!(now.description.as_ref().map(Text::as_str), Some(format!("edit {n}").as_str()), "{case}");
+        assert_eq!((now.state, now.active_change_request_id), (ends, None), "{case}");
+        if how == Edits::DuringTasks {
+            assert!(!w.table.slip_pending(), "{case}: every edit landed");
+            assert_eq!(
+                w.table.lost_races(),
+                writes_tenant,
+                "{case}: each write of the tenant lost once and was retried"
+            );
+        }
+        assert_eq!(w.cr_now(&cr.id).await.status, ChangeRequestStatus::Succeeded);
+        w.assert_fleet_consistent();
+    }
+}
+
+#[tokio::test]
+async fn an_edit_during_a_build_a_transition_the_suites_or_finish_neither_fails_the_change_nor_is_undone() {
+    let kinds = ["begin", "jenkins_start", "jenkins_poll", "transition", "finish"];
+    // begin enters Maintenance, the transition InTesting, finish ends it: three writes of the tenant.
+    assert_edits_are_kept(Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" }), &kinds, 3).await;
+}
+
+#[tokio::test]
+async fn an_edit_during_a_command_or_finish_neither_fails_the_change_nor_is_undone() {
+    let kinds = ["begin", "ssm_send", "ssm_poll", "finish"];
+    // Only finish writes the tenant.
+    assert_edits_are_kept(Op::EnterMaintenance, None, json!({}), &kinds, 1).await;
+}
+
+// =================================================================================================
+// Abort
+
+/// The change request ended `cancelled` by bob, the execution was stopped, and the tenant is
+/// released where a failure of its operation goes.
+async fn assert_aborted(w: &World, cr: &ChangeRequestId, tenant: &TenantId, ends: TenantState) -> TenantChangeRequest {
+    let after = w.cr_now(cr).await;
+    assert_eq!(after.status, ChangeRequestStatus::Cancelled);
+    assert_eq!(after.aborted_by.as_deref(), Some("bob"));
+    assert_eq!(after.abort_reason.as_ref().map(Text::as_str), Some("wrong tenant"));
+    assert_eq!(after.error.as_deref(), Some("aborted by bob: wrong tenant"));
+    let finish = recorded(&after, "finish");
+    assert_eq!((finish.status, finish.detail.clone()), (StepStatus::Cancelled, Some(json!({ "state": ends }))));
+    let stops = w.workflows.stops();
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    let (name, cause) = stops[0].clone();
+    assert_eq!(name, cr.as_str(), "its execution was stopped");
+    assert!(cause.contains("wrong tenant"), "{cause}");
+    let t = w.tenant_now(tenant).await;
+    assert_eq!((t.state, t.active_change_request_id), (ends, None));
+    w.assert_fleet_consistent();
+    after
+}
+
+#[tokio::test]
+async fn an_abort_while_a_build_runs_stops_it_and_the_next_task_is_refused() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    let name = "jenkins backup-tenant";
+    w.jenkins.script("backup-tenant", JobScript::hang());
+    let ticket = w.call(start).await.unwrap();
+    let polled = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
+    assert_eq!(polled["done"], json!(false));
+
+    let aborted = w.deps.changes.abort(&cr.id, &bob(), reason("wrong tenant")).await.unwrap();
+    assert_eq!(aborted.status, ChangeRequestStatus::Cancelled);
+    let build: BuildTicket = serde_json::from_value(ticket.clone()).unwrap();
+    assert_eq!(w.jenkins.stops(), vec![build.build.clone()], "the running build was stopped");
+    // A failed backup leaves the tenant as it started.
+    let after = assert_aborted(&w, &cr.id, &cr.tenant_id, S::Healthy).await;
+    assert_eq!(recorded(&after, name).status, StepStatus::Cancelled);
+
+    w.assert_refused(poll_task("jenkins_poll", &cr.id, &steps, name, &polled), "the change request was aborted").await;
+    assert_eq!(w.jenkins.stops().len(), 1);
+}
+
+#[tokio::test]
+async fn an_abort_while_a_command_runs_cancels_it_and_the_next_task_is_refused() {
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::run_forever()).await;
+    let aborted = w.deps.changes.abort(&cr.id, &bob(), reason("wrong tenant")).await.unwrap();
+    assert_eq!(aborted.status, ChangeRequestStatus::Cancelled);
+    assert_eq!(w.ssm.cancels(), vec![ticket["command_id"].as_str().unwrap().to_owned()], "the command was cancelled");
+    // A failed entry into maintenance leaves the tenant as it started.
+    let after = assert_aborted(&w, &cr.id, &cr.tenant_id, S::Healthy).await;
+    assert_eq!(recorded(&after, PLAYBOOK).status, StepStatus::Cancelled);
+
+    w.assert_refused(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket), "the change request was aborted").await;
+    assert_eq!(w.ssm.cancels().len(), 1);
+}
+
+#[tokio::test]
+async fn an_abort_between_steps_stops_no_work_and_the_next_task_is_refused() {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
+    let steps = w.begin(&cr.id).await;
+    let job = "jenkins upgrade-tenant";
+    let ticket = w.call(step_task("jenkins_start", &cr.id, &steps, job)).await.unwrap();
+    assert_eq!(w.call(poll_task("jenkins_poll", &cr.id, &steps, job, &ticket)).await.unwrap()["done"], json!(true));
+    w.call(step_task("transition", &cr.id, &steps, "state InTesting")).await.unwrap();
+
+    w.deps.changes.abort(&cr.id, &bob(), reason("wrong tenant")).await.unwrap();
+    assert!(w.jenkins.stops().is_empty() && w.ssm.cancels().is_empty(), "no work was running");
+    // An upgrade in maintenance that fails has no rollback yet: the tenant is broken.
+    let after = assert_aborted(&w, &cr.id, &t.id, S::Broken).await;
+    assert_eq!(recorded(&after, "state InTesting").status, StepStatus::Succeeded, "what ran stays as it ran");
+
+    w.assert_refused(step_task("jenkins_start", &cr.id, &steps, "health suite api-smoke"), "aborted").await;
+    w.assert_refused(step_task("transition", &cr.id, &steps, "state InTesting"), "aborted").await;
+    // A finish arriving after the abort only answers how it ended.
+    let table = w.table.dump();
+    let answer = w.call(finish(&cr.id, "succeeded", None)).await.unwrap();
+    assert_eq!(answer, json!({ "status": "cancelled", "state": "Broken" }));
     assert_eq!(w.table.dump(), table);
 }
 
@@ -956,7 +1735,11 @@ async fn finish_ends_the_tenant_where_the_plan_says_and_releases_it() {
         w.release("3.2.0", &[("webapp", "3.2.0")]).await;
         w.tenant(S::Healthy, "3.1.0").await;
         let mut t = w.tenant(from, "3.1.0").await;
-        let params = if op == Op::Upgrade { json!({ "release": "3.2.0" }) } else { json!({}) };
+        let params = match op {
+            Op::Upgrade => json!({ "release": "3.2.0" }),
+            Op::Restore => json!({ "backup_id": "bk-1" }),
+            _ => json!({}),
+        };
         let cr = w.hold(&mut t, op, model, params).await;
         w.begin(&cr.id).await;
         let error = (outcome == "failed").then(|| json!({ "Error": "JenkinsFailed", "Cause": "it broke" }));
@@ -970,7 +1753,7 @@ async fn finish_ends_the_tenant_where_the_plan_says_and_releases_it() {
         let after = w.cr_now(&cr.id).await;
         assert_eq!(json!(after.status), json!(outcome), "{case}");
         let step = recorded(&after, "finish");
-        assert_eq!(step.status, outcome, "{case}");
+        assert_eq!(step.status.as_str(), outcome, "{case}");
         assert_eq!(step.detail, Some(json!({ "state": ends })), "{case}");
         assert_eq!(after.error.is_some(), outcome == "failed", "{case}");
         w.assert_fleet_consistent();
@@ -989,7 +1772,7 @@ async fn finish_of_a_new_tenant_ends_healthy_or_broken() {
         let (t, cr) = w.created("3.1.0", import).await;
         let steps = w.begin(&cr.id).await;
         if let Some(to_testing) = steps.iter().find(|s| matches!(s, Step::Transition { .. })) {
-            w.call(step_task("transition", &cr.id, to_testing)).await.unwrap();
+            w.call(step_task("transition", &cr.id, &steps, to_testing.name())).await.unwrap();
         }
         let answer = w.call(finish(&cr.id, outcome, None)).await.unwrap();
         assert_eq!(answer["state"], json!(ends), "import {import} {outcome}");
@@ -1076,7 +1859,7 @@ async fn a_retried_finish_changes_nothing_and_answers_the_same_status() {
         let first = w.call(finish(&cr.id, outcome, error.clone())).await.unwrap();
         let table = w.table.dump();
         let again = w.call(finish(&cr.id, outcome, error)).await.unwrap();
-        assert_eq!(again["status"], first["status"], "{outcome}");
+        assert_eq!(again, first, "{outcome}");
         assert_eq!(w.table.dump(), table, "a retried {outcome} finish writes nothing");
         // Even the other outcome, late: the change request has ended.
         let other = if outcome == "failed" { "succeeded" } else { "failed" };
@@ -1097,7 +1880,7 @@ async fn an_upgrade_moves_the_release_and_the_components_to_the_target_manifest(
     let airflow = w.component(&t, "airflow", "2.9.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
     let steps = w.begin(&cr.id).await;
-    w.call(step_task("transition", &cr.id, &named(&steps, "state InTesting"))).await.unwrap();
+    w.call(step_task("transition", &cr.id, &steps, "state InTesting")).await.unwrap();
     assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.1.0", "the release moves only at the end");
 
     let answer = w.call(finish(&cr.id, "succeeded", None)).await.unwrap();
@@ -1149,6 +1932,75 @@ async fn an_upgrade_to_a_release_that_is_gone_cannot_finish_succeeded() {
     // The state machine's Catch then finishes it failed, which needs no release.
     w.call(finish(&cr.id, "failed", Some(caught(e)))).await.unwrap();
     assert_eq!(w.tenant_now(&t.id).await.state, S::Broken);
+}
+
+// =================================================================================================
+// release: the failure path's own fallback
+
+#[tokio::test]
+async fn release_frees_the_tenant_and_fails_the_change_when_finish_cannot_read_its_plan() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    let name = "jenkins backup-tenant";
+    w.jenkins.script("backup-tenant", JobScript::failure());
+    let ticket = w.call(start).await.unwrap();
+    let failed = error_of(w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await);
+    assert_eq!(failed.error_type(), "JenkinsFailed");
+    // The stored change request no longer makes a plan (a start state its operation is not
+    // allowed from): finish cannot tell where the tenant goes.
+    let mut corrupt = w.cr_now(&cr.id).await;
+    corrupt.started_from = Some(S::EndOfLife);
+    w.put_record(&corrupt).await;
+    let error = caught(failed);
+    let table = w.table.dump();
+    let e = error_of(w.call(finish(&cr.id, "failed", Some(error.clone()))).await);
+    assert_eq!(e.error_type(), "Invalid", "{e}");
+    assert_eq!(w.table.dump(), table, "the failed finish wrote nothing");
+    assert_eq!(w.tenant_now(&cr.tenant_id).await.active_change_request_id.as_ref(), Some(&cr.id), "still held");
+
+    let answer = w.call(release(&cr.id, error.clone())).await.unwrap();
+    assert_eq!(answer, json!({ "status": "failed", "state": "Broken" }), "no plan: the tenant is broken");
+    let now = w.tenant_now(&cr.tenant_id).await;
+    assert_eq!((now.state, now.active_change_request_id), (S::Broken, None));
+    let after = w.cr_now(&cr.id).await;
+    assert_eq!(after.status, ChangeRequestStatus::Failed);
+    let text = after.error.clone().unwrap();
+    assert!(
+        text.starts_with("finishing failed, released by the fallback: JenkinsFailed: jenkins job backup-tenant"),
+        "{text}"
+    );
+    assert_eq!(recorded(&after, name).status, StepStatus::Failed);
+    w.assert_fleet_consistent();
+
+    // Retried, it answers the same and writes nothing.
+    let table = w.table.dump();
+    assert_eq!(w.call(release(&cr.id, error)).await.unwrap(), answer);
+    assert_eq!(w.table.dump(), table);
+}
+
+#[tokio::test]
+async fn release_fails_a_change_whose_claim_is_gone_and_leaves_the_tenant_to_its_holder() {
+    let (w, cr, _, _) = a_backup_begun().await;
+    let mut t = w.tenant_now(&cr.tenant_id).await;
+    let other = TenantChangeRequest::new(
+        t.id.clone(),
+        Op::Validate,
+        ChangeParams::default(),
+        ChangeRequestStatus::Running,
+        &admin(),
+    );
+    t.active_change_request_id = Some(other.id.clone());
+    w.put_record(&other).await;
+    w.put_record(&t).await;
+    let error = json!({ "Error": "Timeout", "Cause": "late" });
+    let e = error_of(w.call(finish(&cr.id, "failed", Some(error.clone()))).await);
+    assert_eq!(e.error_type(), "Conflict", "{e}");
+
+    let answer = w.call(release(&cr.id, error)).await.unwrap();
+    assert_eq!(answer, json!({ "status": "failed", "state": "BackingUp" }));
+    assert_eq!(w.cr_now(&cr.id).await.status, ChangeRequestStatus::Failed);
+    assert_eq!(w.tenant_now(&t.id).await, t, "the tenant is its holder's, untouched");
+    assert_eq!(w.cr_now(&other.id).await, other);
+    w.assert_fleet_consistent();
 }
 
 // =================================================================================================
@@ -1207,10 +2059,12 @@ async fn a_failed_suite_stops_the_remaining_steps_and_finishes_failed_with_its_r
 async fn unknown_or_malformed_task_input_is_invalid() {
     let w = world();
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
-    let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
+    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
+    // Begun, so that a refusal below is the input's, not a missing plan's.
+    let steps = w.begin(&cr.id).await;
     let id = cr.id.to_string();
-    let transition = json!({ "kind": "transition", "name": "state InTesting", "to": "InTesting" });
-    let jenkins = json!(jenkins_step("backup-tenant", None));
+    let transition = json!(steps[index_of(&steps, "state InTesting")]);
+    let jenkins = json!(steps[index_of(&steps, "jenkins upgrade-tenant")]);
     let bad = [
         json!({ "action": "explode", "change_request_id": id }),
         json!({ "change_request_id": id }),
@@ -1222,10 +2076,14 @@ async fn unknown_or_malformed_task_input_is_invalid() {
         json!({ "action": "transition", "change_request_id": id }),
         json!({ "action": "transition", "change_request_id": id, "step": { "kind": "teleport", "name": "x" } }),
         json!({ "action": "transition", "change_request_id": id, "step": { "kind": "transition", "name": "x", "to": "Nowhere" } }),
+        json!({ "action": "transition", "change_request_id": id, "index": 99 }),
+        json!({ "action": "transition", "change_request_id": id, "index": -1 }),
+        json!({ "action": "transition", "change_request_id": id, "index": "one" }),
         json!({ "action": "jenkins_poll", "change_request_id": id, "step": jenkins }),
         json!({ "action": "jenkins_poll", "change_request_id": id, "step": jenkins, "ticket": { "started_at": "yesterday" } }),
         json!({ "action": "finish", "change_request_id": id }),
         json!({ "action": "finish", "change_request_id": id, "outcome": "maybe" }),
+        json!({ "action": "release" }),
         // A task and a step of another kind.
         json!({ "action": "transition", "change_request_id": id, "step": jenkins }),
         json!({ "action": "jenkins_start", "change_request_id": id, "step": transition }),
@@ -1265,9 +2123,23 @@ fn a_task_error_becomes_a_lambda_diagnostic_with_its_error_type() {
 }
 
 #[test]
-fn the_state_machine_retries_exactly_the_transient_errors_of_its_tasks() {
-    let asl: Value = serde_json::from_str(include_str!("../../../statemachines/lifecycle.asl.json")).unwrap();
-    let mut tasks = Vec::new();
+fn the_cores_errors_become_the_task_errors_the_state_machine_matches() {
+    let cases = [
+        (ChangeError::Unavailable("down".into()), "Transient"),
+        (ChangeError::Conflict("raced".into()), "Conflict"),
+        (ChangeError::NotFound("no cr".into()), "Invalid"),
+        (ChangeError::Internal("corrupt".into()), "Invalid"),
+    ];
+    for (e, kind) in cases {
+        assert_eq!(TaskError::from(e.clone()).error_type(), kind, "{e:?}");
+    }
+    let down = StoreError::Unavailable(std::io::Error::other("timeout").into());
+    assert_eq!(TaskError::from(down).error_type(), "Transient");
+    assert_eq!(TaskError::from(StoreError::ConditionFailed { op: Some(0) }).error_type(), "Conflict");
+}
+
+/// Every task state of the state machine, by name.
+fn asl_tasks(asl: &Value) -> Vec<(&str, &Value)> {
     fn walk<'a>(v: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
         if let Some(states) = v.get("States").and_then(Value::as_object) {
             for (name, state) in states {
@@ -1281,17 +2153,105 @@ fn the_state_machine_retries_exactly_the_transient_errors_of_its_tasks() {
             }
         }
     }
-    walk(&asl, &mut tasks);
+    let mut tasks = Vec::new();
+    walk(asl, &mut tasks);
+    tasks
+}
+
+fn asl() -> Value {
+    serde_json::from_str(include_str!("../../../statemachines/lifecycle.asl.json")).unwrap()
+}
+
+#[test]
+fn the_state_machine_retries_exactly_the_transient_errors_of_its_tasks() {
+    let asl = asl();
+    let tasks = asl_tasks(&asl);
     let actions: Vec<&str> = tasks.iter().filter_map(|(_, s)| s["Parameters"]["Payload"]["action"].as_str()).collect();
-    for action in ["begin", "transition", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll", "finish"] {
+    for action in ["begin", "transition", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll", "finish", "release"]
+    {
         assert!(actions.contains(&action), "no task state sends {action}");
     }
     for (name, state) in tasks {
         let retried: Vec<&str> =
             state["Retry"][0]["ErrorEquals"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        if state["Parameters"]["Payload"]["action"] == "release" {
+            // The fallback that frees the tenant retries whatever failed, then gives up failed.
+            assert_eq!(retried, ["States.ALL"], "{name}");
+            assert_eq!(state["Catch"][0]["Next"], "ChangeFailed", "{name}");
+            continue;
+        }
         assert!(retried.contains(&"Transient"), "{name} retries Transient");
         for kind in ["Conflict", "JenkinsFailed", "CommandFailed", "HealthFailed", "Timeout", "Invalid"] {
             assert!(!retried.contains(&kind), "{name} must not retry {kind}");
         }
     }
+    // A finish that failed falls back to Release.
+    assert_eq!(asl["States"]["FinishFailed"]["Catch"][0]["Next"], "Release");
+}
+
+#[test]
+fn every_step_task_of_the_state_machine_names_its_step_by_its_index_in_the_plan() {
+    let asl = asl();
+    assert_eq!(asl["States"]["Steps"]["ItemSelector"]["index.$"], "$$.Map.Item.Index");
+    let mut seen = Vec::new();
+    for (name, state) in asl_tasks(&asl) {
+        let payload = &state["Parameters"]["Payload"];
+        let action = payload["action"].as_str().unwrap_or_default();
+        if ["transition", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action) {
+            assert_eq!(payload["index.$"], "$.index", "{name}");
+            seen.push(action);
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_poll_retried_after_its_success_answers_done_and_adds_no_second_entry() {
+    let (w, cr, steps, start) = a_backup_begun().await;
+    let name = "jenkins backup-tenant";
+    let ticket = w.call(start).await.unwrap();
+    let done = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
+    assert_eq!(done["done"], json!(true));
+    let before = w.cr_now(&cr.id).await;
+    // Step Functions retries the poll whose answer it lost: done again, nothing written.
+    w.jenkins.set_down(true);
+    let again = w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
+    assert_eq!(again["done"], json!(true));
+    assert_eq!(w.cr_now(&cr.id).await, before);
+    assert_eq!(before.steps.iter().filter(|s| s.name == name).count(), 1);
+}
+
+#[tokio::test]
+async fn an_abort_that_finds_only_the_intent_stops_the_build_the_lost_answer_queued() {
+    let (w, cr, _, start) = a_backup_begun().await;
+    w.jenkins.lose_trigger_answers(1);
+    assert_eq!(error_of(w.call(start).await).error_type(), "Transient");
+    assert_eq!(w.jenkins.triggered().len(), 1, "queued, though its answer was lost");
+    w.deps.changes.abort(&cr.id, &bob(), reason("wrong window")).await.unwrap();
+    let stopped = w.jenkins.stops();
+    assert_eq!(stopped.len(), 1, "found by its PORTAL_STEP_ID and stopped: {stopped:?}");
+    assert_eq!(stopped[0].queue_url, w.jenkins.triggered()[0].queue_url);
+}
+
+#[tokio::test]
+async fn a_build_triggered_just_before_an_abort_landed_is_stopped_by_the_start_that_queued_it() {
+    let (w, cr, _, start) = a_backup_begun().await;
+    // A first try records its intent, and finds Jenkins down.
+    w.jenkins.set_down(true);
+    assert_eq!(error_of(w.call(start.clone()).await).error_type(), "Transient");
+    w.jenkins.set_down(false);
+    // The abort lands between the retry's trigger and its write recording the build.
+    let mut aborted = w.cr_now(&cr.id).await;
+    aborted.abort(&domain::Actor { sub: "bob".into(), email: None }, reason("now"), Utc::now()).unwrap();
+    aborted.stamp.revision += 1;
+    w.table.slip_op_before_next_write(WriteOp::put(aborted.to_item().unwrap(), Cond::Always));
+    let e = error_of(w.call(start).await);
+    assert_eq!(e.error_type(), "Conflict", "{e}");
+    let queued = w.jenkins.triggered();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        w.jenkins.stops().iter().map(|b| b.queue_url.clone()).collect::<Vec<_>>(),
+        vec![queued[0].queue_url.clone()],
+        "nothing would follow that build: the start that queued it stopped it"
+    );
 }

@@ -35,6 +35,11 @@ impl Principal {
         }
     }
 
+    /// The caller the change-request core sees.
+    pub fn caller(&self) -> changes::Caller {
+        changes::Caller::person(self.actor.clone(), self.role)
+    }
+
     /// Builds a principal from verified claims: `sub`, optional `email`, `cognito:groups`.
     pub fn from_claims(sub: Option<&str>, email: Option<&str>, groups: &[String]) -> Result<Self, ApiError> {
         let sub = sub

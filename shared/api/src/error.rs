@@ -139,12 +139,37 @@ impl From<StoreError> for ApiError {
             StoreError::ConditionFailed { .. } | StoreError::Conflict => {
                 Self::Conflict("the record was changed concurrently; read it again and retry".into())
             }
+            StoreError::TooLarge(n) => {
+                Self::invalid("", format!("this change needs {n} writes; at most 100 fit in one"))
+            }
             StoreError::Unavailable(err) => {
                 tracing::error!(error = %format!("{err:#}"), "store unavailable");
                 Self::Unavailable
             }
             other => {
                 tracing::error!(error = %other, "store error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<changes::ChangeError> for ApiError {
+    fn from(e: changes::ChangeError) -> Self {
+        use changes::ChangeError as C;
+        match e {
+            C::Invalid(f) => Self::Invalid(f),
+            C::NotFound(what) => Self::NotFound(what),
+            C::Conflict(why) => Self::Conflict(why),
+            C::Forbidden(why) => Self::Forbidden(why),
+            // A guard the API did not give cannot be taken: the idempotent routes replay first.
+            C::Duplicate => Self::Conflict("this request was already made; read the change request".into()),
+            C::Unavailable(why) => {
+                tracing::error!(error = %why, "a dependency of the change-request core is unavailable");
+                Self::Unavailable
+            }
+            C::Internal(why) => {
+                tracing::error!(error = %why, "change-request core error");
                 Self::Internal
             }
         }

@@ -18,13 +18,19 @@ use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch};
 use crate::pagination::{ListParams, ListResponse};
 
-/// What every handler gets: the registry table, the change-log table, and the workflows that
-/// run change requests.
+/// What every handler gets: the registry table, the change-log table, and the change-request
+/// core (over the same registry table).
 #[derive(Clone)]
 pub struct App {
     pub table: Arc<dyn Table>,
     pub history: Arc<dyn Table>,
-    pub workflows: Arc<dyn engine::Workflows>,
+    pub changes: changes::Changes,
+}
+
+impl App {
+    pub fn new(history: Arc<dyn Table>, changes: changes::Changes) -> Self {
+        Self { table: changes.table.clone(), history, changes }
+    }
 }
 
 /// Deleted records' tombstones (see [`delete_record`]) read as absent.
@@ -86,62 +92,7 @@ pub async fn list_children<R: Record + Serialize, P>(
 }
 
 /// An all-or-nothing batch of writes, each with the problem to report if its condition fails.
-#[derive(Default)]
-pub struct Tx {
-    ops: Vec<WriteOp>,
-    on_fail: Vec<ApiError>,
-}
-
-impl Tx {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn push(&mut self, op: WriteOp, on_fail: ApiError) -> &mut Self {
-        self.ops.push(op);
-        self.on_fail.push(on_fail);
-        self
-    }
-
-    /// Puts a record; `cond` guards it.
-    pub fn put<R: Record>(&mut self, record: &R, cond: Cond, on_fail: ApiError) -> Result<&mut Self, ApiError> {
-        Ok(self.push(WriteOp::put(record.to_item()?, cond), on_fail))
-    }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Moves the writes of another batch into this one.
-    pub fn extend(&mut self, other: (Vec<WriteOp>, Vec<ApiError>)) {
-        self.ops.extend(other.0);
-        self.on_fail.extend(other.1);
-    }
-
-    pub fn take(&mut self) -> (Vec<WriteOp>, Vec<ApiError>) {
-        (std::mem::take(&mut self.ops), std::mem::take(&mut self.on_fail))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    pub async fn commit(self, app: &App) -> Result<(), ApiError> {
-        self.commit_to(app.table.as_ref()).await
-    }
-
-    /// Writes the batch to `table`; a failed condition is the problem pushed with its write.
-    pub async fn commit_to(self, table: &dyn Table) -> Result<(), ApiError> {
-        match table.write(self.ops).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { op: Some(i) }) if i < self.on_fail.len() => Err(self.on_fail[i].clone()),
-            Err(StoreError::TooLarge(n)) => {
-                Err(ApiError::invalid("", format!("this change needs {n} writes; at most 100 fit in one")))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-}
+pub type Tx = store::Tx<ApiError>;
 
 /// A response kept for idempotent replay: status, JSON body, version and location.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -193,7 +144,7 @@ pub async fn write_changed<R: Record + Clone + PartialEq>(
     mut next: R,
     principal: &Principal,
     if_match: IfMatch,
-    mut tx: Tx,
+    tx: Tx,
 ) -> Result<Response, ApiError> {
     if &next == current && tx.is_empty() {
         return ok(current);
@@ -207,8 +158,8 @@ pub async fn write_changed<R: Record + Clone + PartialEq>(
     };
     let mut all = Tx::new();
     all.put(&next, Cond::RevisionIs(revision), lost_race)?;
-    all.extend(tx.take());
-    all.commit(app).await?;
+    all.extend(tx);
+    all.commit(app.table.as_ref()).await?;
     ok(&next)
 }
 
@@ -267,29 +218,53 @@ impl Idempotency {
         Ok(Some(resp))
     }
 
-    /// Commits the writes of the create together with the record of its answer, then answers.
-    pub async fn commit(self, app: &App, mut tx: Tx, answer: Stored) -> Result<Response, ApiError> {
-        let Some(key) = self.key else {
-            tx.commit(app).await?;
-            return Ok(answer.into_response());
-        };
+    /// The write that records this request's answer, conditional on the key being free (or
+    /// its earlier record expired).
+    fn record_write(&self, key: &Key, answer: &Stored) -> Result<WriteOp, ApiError> {
         let now = Utc::now().timestamp();
         let mut item = key.to_item();
         item.insert("item_type".into(), Value::String("idempotency".into()));
         item.insert("request_hash".into(), Value::String(self.request_hash.clone()));
-        item.insert("response".into(), serde_json::to_value(&answer).map_err(|_| ApiError::Internal)?);
+        item.insert("response".into(), serde_json::to_value(answer).map_err(|_| ApiError::Internal)?);
         item.insert("ttl".into(), Value::from(now + IDEMPOTENCY_TTL_SECS));
-        let idem_index = tx.len();
-        tx.push(WriteOp::put(item, Cond::NotExistsOrExpired(now)), ApiError::Internal);
-        match app.table.write(tx.ops).await {
+        Ok(WriteOp::put(item, Cond::NotExistsOrExpired(now)))
+    }
+
+    /// The same key won a race with us: answer as it did.
+    async fn replay_race(&self, app: &App, key: &Key) -> Result<Response, ApiError> {
+        Self::replay(app, key, &self.request_hash).await?.ok_or_else(|| ApiError::Conflict("retry the request".into()))
+    }
+
+    /// Commits the writes of the create together with the record of its answer, then answers.
+    pub async fn commit(self, app: &App, tx: Tx, answer: Stored) -> Result<Response, ApiError> {
+        let Some(key) = self.key.clone() else {
+            tx.commit(app.table.as_ref()).await?;
+            return Ok(answer.into_response());
+        };
+        let (mut ops, on_fail) = tx.into_parts();
+        let idem_index = ops.len();
+        ops.push(self.record_write(&key, &answer)?);
+        match app.table.write(ops).await {
             Ok(()) => Ok(answer.into_response()),
-            // The same key won a race with us: answer as it did.
-            Err(StoreError::ConditionFailed { op: Some(i) }) if i == idem_index => {
-                Self::replay(app, &key, &self.request_hash)
-                    .await?
-                    .ok_or_else(|| ApiError::Conflict("retry the request".into()))
-            }
-            Err(StoreError::ConditionFailed { op: Some(i) }) if i < tx.on_fail.len() => Err(tx.on_fail[i].clone()),
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i == idem_index => self.replay_race(app, &key).await,
+            Err(StoreError::ConditionFailed { op: Some(i) }) if i < on_fail.len() => Err(on_fail[i].clone()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Submits a change request (or a new tenant) prepared by the core, with the record of its
+    /// answer as its once-only guard, then answers.
+    pub async fn submit(self, app: &App, prepared: changes::Prepared, answer: Stored) -> Result<Response, ApiError> {
+        let guard = match &self.key {
+            Some(key) => Some(changes::Guard { write: self.record_write(key, &answer)?, key: key.clone() }),
+            None => None,
+        };
+        match app.changes.submit(prepared, guard).await {
+            Ok(_) => Ok(answer.into_response()),
+            Err(changes::ChangeError::Duplicate) => match &self.key {
+                Some(key) => self.replay_race(app, key).await,
+                None => Err(ApiError::Conflict("retry the request".into())),
+            },
             Err(e) => Err(e.into()),
         }
     }

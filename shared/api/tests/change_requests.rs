@@ -285,8 +285,11 @@ async fn invalid_operations_and_params_are_422_naming_the_field_and_write_nothin
     let before = h.snapshot();
     for (body, says) in [
         (json!({ "operation": "restore" }), "restore needs the backup"),
-        (json!({ "operation": "restore", "params": { "backup_id": "" } }), "1-128"),
-        (json!({ "operation": "restore", "params": { "backup_id": "b".repeat(129) } }), "1-128"),
+        (json!({ "operation": "restore", "params": { "backup_id": "" } }), "must not be empty"),
+        (json!({ "operation": "restore", "params": { "backup_id": "b".repeat(129) } }), "at most 128"),
+        // A strict identifier: never a path, a shell word or a parameter of a job.
+        (json!({ "operation": "restore", "params": { "backup_id": "../../etc/passwd" } }), "must match"),
+        (json!({ "operation": "restore", "params": { "backup_id": "bk-1; rm -rf /" } }), "must match"),
     ] {
         let r = request(&h, &t, ADMIN, body)
             .await
@@ -834,4 +837,54 @@ async fn two_change_requests_racing_for_one_tenant_make_one_202_and_one_409() {
     assert_eq!(stored_tenant(&h, &t).await["active_change_request_id"], winner.id().as_str());
     assert_eq!(new_starts(&h, &starts).keys().collect::<Vec<_>>(), [&winner.id()]);
     assert_eq!(h.count_kind("change_request"), 2, "the provision and the winner");
+}
+
+async fn abort(h: &Harness, cr: &str, who: Option<&str>, body: Value) -> Resp {
+    h.call(Method::POST, &format!("/v1/change-requests/{cr}/abort"), who, Some(body)).await
+}
+
+#[tokio::test]
+async fn an_admin_aborts_a_running_change_with_a_reason_and_the_tenant_goes_where_a_failure_goes() {
+    let h = Harness::new();
+    let t = healthy_tenant(&h).await;
+    let id = request(&h, &t, OPERATOR, json!({ "operation": "validate" })).await.expect(StatusCode::ACCEPTED).id();
+
+    // Admins only, a reason is required, and nothing changes until both hold.
+    let before = h.snapshot();
+    abort(&h, &id, OPERATOR, json!({ "reason": "wrong tenant" })).await.expect_problem(StatusCode::FORBIDDEN, None);
+    abort(&h, &id, ADMIN, json!({})).await.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some("reason"));
+    abort(&h, &id, ADMIN, json!({ "reason": "" }))
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some("reason"));
+    h.assert_unchanged(&before);
+
+    let r = abort(&h, &id, ADMIN, json!({ "reason": "wrong tenant, INC-7" })).await.expect(StatusCode::OK);
+    assert_eq!(r.body["status"], "cancelled");
+    assert_eq!(r.body["aborted_by"], "ada");
+    assert_eq!(r.body["abort_reason"], "wrong tenant, INC-7");
+    assert_eq!(cr(&h, &id).await, r.body);
+    let now = tenant(&h, &t).await;
+    assert!(now.get("active_change_request_id").is_none(), "released: {now}");
+    assert_eq!(now["state"], "Broken", "a failed validate ends Broken");
+
+    // An ended change request cannot be aborted again; an unknown one is 404.
+    let again = abort(&h, &id, ADMIN, json!({ "reason": "again" })).await;
+    let again = again.expect_problem(StatusCode::CONFLICT, None);
+    assert!(detail(&again).contains("cancelled"), "{}", again.text);
+    abort(&h, "chg_01JZZZZZZZZZZZZZZZZZZZZZZZ", ADMIN, json!({ "reason": "x" }))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, None);
+}
+
+#[tokio::test]
+async fn an_abort_of_a_change_awaiting_approval_closes_it_and_releases_the_tenant() {
+    let h = Harness::new();
+    let t = healthy_tenant(&h).await;
+    let id = request(&h, &t, OPERATOR, json!({ "operation": "terminate" })).await.expect(StatusCode::ACCEPTED).id();
+    let r = abort(&h, &id, ADMIN, json!({ "reason": "customer renewed" })).await.expect(StatusCode::OK);
+    assert_eq!(r.body["status"], "cancelled");
+    let now = tenant(&h, &t).await;
+    assert_eq!(now["state"], "Healthy");
+    assert!(now.get("active_change_request_id").is_none());
+    decide(&h, &id, "approve", GRACE).await.expect_problem(StatusCode::CONFLICT, None);
 }

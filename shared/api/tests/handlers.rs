@@ -73,6 +73,7 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/change-requests/{id}/approve", &["post"]),
     ("/v1/change-requests/{id}/reject", &["post"]),
     ("/v1/change-requests/{id}/cancel", &["post"]),
+    ("/v1/change-requests/{id}/abort", &["post"]),
 ];
 
 const HTTP_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -5,8 +5,11 @@
 //! - [`local_auth`]: mints and verifies the local-only bearer tokens (`make token`).
 //! - [`seed`]: demo data, written through the API itself.
 //! - [`streams`]: delivers the registry stream to the change-log handler as Lambda would.
+//! - [`execution_events`]: delivers execution ends and the sweep to the reconciler, as
+//!   EventBridge would.
 //! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
 
+pub mod execution_events;
 pub mod fake_jenkins;
 pub mod local_auth;
 pub mod local_lambda;

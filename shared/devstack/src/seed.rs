@@ -1,19 +1,16 @@
-//! Demo data for `make dev`: customers, licenses, three releases, twenty tenants spread over all
-//! nine states, configs, components and shared AWS resources. Everything is created through the
-//! API router itself; only the spread of states (which in real life comes from change requests
-//! running) is written directly, stamped with the `seed` source.
+//! Demo data for `make dev`: customers, licenses, three releases, tenants spread over the
+//! states a tenant rests in, configs, components and shared AWS resources. Everything is
+//! created through the API router itself, and the spread of states through the change-request
+//! core, as change requests that ran (finished by `system:seed`: the seed runs no workflow).
 
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use domain::{Actor, ChangeRequestStatus, Source, Stamped, Tenant, TenantChangeRequest, TenantState, WriteContext};
+use changes::{Caller, ChangeCreate, Changes, Ending};
+use domain::{Actor, ChangeParams, ChangeRequestStatus, Operation, Role, Source, TenantState, Text};
 use http_body_util::BodyExt;
-use portal_api::persist::{self, App, Tx};
-use portal_api::routes::tenants::count_in_fleet;
 use serde_json::{Value, json};
-use store::Cond;
-use store::layout;
 use tower::ServiceExt;
 
 /// Calls the router in-process as an authenticated caller.
@@ -62,7 +59,10 @@ const CUSTOMERS: [(&str, &str); 5] = [
     ("Stark Industries", "cloud@stark.example"),
 ];
 
-/// The state each demo tenant is left in: every state at least once.
+/// The state each demo tenant is left in: every state a tenant rests in, each reached by the
+/// change requests that lead there. (States a tenant only passes through while a change runs,
+/// `Provisioning`, `BackingUp`, `Restoring` and `InTesting`, are not seeded: the seed runs no
+/// workflow, and a tenant shown in one with nothing running would be a lie.)
 const STATES: [TenantState; 20] = [
     TenantState::Healthy,
     TenantState::Healthy,
@@ -72,12 +72,12 @@ const STATES: [TenantState; 20] = [
     TenantState::Healthy,
     TenantState::Healthy,
     TenantState::Healthy,
-    TenantState::Provisioning,
+    TenantState::Healthy,
     TenantState::Maintenance,
     TenantState::Maintenance,
-    TenantState::BackingUp,
-    TenantState::Restoring,
-    TenantState::InTesting,
+    TenantState::Healthy,
+    TenantState::Healthy,
+    TenantState::Maintenance,
     TenantState::Suspended,
     TenantState::Suspended,
     TenantState::Broken,
@@ -95,7 +95,7 @@ pub async fn is_seeded(caller: &ApiCaller) -> anyhow::Result<bool> {
 }
 
 /// Writes the demo data. Returns the number of tenants created.
-pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
+pub async fn seed(changes: &Changes, caller: &ApiCaller) -> anyhow::Result<usize> {
     let mut customers = Vec::new();
     for (name, email) in CUSTOMERS {
         let c = caller.ok(Method::POST, "/v1/customers", json!({"name": name, "contact_email": email})).await?;
@@ -193,7 +193,7 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
         if i % 4 == 0 {
             shared_users.push(id.clone());
         }
-        settle(app, &id, *state).await?;
+        settle(changes, &id, *state).await?;
     }
     caller
         .ok(Method::POST, "/v1/resources", json!({"arn": shared_rds, "name": "Shared analytics cluster",
@@ -203,41 +203,38 @@ pub async fn seed(app: &App, caller: &ApiCaller) -> anyhow::Result<usize> {
     Ok(STATES.len())
 }
 
-/// Moves a freshly created demo tenant to `state` as if its change requests had run: the
-/// provisioning change request succeeds (unless the tenant is still provisioning) and the fleet
-/// counters follow, all in one transaction.
-async fn settle(app: &App, id: &str, state: TenantState) -> anyhow::Result<()> {
-    if state == TenantState::Provisioning {
-        return Ok(());
-    }
+/// Moves a freshly created demo tenant to `state` through the change-request core, as its
+/// change requests would have: its provision succeeds (or fails, for a Broken one, saying why),
+/// then the operation that leads to `state` runs and succeeds. The seed's core runs no
+/// workflow (`MemoryWorkflows`), so each change request is finished here, by `system:seed`.
+async fn settle(changes: &Changes, id: &str, state: TenantState) -> anyhow::Result<()> {
     let id = domain::TenantId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tenant: Tenant = persist::load(app, &layout::tenant_key(&id), || "seeded tenant".into())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cr_id = tenant.active_change_request_id.clone().context("a new tenant has a change request")?;
-    let cr: TenantChangeRequest =
-        persist::load(app, &layout::change_request_key(&cr_id), || "seeded change request".into())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ctx = WriteContext {
-        actor: Actor::system("seed"),
-        source: Source::Seed,
-        change_request_id: Some(cr_id),
-        now: chrono::Utc::now(),
+    let tenant = changes.tenant(&id).await?;
+    let provision = tenant.active_change_request_id.clone().context("a new tenant has a change request")?;
+    // The seed stands for admins (it requests and finishes), stamped `seed` in the history.
+    let seed = Caller { actor: Actor::system("seed"), role: Role::Admin, source: Source::Seed };
+    let provisioned = match state {
+        TenantState::Provisioning => return Ok(()),
+        TenantState::Broken => Ending::Failed {
+            error: "JenkinsFailed: jenkins job provision-tenant ended Failure (demo data: the stack never came up)"
+                .into(),
+        },
+        _ => Ending::Succeeded,
     };
-
-    let mut next = tenant.clone();
-    next.state = state;
-    next.active_change_request_id = None;
-    next.stamp = tenant.stamp().next(&ctx);
-    let mut done = cr.clone();
-    done.status = ChangeRequestStatus::Succeeded;
-    done.stamp = cr.stamp().next(&ctx);
-
-    let mut tx = Tx::new();
-    let e = || portal_api::ApiError::Conflict("seed raced".into());
-    tx.put(&next, Cond::RevisionIs(tenant.stamp.revision), e()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tx.put(&done, Cond::RevisionIs(cr.stamp.revision), e()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, -1), (state, &tenant.release, 1)]);
-    tx.commit(app).await.map_err(|e| anyhow::anyhow!("{e}"))
+    changes.finish(&provision, &seed, provisioned).await?;
+    let then = match state {
+        TenantState::Maintenance => Operation::EnterMaintenance,
+        TenantState::Suspended => Operation::Suspend,
+        TenantState::EndOfLife => Operation::Terminate,
+        _ => return Ok(()),
+    };
+    let cmd =
+        ChangeCreate { operation: then, params: ChangeParams::default(), reason: Some(Text::parse("demo data")?) };
+    let mut cr = changes.create(&id, cmd, &seed, None).await?;
+    if cr.status == ChangeRequestStatus::AwaitingApproval {
+        let approver = Caller { actor: Actor::system("seed-approver"), ..seed.clone() };
+        cr = changes.approve(&cr.id, &approver).await?;
+    }
+    changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
+    Ok(())
 }

@@ -162,6 +162,36 @@ pub enum ChangeRequestStatus {
     Rejected,
 }
 
+impl ChangeModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Maintenance => "maintenance",
+            Self::Swap => "swap",
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ChangeRequestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pending => "pending",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+        })
+    }
+}
+
 impl ChangeRequestStatus {
     /// Whether the change request still holds its tenant (one active change request per tenant).
     pub fn is_active(self) -> bool {

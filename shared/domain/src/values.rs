@@ -158,6 +158,17 @@ string_value!(
     check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'), "^[a-z][a-z0-9_-]*$"));
 
 string_value!(
+    /// A Jenkins job or an Ansible playbook the engine runs: lowercase letters, digits, `_` and
+    /// `-`, never a path or a shell word.
+    JobName, max = 64, pattern = Some("^[a-z][a-z0-9_-]*$"), example = "upgrade-tenant",
+    check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-', "^[a-z][a-z0-9_-]*$"));
+
+string_value!(
+    /// A backup of a tenant, as its catalogue names it: letters, digits, `.`, `_`, `-`.
+    BackupId, max = 128, pattern = Some("^[A-Za-z0-9][A-Za-z0-9._-]*$"), example = "bk_01j9z3k2",
+    check = |s| matches_charset(s, |c| c.is_ascii_alphanumeric(), |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'), "^[A-Za-z0-9][A-Za-z0-9._-]*$"));
+
+string_value!(
     /// An Amazon Resource Name: `arn:partition:service:region:account:resource`.
     Arn, max = 2048, pattern = Some("^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$"),
     example = "arn:aws:rds:us-east-1:123456789012:db:acme-prod", check = check_arn);

@@ -16,4 +16,4 @@ pub use jenkins::{
     QueuedBuild, STEP_ID_PARAM, Triggered, console_url,
 };
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
-pub use workflows::{WorkflowError, Workflows};
+pub use workflows::{ExecutionStatus, WorkflowError, Workflows};

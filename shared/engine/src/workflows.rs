@@ -16,6 +16,29 @@ pub enum WorkflowError {
     Unavailable(anyhow::Error),
 }
 
+/// Where an execution is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    /// Waiting for a redrive (Step Functions' own status for a redriven execution).
+    PendingRedrive,
+}
+
+impl ExecutionStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Running | Self::PendingRedrive)
+    }
+}
+
 /// Starts workflows. The execution name is the change request id, so a retried start can never
 /// run a change twice.
 #[async_trait]
@@ -25,6 +48,15 @@ pub trait Workflows: Send + Sync {
     async fn start(&self, name: &str, input: &Value) -> Result<String, WorkflowError>;
     /// The ARN the execution `name` has (or will have): known before it starts.
     fn execution_arn(&self, name: &str) -> String;
+    /// Where the execution `name` is; `None` when it never started.
+    async fn status(&self, name: &str) -> Result<Option<ExecutionStatus>, WorkflowError>;
+    /// Stops the execution `name` (`StopExecution`), giving `cause`. One that already ended, or
+    /// never started, is left as it is.
+    async fn stop(&self, name: &str, cause: &str) -> Result<(), WorkflowError>;
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> WorkflowError {
+    WorkflowError::Unavailable(anyhow::anyhow!(aws_sdk_sfn::error::DisplayErrorContext(e)))
 }
 
 /// Step Functions.
@@ -70,12 +102,57 @@ impl Workflows for StepFunctions {
     fn execution_arn(&self, name: &str) -> String {
         format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn status(&self, name: &str) -> Result<Option<ExecutionStatus>, WorkflowError> {
+        match self.client.describe_execution().execution_arn(self.execution_arn(name)).send().await {
+            Ok(out) => Ok(ExecutionStatus::parse(out.status().as_str())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn stop(&self, name: &str, cause: &str) -> Result<(), WorkflowError> {
+        let cause: String = cause.chars().take(32_768).collect();
+        match self.client.stop_execution().execution_arn(self.execution_arn(name)).cause(cause).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }
 
-/// Records starts; a name started twice is one execution, as in Step Functions.
+/// For a function that starts and stops no workflow (the lifecycle task function runs inside
+/// one): every call is refused as unavailable.
+pub struct NoWorkflows;
+
+#[async_trait]
+impl Workflows for NoWorkflows {
+    async fn start(&self, name: &str, _: &Value) -> Result<String, WorkflowError> {
+        Err(WorkflowError::Unavailable(anyhow::anyhow!("this function starts no workflow ({name})")))
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!("arn:aws:states:::execution:unknown:{name}")
+    }
+
+    async fn status(&self, name: &str) -> Result<Option<ExecutionStatus>, WorkflowError> {
+        Err(WorkflowError::Unavailable(anyhow::anyhow!("this function reads no workflow ({name})")))
+    }
+
+    async fn stop(&self, name: &str, _: &str) -> Result<(), WorkflowError> {
+        Err(WorkflowError::Unavailable(anyhow::anyhow!("this function stops no workflow ({name})")))
+    }
+}
+
+/// Records starts; a name started twice is one execution, as in Step Functions. Executions stay
+/// `RUNNING` until [`MemoryWorkflows::end`] or a stop.
 #[derive(Default)]
 pub struct MemoryWorkflows {
     started: Mutex<BTreeMap<String, Value>>,
+    ended: Mutex<BTreeMap<String, ExecutionStatus>>,
+    stops: Mutex<Vec<(String, String)>>,
     fail: Mutex<bool>,
 }
 
@@ -89,6 +166,22 @@ impl MemoryWorkflows {
         self.started.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// Ends the execution `name` with `status`, as Step Functions would on its own.
+    pub fn end(&self, name: &str, status: ExecutionStatus) {
+        if let Ok(mut e) = self.ended.lock() {
+            e.insert(name.to_owned(), status);
+        }
+    }
+
+    /// The stops asked for so far: (name, cause).
+    pub fn stops(&self) -> Vec<(String, String)> {
+        self.stops.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn down(&self) -> bool {
+        self.fail.lock().map(|f| *f).unwrap_or(false)
+    }
+
     /// Makes every later start fail as if Step Functions were down.
     pub fn fail_starts(&self, fail: bool) {
         if let Ok(mut f) = self.fail.lock() {
@@ -100,7 +193,7 @@ impl MemoryWorkflows {
 #[async_trait]
 impl Workflows for MemoryWorkflows {
     async fn start(&self, name: &str, input: &Value) -> Result<String, WorkflowError> {
-        if self.fail.lock().map(|f| *f).unwrap_or(false) {
+        if self.down() {
             return Err(WorkflowError::Unavailable(anyhow::anyhow!("step functions is down")));
         }
         let mut started = self.started.lock().map_err(|_| WorkflowError::Unavailable(anyhow::anyhow!("poisoned")))?;
@@ -116,6 +209,30 @@ impl Workflows for MemoryWorkflows {
 
     fn execution_arn(&self, name: &str) -> String {
         format!("arn:aws:states:us-east-1:123456789012:execution:lifecycle:{name}")
+    }
+
+    async fn status(&self, name: &str) -> Result<Option<ExecutionStatus>, WorkflowError> {
+        if self.down() {
+            return Err(WorkflowError::Unavailable(anyhow::anyhow!("step functions is down")));
+        }
+        if !self.started().contains_key(name) {
+            return Ok(None);
+        }
+        let ended = self.ended.lock().ok().and_then(|e| e.get(name).copied());
+        Ok(Some(ended.unwrap_or(ExecutionStatus::Running)))
+    }
+
+    async fn stop(&self, name: &str, cause: &str) -> Result<(), WorkflowError> {
+        if self.down() {
+            return Err(WorkflowError::Unavailable(anyhow::anyhow!("step functions is down")));
+        }
+        if let Ok(mut s) = self.stops.lock() {
+            s.push((name.to_owned(), cause.to_owned()));
+        }
+        if self.status(name).await? == Some(ExecutionStatus::Running) {
+            self.end(name, ExecutionStatus::Aborted);
+        }
+        Ok(())
     }
 }
 
@@ -134,6 +251,23 @@ mod tests {
         assert!(matches!(w.start("chg_1", &json!({"x": 2})).await, Err(WorkflowError::NameTaken(_))));
         w.fail_starts(true);
         assert!(matches!(w.start("chg_2", &json!({})).await, Err(WorkflowError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_a_running_execution_and_leaves_an_ended_one() {
+        let w = MemoryWorkflows::new();
+        assert_eq!(w.status("chg_1").await.unwrap(), None);
+        w.start("chg_1", &json!({})).await.unwrap();
+        w.start("chg_2", &json!({})).await.unwrap();
+        assert_eq!(w.status("chg_1").await.unwrap(), Some(ExecutionStatus::Running));
+        w.end("chg_2", ExecutionStatus::Succeeded);
+        w.stop("chg_1", "aborted by alice").await.unwrap();
+        w.stop("chg_2", "too late").await.unwrap();
+        assert_eq!(w.status("chg_1").await.unwrap(), Some(ExecutionStatus::Aborted));
+        assert_eq!(w.status("chg_2").await.unwrap(), Some(ExecutionStatus::Succeeded));
+        assert_eq!(w.stops().len(), 2);
+        assert!(!ExecutionStatus::Aborted.is_live() && ExecutionStatus::Running.is_live());
+        assert_eq!(ExecutionStatus::parse("TIMED_OUT"), Some(ExecutionStatus::TimedOut));
     }
 
     #[test]

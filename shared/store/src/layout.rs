@@ -163,6 +163,9 @@ pub const CONFIG_PREFIX: &str = "CONFIG#";
 pub const HEALTH_PREFIX: &str = "HEALTH#";
 pub const RESOURCE_LINK_PREFIX: &str = "RESOURCE#";
 pub const FLEET_PARTITION: &str = "FLEET";
+/// `gsi2` partition of the change requests that hold a tenant (pending, awaiting approval,
+/// running), oldest first by id: what the reconciler's sweep reads.
+pub const ACTIVE_CHANGE_REQUESTS: &str = "CHANGES#ACTIVE";
 
 pub fn fleet_state_counter(state: TenantState) -> Key {
     Key::new(FLEET_PARTITION, format!("STATE#{state}"))
@@ -272,7 +275,12 @@ impl Record for TenantChangeRequest {
         change_request_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![(Index::Gsi1, change_requests_of_tenant(&self.tenant_id), self.id.to_string())]
+        let mut keys = vec![(Index::Gsi1, change_requests_of_tenant(&self.tenant_id), self.id.to_string())];
+        // Sparse: only while it holds its tenant, so the sweep reads the active ones alone.
+        if self.status.is_active() {
+            keys.push((Index::Gsi2, ACTIVE_CHANGE_REQUESTS.into(), self.id.to_string()));
+        }
+        keys
     }
 }
 

@@ -157,7 +157,7 @@ pub async fn delete_resource(
     for t in &current.tenant_ids {
         unlink(&mut tx, &current, t);
     }
-    tx.commit(&app).await?;
+    tx.commit(app.table.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

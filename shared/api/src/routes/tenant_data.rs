@@ -90,7 +90,7 @@ async fn put_tenant_item<R: Record + Serialize + Clone>(
         },
         ApiError::Conflict(format!("tenant {tenant} does not exist or is EndOfLife")),
     );
-    tx.commit(app).await?;
+    tx.commit(app.table.as_ref()).await?;
     Ok(Stored::record(status, &record, None)?.into_response())
 }
 
@@ -195,7 +195,7 @@ pub async fn delete_config(
     if_match.check(current.stamp.revision)?;
     let mut tx = Tx::new();
     persist::delete_record(&mut tx, &current, &ctx(&principal))?;
-    tx.commit(&app).await?;
+    tx.commit(app.table.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

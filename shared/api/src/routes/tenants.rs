@@ -3,17 +3,14 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use domain::{
-    ComponentVersion, CustomerId, ReleaseStatus, ReleaseVersion, Role, Stamp, Tenant, TenantCreate, TenantId,
-    TenantPatch, TenantState, WriteContext,
-};
+use domain::{CustomerId, ReleaseVersion, Role, Tenant, TenantCreate, TenantId, TenantPatch, TenantState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::layout::{self, collection};
-use store::{Cond, Index, Item, Query, WriteOp};
+use store::{Cond, Index, Query, WriteOp};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ctx, path_param};
+use super::path_param;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
@@ -26,79 +23,6 @@ pub(crate) fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
 
 pub(crate) async fn load(app: &App, id: &TenantId) -> Result<Tenant, ApiError> {
     persist::load(app, &layout::tenant_key(id), || format!("no tenant {id}")).await
-}
-
-/// Keeps the fleet counters exact: each `(state, release, ±n)` moves tenants into or out of a
-/// state and a release. Moves that cancel out touch nothing (a transaction may write an item
-/// only once).
-pub fn count_in_fleet(tx: &mut Tx, moves: &[(TenantState, &ReleaseVersion, i64)]) {
-    let mut deltas: BTreeMap<store::Key, (i64, &str, String)> = BTreeMap::new();
-    for (state, release, by) in moves {
-        deltas.entry(layout::fleet_state_counter(*state)).or_insert((0, "state", state.to_string())).0 += by;
-        deltas.entry(layout::fleet_release_counter(release)).or_insert((0, "release", release.to_string())).0 += by;
-    }
-    for (key, (by, dimension, value)) in deltas {
-        if by == 0 {
-            continue;
-        }
-        let mut set = Item::new();
-        set.insert("item_type".into(), json!("fleet_counter"));
-        set.insert("dimension".into(), json!(dimension));
-        set.insert("value".into(), Value::String(value));
-        tx.push(WriteOp::Increment { key, field: "count".into(), by, set }, ApiError::Internal);
-    }
-}
-
-/// The writes that bring a new tenant into the registry: the tenant, its first change request,
-/// its name guard, its component versions from the release manifest and the fleet counters;
-/// guarded by its customer existing and its release being available.
-pub async fn new_tenant_writes(
-    app: &App,
-    tenant: &Tenant,
-    change_request: &domain::TenantChangeRequest,
-    ctx: &WriteContext,
-) -> Result<Tx, ApiError> {
-    let unknown_release = || ApiError::invalid("release", format!("no available release {}", tenant.release));
-    let release = persist::find::<domain::ProductRelease>(app, &layout::release_key(&tenant.release))
-        .await?
-        .ok_or_else(unknown_release)?;
-    if release.status != ReleaseStatus::Available {
-        return Err(ApiError::invalid(
-            "release",
-            format!("release {} is {:?}; new tenants need an available release", release.version, release.status)
-                .to_lowercase(),
-        ));
-    }
-    let mut tx = Tx::new();
-    tx.put(tenant, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
-    tx.put(change_request, Cond::NotExists, ApiError::Conflict("id collision; retry".into()))?;
-    tx.push(
-        WriteOp::put(layout::guard_item(layout::tenant_name_guard(&tenant.name), tenant.id.as_str()), Cond::NotExists),
-        ApiError::Conflict(format!("a tenant named {} already exists", tenant.name)),
-    );
-    tx.push(
-        WriteOp::Check { key: layout::customer_key(&tenant.customer_id), cond: Cond::Exists },
-        ApiError::invalid("customer_id", format!("no customer {}", tenant.customer_id)),
-    );
-    tx.push(
-        WriteOp::Check {
-            key: layout::release_key(&tenant.release),
-            cond: Cond::FieldIs("status".into(), json!("available")),
-        },
-        unknown_release(),
-    );
-    let stamp = Stamp::first(&WriteContext { change_request_id: Some(change_request.id.clone()), ..ctx.clone() });
-    for (name, version) in &release.components {
-        let component = ComponentVersion {
-            tenant_id: tenant.id.clone(),
-            name: name.clone(),
-            version: version.clone(),
-            stamp: stamp.clone(),
-        };
-        tx.put(&component, Cond::NotExists, ApiError::Internal)?;
-    }
-    count_in_fleet(&mut tx, &[(tenant.state, &tenant.release, 1)]);
-    Ok(tx)
 }
 
 /// Create a tenant. A new tenant starts `Provisioning` held by a `provision` change request;
@@ -118,18 +42,9 @@ pub async fn create_tenant(
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
-    let ctx = ctx(&principal);
-    let (tenant, mut change_request) = Tenant::create(body.value, &ctx);
-    change_request.status = domain::ChangeRequestStatus::Running;
-    change_request.execution_arn = Some(app.workflows.execution_arn(change_request.id.as_str()));
-    let tx = new_tenant_writes(&app, &tenant, &change_request, &ctx).await?;
+    let (tenant, prepared) = app.changes.prepare_tenant(body.value, &principal.caller()).await?;
     let answer = Stored::record(StatusCode::CREATED, &tenant, Some(format!("/v1/tenants/{}", tenant.id)))?;
-    let idem_key = idem.key().cloned();
-    let response = idem.commit(&app, tx, answer).await?;
-    if response.headers().get("idempotent-replayed").is_none() {
-        super::change_requests::start_or_fail(&app, &change_request, idem_key.as_ref()).await?;
-    }
-    Ok(response)
+    idem.submit(&app, prepared, answer).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -104,12 +104,22 @@ pub struct Resp {
     pub text: String,
 }
 
+/// The change-request core over `table` and `workflows`, with Jenkins and SSM fakes.
+pub fn core(table: Arc<dyn store::Table>, workflows: Arc<MemoryWorkflows>) -> changes::Changes {
+    changes::Changes {
+        table,
+        workflows,
+        jenkins: Arc::new(engine::MemoryJenkins::new()),
+        remote: Arc::new(engine::MemoryCommands::new()),
+    }
+}
+
 impl Harness {
     /// The router over `App { table: Arc::new(MemoryTable::new()) }`.
     pub fn new() -> Self {
         let table = Arc::new(MemoryTable::new());
         let workflows = Arc::new(MemoryWorkflows::new());
-        let app = App { table: table.clone(), history: Arc::new(MemoryTable::new()), workflows: workflows.clone() };
+        let app = App::new(Arc::new(MemoryTable::new()), core(table.clone(), workflows.clone()));
         Self { table, network: None, workflows, router: portal_api::router(app, Arc::new(TestTokens)) }
     }
 
@@ -118,7 +128,7 @@ impl Harness {
         let table = Arc::new(MemoryTable::new());
         let network = Arc::new(NetworkTable { inner: table.clone(), writes: Mutex::default() });
         let workflows = Arc::new(MemoryWorkflows::new());
-        let app = App { table: network.clone(), history: Arc::new(MemoryTable::new()), workflows: workflows.clone() };
+        let app = App::new(Arc::new(MemoryTable::new()), core(network.clone(), workflows.clone()));
         Self { table, network: Some(network), workflows, router: portal_api::router(app, Arc::new(TestTokens)) }
     }
 

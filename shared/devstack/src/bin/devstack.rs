@@ -30,8 +30,11 @@ fn arg(args: &[String], flag: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Colours only on a terminal: `make dev`'s log piped to a file or a CI log stays plain.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -89,23 +92,19 @@ async fn serve() -> anyhow::Result<()> {
     let local = clients().await?;
     ensure_tables(&local).await?;
     let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
-    let workflows = lifecycle_stack(&local).await?;
-    let app = App {
-        table: Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.registry)),
-        history: history.clone(),
-        workflows,
-    };
+    let changes = lifecycle_stack(&local).await?;
+    let app = App::new(history.clone(), changes.clone());
     let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
-    StreamPoller::new(&local.dynamodb, streams, &local.registry, history)
+    StreamPoller::new(&local.dynamodb, streams, &local.registry, history.clone())
         .await?
         .spawn(std::time::Duration::from_millis(250));
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
     let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
 
     // Demo history is written as if it had happened: the seed's change requests run no workflow.
-    let quiet = App { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..app.clone() };
+    let quiet = changes::Changes { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..changes };
     let seeder = ApiCaller::new(
-        portal_api::router(quiet.clone(), Arc::new(tokens.clone())),
+        portal_api::router(App::new(history.clone(), quiet.clone()), Arc::new(tokens.clone())),
         tokens.mint("seed", None, "admin", 600),
     );
     if !seed::is_seeded(&seeder).await? {
@@ -138,9 +137,10 @@ async fn shutdown_signal() {
 }
 
 /// The lifecycle workflows, for real on the emulator: a stand-in Jenkins, its credentials in
-/// SSM, the task function (run by the local invoke API that moto calls) and the state machine
-/// from `statemachines/lifecycle.asl.json`.
-async fn lifecycle_stack(local: &Local) -> anyhow::Result<Arc<dyn engine::Workflows>> {
+/// SSM, the task function (run by the local invoke API that moto calls), the state machine
+/// from `statemachines/lifecycle.asl.json`, and the reconciler fed with its execution ends and
+/// a sweep as EventBridge would. Answers the core the API runs on.
+async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     use devstack::fake_jenkins::{FakeJenkins, FakeOutcome, JobBehaviour};
     use devstack::local_lambda;
 
@@ -176,6 +176,16 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<Arc<dyn engine::Workfl
     let function = local_lambda::create_function(&local.config, "admin-portal-lifecycle", "lifecycle", &vars).await?;
     let machine =
         local_lambda::create_lifecycle_state_machine(&local.config, "admin-portal-lifecycle", &function).await?;
+    let core_env: std::collections::HashMap<&str, String> =
+        vars.iter().map(|(k, v)| (*k, v.clone())).chain([("STATE_MACHINE_ARN", machine.clone())]).collect();
+    let changes = changes::wiring::from(&local.config, |k| core_env.get(k).cloned()).map_err(anyhow::Error::msg)?;
+    let reconciler = Arc::new(reconciler::Deps {
+        changes: changes.clone(),
+        state_machine_arn: Some(machine.clone()),
+        grace: chrono::Duration::seconds(120),
+    });
+    devstack::execution_events::ExecutionEvents::new(aws_sdk_sfn::Client::new(&local.config), &machine, reconciler)
+        .spawn(std::time::Duration::from_secs(2), std::time::Duration::from_secs(60));
     tracing::info!(%jenkins_url, state_machine = %machine, "lifecycle workflows ready");
-    Ok(Arc::new(engine::workflows::StepFunctions::new(aws_sdk_sfn::Client::new(&local.config), machine)))
+    Ok(changes)
 }

@@ -16,8 +16,10 @@
 
 mod diagram;
 mod plan;
+mod step;
 mod table;
 
 pub use diagram::mermaid;
 pub use plan::{Plan, Refusal, creation_plan, plan};
+pub use step::Step;
 pub use table::{ALARM, AlarmRule, End, LIFECYCLE, OperationRule, Route, alarm_fires, allowed_operations, rule};

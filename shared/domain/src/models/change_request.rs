@@ -1,17 +1,51 @@
-//! Tenant change requests: a requested change to a tenant and the steps of its execution.
+//! Tenant change requests: a requested change to a tenant, the steps of its execution, and its
+//! own state machine (`pending` → `awaiting_approval` → `running` → `succeeded` / `failed` /
+//! `cancelled` / `rejected`) as methods that refuse what the rules do not allow.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Stamp, WriteContext, stamped};
-use crate::{ChangeModel, ChangeRequestId, ChangeRequestStatus, Operation, TenantId, TenantState, values::Text};
+use super::{Stamp, Tenant, WriteContext, stamped};
+use crate::lifecycle::{self, Plan, Refusal, Step};
+use crate::{
+    Actor, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation, ReleaseVersion,
+    TenantId, TenantState, values::Text,
+};
+
+/// Where one step of a change request's execution is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Running,
+    Succeeded,
+    Failed,
+    /// Stopped by an abort.
+    Cancelled,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One step of a change request's execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeStep {
     pub name: String,
-    pub status: String,
+    pub status: StepStatus,
     pub started_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
@@ -19,6 +53,59 @@ pub struct ChangeStep {
     pub detail: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Parameters of an operation: `upgrade` takes `release`, `restore` takes `backup_id`; those
+/// that have several change models take `change_model`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<BackupId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_model: Option<ChangeModel>,
+}
+
+impl ChangeParams {
+    /// What the operation takes, and nothing else: an upgrade names its release, a restore its
+    /// backup.
+    pub fn check_for(&self, op: Operation) -> Result<(), FieldError> {
+        match (op, &self.release) {
+            (Operation::Upgrade, None) => {
+                return Err(FieldError::new("params.release", "upgrade needs the release to go to"));
+            }
+            (Operation::Upgrade, Some(_)) => {}
+            (_, Some(_)) => return Err(FieldError::new("params.release", format!("{op} takes no release"))),
+            (_, None) => {}
+        }
+        match (op, &self.backup_id) {
+            (Operation::Restore, None) => {
+                Err(FieldError::new("params.backup_id", "restore needs the backup to restore"))
+            }
+            (Operation::Restore, Some(_)) => Ok(()),
+            (_, Some(_)) => Err(FieldError::new("params.backup_id", format!("{op} takes no backup_id"))),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+/// Why a change request cannot make the move asked of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeRefusal {
+    #[error("change request {id} is {status}; it does not await approval")]
+    NotAwaitingApproval { id: ChangeRequestId, status: ChangeRequestStatus },
+    #[error("a change request must be decided by an admin other than its requester (the requester may cancel it)")]
+    DecidedByRequester,
+    #[error("only its requester or an admin may cancel a change request")]
+    NotYours,
+    #[error("change request {id} is {status}; only one that has not started can be cancelled (an admin may abort it)")]
+    Started { id: ChangeRequestId, status: ChangeRequestStatus },
+    #[error("change request {id} already ended {status}")]
+    Ended { id: ChangeRequestId, status: ChangeRequestStatus },
+    #[error("change request {id} is {status}, not running")]
+    NotRunning { id: ChangeRequestId, status: ChangeRequestStatus },
 }
 
 /// A requested change to a tenant. It is itself a log, so it has no field change log.
@@ -32,21 +119,35 @@ pub struct TenantChangeRequest {
     /// The tenant's state when the change was requested (what "as started" resolves to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<TenantState>,
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
+    #[serde(default)]
+    pub params: ChangeParams,
     pub status: ChangeRequestStatus,
     /// Why the change is made (ticket, incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Text>,
+    /// Who asked (`sub <email>`, or `system:<name>` for a schedule, an alarm, a rollout).
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<DateTime<Utc>>,
+    /// The admin who aborted it, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_reason: Option<Text>,
     /// The Step Functions execution this change request runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
+    /// The steps its execution runs, stored at `begin` from its plan; every task runs these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_steps: Vec<Step>,
+    /// When it must have ended, set at `begin` from its plan's steps; past it, the next task
+    /// stops its work and fails it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// What ran so far, in order.
     #[serde(default)]
     pub steps: Vec<ChangeStep>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,11 +156,15 @@ pub struct TenantChangeRequest {
     pub stamp: Stamp,
 }
 
+fn sub_of(stamp: &str) -> &str {
+    crate::history::actor_sub(stamp)
+}
+
 impl TenantChangeRequest {
     pub fn new(
         tenant_id: TenantId,
         operation: Operation,
-        params: serde_json::Value,
+        params: ChangeParams,
         status: ChangeRequestStatus,
         ctx: &WriteContext,
     ) -> Self {
@@ -78,12 +183,242 @@ impl TenantChangeRequest {
             requested_at: ctx.now,
             decided_by: None,
             decided_at: None,
+            aborted_by: None,
+            abort_reason: None,
             execution_arn: None,
+            planned_steps: Vec::new(),
+            deadline_at: None,
             steps: Vec::new(),
             error: None,
             stamp: Stamp::first(&ctx),
         }
     }
+
+    /// Whether it holds `tenant` now (one change request at a time per tenant).
+    pub fn holds(&self, tenant: &Tenant) -> bool {
+        tenant.active_change_request_id.as_ref() == Some(&self.id)
+    }
+
+    /// Whether it is the change request that created its tenant (`provision`, or the
+    /// `validate` of an import).
+    pub fn is_creation(&self) -> bool {
+        self.operation == Operation::Provision
+            || (self.operation == Operation::Validate && self.started_from == Some(TenantState::InTesting))
+    }
+
+    /// The plan it runs, recomputed from the lifecycle table (the table is the truth).
+    pub fn plan(&self) -> Result<Plan, Refusal> {
+        let started = self.started_from.unwrap_or(TenantState::Provisioning);
+        if self.is_creation() {
+            Ok(lifecycle::creation_plan(self.operation == Operation::Validate))
+        } else {
+            lifecycle::plan(started, self.operation, self.change_model)
+        }
+    }
+
+    /// The release an upgrade goes to.
+    pub fn target_release(&self) -> Option<ReleaseVersion> {
+        (self.operation == Operation::Upgrade).then(|| self.params.release.clone()).flatten()
+    }
+
+    fn by_requester(&self, who: &Actor) -> bool {
+        sub_of(&self.requested_by) == who.sub
+    }
+
+    fn awaiting(&self) -> Result<(), ChangeRefusal> {
+        if self.status == ChangeRequestStatus::AwaitingApproval {
+            Ok(())
+        } else {
+            Err(ChangeRefusal::NotAwaitingApproval { id: self.id.clone(), status: self.status })
+        }
+    }
+
+    fn decide(&mut self, by: &Actor, now: DateTime<Utc>, status: ChangeRequestStatus) -> Result<(), ChangeRefusal> {
+        self.awaiting()?;
+        if self.by_requester(by) {
+            return Err(ChangeRefusal::DecidedByRequester);
+        }
+        self.status = status;
+        self.decided_by = Some(by.stamp());
+        self.decided_at = Some(now);
+        Ok(())
+    }
+
+    /// A second admin approves it: it runs. (The role is the caller's to check.)
+    pub fn approve(&mut self, by: &Actor, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        self.decide(by, now, ChangeRequestStatus::Running)
+    }
+
+    /// A second admin rejects it: it never runs.
+    pub fn reject(&mut self, by: &Actor, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        self.decide(by, now, ChangeRequestStatus::Rejected)
+    }
+
+    /// Its requester, or an admin, cancels it before it starts.
+    pub fn cancel(&mut self, by: &Actor, admin: bool, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        if !admin && !self.by_requester(by) {
+            return Err(ChangeRefusal::NotYours);
+        }
+        if !matches!(self.status, ChangeRequestStatus::Pending | ChangeRequestStatus::AwaitingApproval) {
+            return Err(ChangeRefusal::Started { id: self.id.clone(), status: self.status });
+        }
+        self.status = ChangeRequestStatus::Cancelled;
+        self.decided_by = Some(by.stamp());
+        self.decided_at = Some(now);
+        Ok(())
+    }
+
+    /// An admin aborts it, running or not: it ends `cancelled`, saying who and why.
+    pub fn abort(&mut self, by: &Actor, reason: Text, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        if !self.status.is_active() {
+            return Err(ChangeRefusal::Ended { id: self.id.clone(), status: self.status });
+        }
+        for step in self.steps.iter_mut().filter(|s| s.status == StepStatus::Running) {
+            step.status = StepStatus::Cancelled;
+            step.ended_at = Some(now);
+        }
+        self.status = ChangeRequestStatus::Cancelled;
+        self.aborted_by = Some(by.stamp());
+        self.error = Some(format!("aborted by {}: {reason}", by.stamp()));
+        self.abort_reason = Some(reason);
+        Ok(())
+    }
+
+    fn running(&self) -> Result<(), ChangeRefusal> {
+        if self.status == ChangeRequestStatus::Running {
+            Ok(())
+        } else {
+            Err(ChangeRefusal::NotRunning { id: self.id.clone(), status: self.status })
+        }
+    }
+
+    /// It ran to the end.
+    pub fn succeed(&mut self, _now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        self.running()?;
+        self.status = ChangeRequestStatus::Succeeded;
+        Ok(())
+    }
+
+    /// It failed, saying why; a step still running ends failed with it.
+    pub fn fail(&mut self, error: &str, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        self.running()?;
+        for step in self.steps.iter_mut().filter(|s| s.status == StepStatus::Running) {
+            step.status = StepStatus::Failed;
+            step.ended_at = Some(now);
+        }
+        self.status = ChangeRequestStatus::Failed;
+        self.error = Some(error.to_owned());
+        Ok(())
+    }
+
+    /// Records a step: updates its last running entry of that name, or adds it.
+    pub fn record_step(
+        &mut self,
+        name: &str,
+        status: StepStatus,
+        detail: Option<serde_json::Value>,
+        error: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        let ended = (status != StepStatus::Running).then_some(now);
+        match self.steps.iter_mut().rev().find(|s| s.name == name && s.status == StepStatus::Running) {
+            Some(step) => {
+                step.status = status;
+                step.ended_at = ended;
+                if detail.is_some() {
+                    step.detail = detail;
+                }
+                step.error = error;
+            }
+            None => self.steps.push(ChangeStep {
+                name: name.into(),
+                status,
+                started_at: now,
+                ended_at: ended,
+                detail,
+                error,
+            }),
+        }
+    }
 }
 
 stamped!(TenantChangeRequest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::stamp::test_ctx;
+
+    fn alice() -> Actor {
+        Actor { sub: "alice".into(), email: Some("alice@vendor.example".into()) }
+    }
+    fn bob() -> Actor {
+        Actor { sub: "bob".into(), email: None }
+    }
+    fn waiting() -> TenantChangeRequest {
+        let ctx = WriteContext { actor: alice(), ..test_ctx() };
+        TenantChangeRequest::new(
+            TenantId::generate(),
+            Operation::Terminate,
+            ChangeParams::default(),
+            ChangeRequestStatus::AwaitingApproval,
+            &ctx,
+        )
+    }
+
+    #[test]
+    fn only_another_person_decides_and_only_once() {
+        let now = Utc::now();
+        let mut cr = waiting();
+        assert_eq!(cr.approve(&alice(), now), Err(ChangeRefusal::DecidedByRequester));
+        assert_eq!(cr.status, ChangeRequestStatus::AwaitingApproval);
+        cr.approve(&bob(), now).unwrap();
+        assert_eq!((cr.status, cr.decided_by.as_deref()), (ChangeRequestStatus::Running, Some("bob")));
+        assert!(matches!(cr.reject(&bob(), now), Err(ChangeRefusal::NotAwaitingApproval { .. })));
+        assert!(matches!(cr.cancel(&alice(), false, now), Err(ChangeRefusal::Started { .. })));
+        let mut other = waiting();
+        assert_eq!(other.cancel(&bob(), false, now), Err(ChangeRefusal::NotYours));
+        other.cancel(&alice(), false, now).unwrap();
+        assert_eq!(other.status, ChangeRequestStatus::Cancelled);
+    }
+
+    #[test]
+    fn an_abort_ends_it_cancelled_with_who_and_why_and_stops_its_running_steps() {
+        let now = Utc::now();
+        let mut cr = waiting();
+        cr.approve(&bob(), now).unwrap();
+        cr.record_step("jenkins terminate-tenant", StepStatus::Running, None, None, now);
+        cr.abort(&bob(), Text::parse("wrong tenant").unwrap(), now).unwrap();
+        assert_eq!(cr.status, ChangeRequestStatus::Cancelled);
+        assert_eq!(cr.aborted_by.as_deref(), Some("bob"));
+        assert_eq!(cr.steps[0].status, StepStatus::Cancelled);
+        assert!(matches!(cr.abort(&bob(), Text::parse("again").unwrap(), now), Err(ChangeRefusal::Ended { .. })));
+        assert!(matches!(cr.fail("late", now), Err(ChangeRefusal::NotRunning { .. })));
+    }
+
+    #[test]
+    fn steps_are_updated_in_place_while_running_and_a_failure_ends_them() {
+        let now = Utc::now();
+        let mut cr = waiting();
+        cr.approve(&bob(), now).unwrap();
+        cr.record_step("jenkins x", StepStatus::Running, Some(serde_json::json!({"a": 1})), None, now);
+        cr.record_step("jenkins x", StepStatus::Running, Some(serde_json::json!({"a": 2})), None, now);
+        assert_eq!(cr.steps.len(), 1);
+        cr.fail("boom", now).unwrap();
+        assert_eq!((cr.steps[0].status, cr.error.as_deref()), (StepStatus::Failed, Some("boom")));
+        assert_eq!(serde_json::to_value(StepStatus::Cancelled).unwrap(), serde_json::json!("cancelled"));
+    }
+
+    #[test]
+    fn params_are_what_the_operation_takes() {
+        let upgrade = ChangeParams { release: Some(ReleaseVersion::parse("3.2.0").unwrap()), ..Default::default() };
+        assert!(upgrade.check_for(Operation::Upgrade).is_ok());
+        assert_eq!(upgrade.check_for(Operation::Validate).unwrap_err().field, "params.release");
+        assert_eq!(ChangeParams::default().check_for(Operation::Upgrade).unwrap_err().field, "params.release");
+        assert_eq!(ChangeParams::default().check_for(Operation::Restore).unwrap_err().field, "params.backup_id");
+        let bad: Result<ChangeParams, _> = serde_json::from_value(serde_json::json!({"backup_id": "../../etc"}));
+        assert!(bad.is_err());
+        let unknown: Result<ChangeParams, _> = serde_json::from_value(serde_json::json!({"force": true}));
+        assert!(unknown.is_err());
+    }
+}

@@ -22,6 +22,16 @@ pub enum ReleaseStatus {
     Withdrawn,
 }
 
+impl std::fmt::Display for ReleaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Available => "available",
+            Self::Deprecated => "deprecated",
+            Self::Withdrawn => "withdrawn",
+        })
+    }
+}
+
 /// An official release and its component manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ProductRelease {

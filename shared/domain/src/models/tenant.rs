@@ -77,7 +77,7 @@ impl Tenant {
         let mut change_request = TenantChangeRequest::new(
             id.clone(),
             operation,
-            serde_json::json!({ "release": cmd.release.to_string() }),
+            super::ChangeParams { release: Some(cmd.release.clone()), ..Default::default() },
             ChangeRequestStatus::Pending,
             ctx,
         );

@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod http;
 pub mod memory;
+pub mod secret;
 
 pub use http::{DEFAULT_TIMEOUT, HttpJenkins, JenkinsSetupError};
 pub use memory::{JobScript, MemoryJenkins, Triggered};
+pub use secret::{NoJenkins, SecretJenkins};
 
 /// The build parameter naming the workflow step that triggered a build: a retried step finds
 /// its build by it ([`Jenkins::find`]) instead of queueing a second one.

@@ -1,0 +1,43 @@
+//! `begin`: stores the plan's steps and deadline on the change request and enters the state the
+//! plan enters at once. A retried begin answers the stored steps.
+
+use changes::Advance;
+use chrono::{Duration, Utc};
+use domain::lifecycle::Step;
+use domain::{ChangeRequestId, StepStatus};
+use serde_json::json;
+
+use super::{answer, workflow};
+use crate::task::Begun;
+use crate::{Deps, TaskError, recipe};
+
+/// How long a change request may take: every step's timeout, plus a minute per step for the
+/// tasks and waits between them.
+pub fn deadline_seconds(steps: &[Step]) -> i64 {
+    steps.iter().map(|s| i64::try_from(s.timeout_seconds()).unwrap_or(i64::MAX / 4) + 60).sum::<i64>().max(60)
+}
+
+pub async fn run(deps: &Deps, id: &ChangeRequestId) -> Result<serde_json::Value, TaskError> {
+    let held = deps.changes.held(id).await?;
+    if !held.cr.planned_steps.is_empty() {
+        return answer(&Begun { steps: held.cr.planned_steps.clone() });
+    }
+    let plan = held.cr.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
+    let suites = deps.suites_for(&held).await?;
+    let steps = recipe::steps(&plan, &suites, deps.pace).map_err(TaskError::Invalid)?;
+    let begun = deps
+        .changes
+        .advance(id, &workflow(), |held| {
+            if !held.cr.planned_steps.is_empty() {
+                return Ok(Advance::Done(held.cr.planned_steps.clone()));
+            }
+            let now = Utc::now();
+            let mut cr = held.cr.clone();
+            cr.planned_steps = steps.clone();
+            cr.deadline_at = Some(now + Duration::seconds(deadline_seconds(&steps)));
+            cr.record_step("begin", StepStatus::Succeeded, Some(json!({ "plan": plan })), None, now);
+            Ok(Advance::Write { cr, state: plan.enter, answer: steps.clone() })
+        })
+        .await?;
+    answer(&Begun { steps: begun })
+}

@@ -1,0 +1,141 @@
+//! A Jenkins job of the plan (the work of an operation, or a health suite): started once, then
+//! followed to its result.
+//!
+//! Work runs once: the intent is recorded on the change request before Jenkins is called, and
+//! a retried start (after a timeout, a lost answer, a save that failed) first looks for the
+//! build an earlier try queued, by its `PORTAL_STEP_ID` parameter, before it triggers anything.
+
+use std::collections::BTreeMap;
+
+use changes::Held;
+use changes::work::{RunningWork, work_of};
+use chrono::Utc;
+use domain::lifecycle::Step;
+use domain::{ChangeRequestId, StepStatus};
+use engine::{BuildResult, BuildStatus, QueuedBuild};
+use serde_json::{Value, json};
+
+use super::{answer, check_deadline, expired, planned, record, step_id, succeeded};
+use crate::task::{BuildTicket, StepRef};
+use crate::{Deps, TaskError};
+
+/// The parameter naming the step a build is for.
+pub const STEP_ID_PARAM: &str = engine::jenkins::STEP_ID_PARAM;
+
+fn params(held: &Held, suite: Option<&str>, step_id: &str) -> BTreeMap<String, String> {
+    let cr = &held.cr;
+    let mut p = BTreeMap::from([
+        ("TENANT_ID".to_owned(), held.tenant.id.to_string()),
+        ("TENANT_NAME".to_owned(), held.tenant.name.to_string()),
+        ("RELEASE".to_owned(), cr.target_release().unwrap_or_else(|| held.tenant.release.clone()).to_string()),
+        ("CHANGE_REQUEST_ID".to_owned(), cr.id.to_string()),
+        ("OPERATION".to_owned(), cr.operation.to_string()),
+        (STEP_ID_PARAM.to_owned(), step_id.to_owned()),
+    ]);
+    if let Some(m) = cr.change_model {
+        p.insert("CHANGE_MODEL".into(), m.as_str().to_owned());
+    }
+    if let Some(b) = &cr.params.backup_id {
+        p.insert("BACKUP_ID".into(), b.to_string());
+    }
+    if let Some(s) = suite {
+        p.insert("SUITE".into(), s.to_owned());
+    }
+    p
+}
+
+fn jenkins_step(held: &Held, at: &StepRef) -> Result<(usize, String, String, Option<String>, u64), TaskError> {
+    match planned(&held.cr, at)? {
+        (i, Step::Jenkins { name, job, suite, timeout_seconds, .. }) => {
+            Ok((i, name, job.to_string(), suite, timeout_seconds))
+        }
+        (_, other) => Err(TaskError::Invalid(format!("step {} is not a Jenkins job", other.name()))),
+    }
+}
+
+/// What the step recorded so far: `(intent recorded, build recorded)`.
+fn recorded(held: &Held, name: &str, step_id: &str) -> (bool, Option<QueuedBuild>) {
+    let Some(step) = held.cr.steps.iter().rev().find(|s| s.name == name && s.status == StepStatus::Running) else {
+        return (false, None);
+    };
+    let detail = step.detail.clone().unwrap_or_default();
+    let intent = detail.get("step_id").and_then(Value::as_str) == Some(step_id);
+    let build = match work_of(&detail) {
+        Some(RunningWork::Build(b)) if intent => Some(b),
+        _ => None,
+    };
+    (intent, build)
+}
+
+pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Value, TaskError> {
+    let held = deps.changes.held(id).await?;
+    check_deadline(&held)?;
+    let (index, name, job, suite, _) = jenkins_step(&held, at)?;
+    let step_id = step_id(&held.cr, index);
+    let started_at = Utc::now();
+    let (intent, build) = recorded(&held, &name, &step_id);
+    if let Some(build) = build {
+        return answer(&BuildTicket { build, started_at, done: false });
+    }
+    let intent_detail = json!({ "job": job, "step_id": step_id });
+    let earlier = if intent {
+        deps.changes.jenkins.find(&job, &step_id).await?
+    } else {
+        record(deps, id, &name, StepStatus::Running, Some(intent_detail.clone()), None).await?;
+        None
+    };
+    let build = match earlier {
+        Some(b) => {
+            tracing::info!(change_request = %id, %step_id, "found the build an earlier try queued; not triggering again");
+            b
+        }
+        None => deps.changes.jenkins.trigger(&job, &params(&held, suite.as_deref(), &step_id)).await?,
+    };
+    let mut detail = intent_detail;
+    detail["build"] = serde_json::to_value(&build).unwrap_or_default();
+    detail["queue_url"] = json!(build.queue_url);
+    if let Err(e) = record(deps, id, &name, StepStatus::Running, Some(detail), None).await {
+        if matches!(e, TaskError::Conflict(_)) {
+            // Aborted (or finished) between the trigger and this write: nothing will follow the
+            // build, so it must not run.
+            deps.changes.stop_one(&held.cr, &RunningWork::Build(build)).await;
+        }
+        return Err(e);
+    }
+    answer(&BuildTicket { build, started_at, done: false })
+}
+
+pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: BuildTicket) -> Result<Value, TaskError> {
+    let held = deps.changes.held(id).await?;
+    let (_, name, job, suite, timeout_seconds) = jenkins_step(&held, at)?;
+    if succeeded(&held.cr, &name) {
+        return answer(&BuildTicket { done: true, ..ticket });
+    }
+    let status = deps.changes.jenkins.status(&ticket.build).await?;
+    let (url, console, result) = match status {
+        BuildStatus::Done { url, result, console_url } => (url, console_url, result),
+        BuildStatus::Queued | BuildStatus::Running { .. } => {
+            let late = if expired(ticket.started_at, timeout_seconds) {
+                Some(TaskError::Timeout(format!("jenkins job {job} did not finish within {timeout_seconds} s")))
+            } else {
+                check_deadline(&held).err()
+            };
+            let Some(timeout) = late else {
+                return answer(&BuildTicket { done: false, ..ticket });
+            };
+            // The work stops with its step.
+            deps.changes.stop_one(&held.cr, &RunningWork::Build(ticket.build.clone())).await;
+            record(deps, id, &name, StepStatus::Failed, None, Some(timeout.to_string())).await?;
+            return Err(timeout);
+        }
+    };
+    let detail = json!({ "job": job, "build_url": url, "console_url": console, "result": result, "suite": suite });
+    if result == BuildResult::Success {
+        record(deps, id, &name, StepStatus::Succeeded, Some(detail), None).await?;
+        return answer(&BuildTicket { done: true, ..ticket });
+    }
+    let log = console.clone().unwrap_or_else(|| engine::jenkins::console_url(&url));
+    let msg = format!("jenkins job {job} ended {result:?}; its log: {log}");
+    record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
+    Err(if suite.is_some() { TaskError::HealthFailed(msg) } else { TaskError::JenkinsFailed(msg) })
+}

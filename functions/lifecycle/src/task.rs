@@ -1,0 +1,109 @@
+//! What the state machine sends each task and what each answers: typed, both ways. A task
+//! names its step (by its index in the plan, or its name); what the step does is read from the
+//! plan the change request stored at `begin`, never from the payload.
+
+use chrono::{DateTime, Utc};
+use domain::ChangeRequestId;
+use domain::lifecycle::Step;
+use engine::QueuedBuild;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+/// Which step of the stored plan a task is for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StepRef {
+    /// Its index in the plan (`$$.Map.Item.Index`).
+    #[serde(default)]
+    pub index: Option<usize>,
+    /// The step as the Map item carried it: only its name is read, to find it in the plan when
+    /// no index is given.
+    #[serde(default)]
+    pub step: Option<Value>,
+}
+
+/// A Jenkins build being followed: what `jenkins_start` answers and `jenkins_poll` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildTicket {
+    pub build: QueuedBuild,
+    pub started_at: DateTime<Utc>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// An SSM command being followed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandTicket {
+    pub command_id: String,
+    pub instance_ids: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// What a task state of the workflow asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Task {
+    Begin {
+        change_request_id: ChangeRequestId,
+    },
+    Transition {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
+    JenkinsStart {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
+    JenkinsPoll {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+        ticket: BuildTicket,
+    },
+    SsmSend {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
+    SsmPoll {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+        ticket: CommandTicket,
+    },
+    Finish {
+        change_request_id: ChangeRequestId,
+        outcome: Outcome,
+        #[serde(default)]
+        error: Option<Value>,
+    },
+    /// The failure path's own fallback, when `finish` with `failed` itself failed: ends the
+    /// change request failed and releases the tenant, retrying its write until it lands.
+    Release {
+        change_request_id: ChangeRequestId,
+        #[serde(default)]
+        error: Option<Value>,
+    },
+}
+
+/// What `begin` answers: the steps the Map runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Begun {
+    pub steps: Vec<Step>,
+}
+
+/// What a step without polling answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDone {
+    pub done: bool,
+}

@@ -1,0 +1,55 @@
+//! The change-request core: every operation on change requests, over the store and the
+//! workflow ports, with no HTTP in it. The API's handlers, the lifecycle workflow's tasks, the
+//! reconciler of execution ends, the schedules, the alarms, the rollouts and the demo seed all
+//! call it alike, as a [`Caller`].
+//!
+//! - [`create`]: the plan checked against the lifecycle table, the claim, once-only guards, the
+//!   start ([`start`]); a new tenant with the change request that brings it up.
+//! - [`decide`]: approve, reject, cancel; [`abort`]: stop a running one.
+//! - [`progress`]: record a step, move the tenant through its plan; [`finish`]: end it.
+//! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
+//! - [`fleet`]: the fleet counters kept in the same transactions.
+
+pub mod abort;
+pub mod caller;
+pub mod create;
+pub mod decide;
+pub mod error;
+pub mod finish;
+pub mod fleet;
+pub mod input;
+pub mod params;
+pub mod progress;
+pub mod read;
+pub mod reconcile;
+pub mod retry;
+pub mod start;
+pub mod wiring;
+pub mod work;
+
+use std::sync::Arc;
+
+use engine::{Jenkins, RemoteCommands, Workflows};
+use store::Table;
+
+pub use caller::Caller;
+pub use create::{ChangeCreate, Guard, Prepared};
+pub use error::ChangeError;
+pub use finish::{Ending, Finished};
+pub use input::WorkflowInput;
+pub use progress::Advance;
+pub use read::Held;
+pub use reconcile::{Reconciled, SweepReport};
+
+/// The core, over its ports: the registry table, the workflows that run change requests, and
+/// the Jenkins and SSM that run their work (to stop it).
+#[derive(Clone)]
+pub struct Changes {
+    pub table: Arc<dyn Table>,
+    pub workflows: Arc<dyn Workflows>,
+    pub jenkins: Arc<dyn Jenkins>,
+    pub remote: Arc<dyn RemoteCommands>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! Reading change requests and their tenants.
+
+use domain::{ChangeRequestId, ChangeRequestStatus, Tenant, TenantChangeRequest, TenantId};
+use store::Key;
+use store::layout::{self, Record};
+
+use crate::{ChangeError, Changes};
+
+/// A running change request and the tenant it holds, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub cr: TenantChangeRequest,
+    pub tenant: Tenant,
+}
+
+impl Held {
+    /// Checks that a change request read with its tenant is running and holds it.
+    pub fn check(cr: TenantChangeRequest, tenant: Option<Tenant>) -> Result<Self, ChangeError> {
+        let id = cr.id.clone();
+        let tenant = tenant.ok_or_else(|| ChangeError::Internal(format!("change request {id} names no tenant")))?;
+        if cr.status != ChangeRequestStatus::Running {
+            return Err(ChangeError::Conflict(format!("change request {id} is {}, not running", cr.status)));
+        }
+        if !cr.holds(&tenant) {
+            return Err(ChangeError::Conflict(format!("change request {id} does not hold tenant {}", tenant.id)));
+        }
+        Ok(Self { cr, tenant })
+    }
+}
+
+impl Changes {
+    async fn find<R: Record>(&self, key: &Key) -> Result<Option<R>, ChangeError> {
+        match self.table.get(key).await? {
+            Some(item) if !layout::is_tombstone(&item) => Ok(Some(R::from_item(item)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A change request; `NotFound` when there is none.
+    pub async fn change_request(&self, id: &ChangeRequestId) -> Result<TenantChangeRequest, ChangeError> {
+        self.find(&layout::change_request_key(id))
+            .await?
+            .ok_or_else(|| ChangeError::NotFound(format!("no change request {id}")))
+    }
+
+    /// A tenant; `NotFound` when there is none.
+    pub async fn tenant(&self, id: &TenantId) -> Result<Tenant, ChangeError> {
+        self.find(&layout::tenant_key(id)).await?.ok_or_else(|| ChangeError::NotFound(format!("no tenant {id}")))
+    }
+
+    /// A change request and its tenant, if the tenant is still there.
+    pub async fn read(&self, id: &ChangeRequestId) -> Result<(TenantChangeRequest, Option<Tenant>), ChangeError> {
+        let cr = self.change_request(id).await?;
+        let tenant = self.find(&layout::tenant_key(&cr.tenant_id)).await?;
+        Ok((cr, tenant))
+    }
+
+    /// The running change request `id` and the tenant it must hold.
+    pub async fn held(&self, id: &ChangeRequestId) -> Result<Held, ChangeError> {
+        let (cr, tenant) = self.read(id).await?;
+        Held::check(cr, tenant)
+    }
+
+    pub(crate) async fn release(
+        &self,
+        v: &domain::ReleaseVersion,
+    ) -> Result<Option<domain::ProductRelease>, ChangeError> {
+        self.find(&layout::release_key(v)).await
+    }
+}

@@ -1,0 +1,536 @@
+//! The core over the in-memory fakes: the registry (`MemoryTable`), Step Functions
+//! (`MemoryWorkflows`), Jenkins and SSM. Its runs on moto, through the API and the workflow,
+//! are in `tests/tests/`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{Duration, Utc};
+use domain::{
+    Actor, ChangeParams, ChangeRequestStatus, CustomerId, Operation, ReleaseVersion, Role, Source, StepStatus, Tenant,
+    TenantChangeRequest, TenantCreate, TenantName, TenantState, Text,
+};
+use engine::workflows::MemoryWorkflows;
+use engine::{ExecutionStatus, MemoryCommands, MemoryJenkins, QueuedBuild, RemoteCommands};
+use serde_json::{Value, json};
+use store::layout::{self, Record};
+use store::memory::MemoryTable;
+use store::{Cond, Item, Key, Page, Query, StoreError, Table, WriteOp};
+
+use crate::*;
+
+use Operation as Op;
+use TenantState as S;
+
+static NEXT: AtomicUsize = AtomicUsize::new(1);
+
+fn alice() -> Caller {
+    Caller::person(Actor { sub: "alice".into(), email: Some("alice@vendor.example".into()) }, Role::Admin)
+}
+fn bob() -> Caller {
+    Caller::person(Actor { sub: "bob".into(), email: None }, Role::Admin)
+}
+fn olga() -> Caller {
+    Caller::person(Actor { sub: "olga".into(), email: None }, Role::Operator)
+}
+fn reason(s: &str) -> Text {
+    Text::parse(s).unwrap()
+}
+
+/// A table that lets a test slip a write in just before the core's next transaction, as a
+/// concurrent request would.
+struct Racing {
+    inner: MemoryTable,
+    before_next_write: std::sync::Mutex<Vec<Vec<WriteOp>>>,
+    writes: AtomicUsize,
+}
+
+#[async_trait]
+impl Table for Racing {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let slipped = self.before_next_write.lock().unwrap().pop();
+        if let Some(edit) = slipped {
+            self.inner.write(edit).await?;
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(ops).await
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        self.inner.batch_put(items).await
+    }
+}
+
+struct World {
+    table: Arc<Racing>,
+    workflows: Arc<MemoryWorkflows>,
+    jenkins: Arc<MemoryJenkins>,
+    ssm: Arc<MemoryCommands>,
+    core: Changes,
+}
+
+fn world() -> World {
+    let table = Arc::new(Racing {
+        inner: MemoryTable::new(),
+        before_next_write: Default::default(),
+        writes: AtomicUsize::new(0),
+    });
+    let workflows = Arc::new(MemoryWorkflows::new());
+    let jenkins = Arc::new(MemoryJenkins::new());
+    let ssm = Arc::new(MemoryCommands::new());
+    let core =
+        Changes { table: table.clone(), workflows: workflows.clone(), jenkins: jenkins.clone(), remote: ssm.clone() };
+    World { table, workflows, jenkins, ssm, core }
+}
+
+impl World {
+    async fn put<R: Record>(&self, r: &R) {
+        self.table.inner.batch_put(vec![r.to_item().unwrap()]).await.unwrap();
+    }
+
+    async fn release(&self, version: &str) {
+        let cmd = serde_json::from_value(json!({"version": version, "components": {"webapp": version}})).unwrap();
+        let r = domain::ProductRelease::create(cmd, &alice().context(None)).unwrap();
+        self.put(&r).await;
+    }
+
+    /// A tenant resting in `state`, held by nothing, counted in the fleet.
+    async fn tenant(&self, state: TenantState) -> Tenant {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let cmd: TenantCreate = serde_json::from_value(
+            json!({"customer_id": CustomerId::generate(), "name": format!("t-{n}"), "release": "3.1.0"}),
+        )
+        .unwrap();
+        let (mut t, _) = Tenant::create(cmd, &alice().context(None));
+        t.state = state;
+        t.active_change_request_id = None;
+        self.put(&t).await;
+        let mut tx = store::Tx::<ChangeError>::new();
+        fleet::count_in_fleet(&mut tx, &[(t.state, &t.release, 1)], ChangeError::Duplicate);
+        tx.commit(self.table.as_ref()).await.unwrap();
+        t
+    }
+
+    async fn reload(&self, t: &Tenant) -> Tenant {
+        self.core.tenant(&t.id).await.unwrap()
+    }
+
+    async fn cr(&self, id: &domain::ChangeRequestId) -> TenantChangeRequest {
+        self.core.change_request(id).await.unwrap()
+    }
+
+    async fn counter(&self, state: TenantState) -> i64 {
+        let item = self.table.get(&layout::fleet_state_counter(state)).await.unwrap();
+        item.and_then(|i| i.get("count").and_then(Value::as_i64)).unwrap_or(0)
+    }
+
+    async fn request(&self, t: &Tenant, op: Operation, caller: &Caller) -> Result<TenantChangeRequest, ChangeError> {
+        self.core.create(&t.id, change(op), caller, None).await
+    }
+
+    /// Renames the tenant in a write that lands just before the core's next one.
+    fn rename_before_next_write(&self, t: &Tenant, name: &str) {
+        let mut renamed = t.clone();
+        renamed.name = TenantName::parse(name).unwrap();
+        renamed.stamp.revision += 1;
+        let op = WriteOp::put(renamed.to_item().unwrap(), Cond::Always);
+        self.table.before_next_write.lock().unwrap().push(vec![op]);
+    }
+}
+
+fn change(op: Operation) -> ChangeCreate {
+    ChangeCreate { operation: op, params: ChangeParams::default(), reason: None }
+}
+
+// --- create -------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_change_claims_its_tenant_and_starts_its_execution_named_by_its_id() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Validate, &olga()).await.unwrap();
+    assert_eq!(cr.status, ChangeRequestStatus::Running);
+    assert_eq!(cr.started_from, Some(S::Healthy));
+    assert_eq!(cr.requested_by, "olga");
+    assert_eq!(w.reload(&t).await.active_change_request_id, Some(cr.id.clone()));
+    let started = w.workflows.started();
+    let input: WorkflowInput = serde_json::from_value(started[cr.id.as_str()].clone()).unwrap();
+    assert_eq!(input, WorkflowInput::of(&cr));
+    assert_eq!(cr.execution_arn.as_deref(), Some(w.workflows.execution_arn(cr.id.as_str()).as_str()));
+
+    // One at a time; the table decides what a state allows; viewers ask for nothing.
+    let busy = w.request(&t, Op::Validate, &olga()).await.unwrap_err();
+    assert!(matches!(&busy, ChangeError::Conflict(m) if m.contains(cr.id.as_str())), "{busy:?}");
+    let suspended = w.tenant(S::Suspended).await;
+    assert!(matches!(w.request(&suspended, Op::Backup, &olga()).await, Err(ChangeError::Conflict(_))));
+    let viewer = Caller::person(Actor { sub: "v".into(), email: None }, Role::Viewer);
+    assert!(matches!(w.request(&suspended, Op::Resume, &viewer).await, Err(ChangeError::Forbidden(_))));
+}
+
+#[tokio::test]
+async fn parameters_are_checked_against_the_operation_and_the_registry() {
+    let w = world();
+    w.release("3.2.0").await;
+    let t = w.tenant(S::Healthy).await;
+    let upgrade = |release: Option<&str>| ChangeCreate {
+        operation: Op::Upgrade,
+        params: ChangeParams { release: release.map(|r| ReleaseVersion::parse(r).unwrap()), ..Default::default() },
+        reason: None,
+    };
+    for (cmd, field) in [
+        (upgrade(None), "params.release"),
+        (upgrade(Some("3.1.0")), "params.release"),
+        (upgrade(Some("9.9.9")), "params.release"),
+        (ChangeCreate { operation: Op::Validate, ..upgrade(Some("3.2.0")) }, "params.release"),
+    ] {
+        match w.core.create(&t.id, cmd, &olga(), None).await {
+            Err(ChangeError::Invalid(e)) => assert_eq!(e.field, field),
+            other => panic!("{other:?}"),
+        }
+    }
+    let maintenance = w.tenant(S::Maintenance).await;
+    match w.core.create(&maintenance.id, change(Op::Restore), &olga(), None).await {
+        Err(ChangeError::Invalid(e)) => assert_eq!(e.field, "params.backup_id"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.reload(&t).await.active_change_request_id, None, "a refused change claims nothing");
+    assert!(w.workflows.started().is_empty());
+    let cr = w.core.create(&t.id, upgrade(Some("3.2.0")), &olga(), None).await.unwrap();
+    assert_eq!(cr.target_release(), Some(ReleaseVersion::parse("3.2.0").unwrap()));
+}
+
+#[tokio::test]
+async fn a_guard_makes_a_create_happen_once() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let guard = || {
+        let key = Key::new("SLOT#nightly#2026-12-01", "SLOT");
+        Guard { write: WriteOp::put(key.to_item(), Cond::NotExists), key }
+    };
+    let first = w.core.create(&t.id, change(Op::Validate), &olga(), Some(guard())).await.unwrap();
+    w.core.finish(&first.id, &reconcile::reconciler(), Ending::Succeeded).await.unwrap();
+    let again = w.core.create(&t.id, change(Op::Validate), &olga(), Some(guard())).await;
+    assert_eq!(again.unwrap_err(), ChangeError::Duplicate);
+    assert_eq!(w.reload(&t).await.active_change_request_id, None, "the duplicate claimed nothing");
+    assert_eq!(w.workflows.started().len(), 1);
+}
+
+#[tokio::test]
+async fn when_the_workflow_cannot_start_the_change_fails_and_releases_its_tenant_and_guard() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    w.workflows.fail_starts(true);
+    let key = Key::new("IDEM#x", "IDEM");
+    let guard = Guard { write: WriteOp::put(key.to_item(), Cond::NotExists), key: key.clone() };
+    let err = w.core.create(&t.id, change(Op::Validate), &olga(), Some(guard)).await.unwrap_err();
+    assert!(matches!(err, ChangeError::Unavailable(_)));
+    let t2 = w.reload(&t).await;
+    assert_eq!((t2.state, t2.active_change_request_id), (S::Healthy, None));
+    assert_eq!(w.table.get(&key).await.unwrap(), None, "the guard is forgotten: a retry is a new request");
+    let page = w.table.query(&Query::new(Some(store::Index::Gsi1), layout::change_requests_of_tenant(&t.id))).await;
+    let crs: Vec<TenantChangeRequest> =
+        page.unwrap().items.into_iter().map(TenantChangeRequest::from_item).collect::<Result<_, _>>().unwrap();
+    assert_eq!(crs.len(), 1);
+    assert_eq!(crs[0].status, ChangeRequestStatus::Failed);
+    assert_eq!(crs[0].error.as_deref(), Some(start::NOT_STARTED));
+}
+
+#[tokio::test]
+async fn a_new_tenant_that_cannot_start_provisioning_is_broken_and_counted_so() {
+    let w = world();
+    w.release("3.1.0").await;
+    let customer = domain::Customer::create(
+        serde_json::from_value(json!({"name": "Acme", "contact_email": "a@acme.example"})).unwrap(),
+        &alice().context(None),
+    );
+    w.put(&customer).await;
+    let cmd: TenantCreate =
+        serde_json::from_value(json!({"customer_id": customer.id, "name": "acme-prod", "release": "3.1.0"})).unwrap();
+    let (tenant, prepared) = w.core.prepare_tenant(cmd.clone(), &olga()).await.unwrap();
+    assert_eq!(prepared.change_request().operation, Op::Provision);
+    w.core.submit(prepared, None).await.unwrap();
+    assert_eq!(w.reload(&tenant).await.state, S::Provisioning);
+    assert_eq!(w.counter(S::Provisioning).await, 1);
+
+    w.workflows.fail_starts(true);
+    let cmd = TenantCreate { name: TenantName::parse("acme-dr").unwrap(), ..cmd };
+    let (broken, prepared) = w.core.prepare_tenant(cmd, &olga()).await.unwrap();
+    assert!(matches!(w.core.submit(prepared, None).await, Err(ChangeError::Unavailable(_))));
+    assert_eq!(w.reload(&broken).await.state, S::Broken);
+    assert_eq!((w.counter(S::Provisioning).await, w.counter(S::Broken).await), (1, 1));
+}
+
+// --- decide -------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_second_admin_approves_and_it_starts_while_the_requester_cannot() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Terminate, &alice()).await.unwrap();
+    assert_eq!(cr.status, ChangeRequestStatus::AwaitingApproval);
+    assert!(w.workflows.started().is_empty());
+    assert!(matches!(w.core.approve(&cr.id, &alice()).await, Err(ChangeError::Forbidden(_))));
+    assert!(matches!(w.core.approve(&cr.id, &olga()).await, Err(ChangeError::Forbidden(_))));
+    let approved = w.core.approve(&cr.id, &bob()).await.unwrap();
+    assert_eq!(approved.status, ChangeRequestStatus::Running);
+    assert_eq!(approved.decided_by.as_deref(), Some("bob"));
+    assert!(w.workflows.started().contains_key(cr.id.as_str()));
+    assert!(matches!(w.core.approve(&cr.id, &bob()).await, Err(ChangeError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn reject_and_cancel_release_the_tenant_and_keep_an_edit_made_meanwhile() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Terminate, &olga()).await.unwrap();
+    assert!(matches!(
+        w.core.cancel(&cr.id, &Caller::person(Actor { sub: "eve".into(), email: None }, Role::Operator)).await,
+        Err(ChangeError::Forbidden(_))
+    ));
+    w.rename_before_next_write(&w.reload(&t).await, "renamed-meanwhile");
+    let rejected = w.core.reject(&cr.id, &bob()).await.unwrap();
+    assert_eq!(rejected.status, ChangeRequestStatus::Rejected);
+    let t2 = w.reload(&t).await;
+    assert_eq!(t2.active_change_request_id, None);
+    assert_eq!(t2.name.as_str(), "renamed-meanwhile");
+
+    let cr = w.request(&t2, Op::Terminate, &olga()).await.unwrap();
+    let cancelled = w.core.cancel(&cr.id, &olga()).await.unwrap();
+    assert_eq!(cancelled.status, ChangeRequestStatus::Cancelled);
+    assert_eq!(w.reload(&t).await.active_change_request_id, None);
+    assert!(matches!(w.core.cancel(&cr.id, &olga()).await, Err(ChangeError::Conflict(_))));
+}
+
+// --- progress and finish ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_step_and_a_finish_survive_an_edit_of_the_tenant_and_keep_it() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::EnterMaintenance, &olga()).await.unwrap();
+    let workflow = Caller::system("workflow", Source::Workflow);
+    w.rename_before_next_write(&w.reload(&t).await, "edited-during-step");
+    let writes = w.table.writes.load(Ordering::SeqCst);
+    let answer = w
+        .core
+        .advance(&cr.id, &workflow, |held| {
+            let mut cr = held.cr.clone();
+            cr.record_step("state Maintenance", StepStatus::Succeeded, None, None, Utc::now());
+            Ok(Advance::Write { cr, state: Some(S::Maintenance), answer: 7 })
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer, 7);
+    assert_eq!(w.table.writes.load(Ordering::SeqCst), writes + 2, "the lost write was read again and retried");
+    let t2 = w.reload(&t).await;
+    assert_eq!((t2.state, t2.name.as_str()), (S::Maintenance, "edited-during-step"));
+    assert_eq!((w.counter(S::Healthy).await, w.counter(S::Maintenance).await), (0, 1));
+
+    w.rename_before_next_write(&t2, "edited-during-finish");
+    let done = w.core.finish(&cr.id, &workflow, Ending::Succeeded).await.unwrap();
+    assert_eq!(done, Finished { status: ChangeRequestStatus::Succeeded, state: S::Maintenance });
+    let t3 = w.reload(&t).await;
+    assert_eq!((t3.active_change_request_id.clone(), t3.name.as_str()), (None, "edited-during-finish"));
+    // Finishing again answers as it ended and writes nothing.
+    let again = w.core.finish(&cr.id, &workflow, Ending::Failed { error: "late".into() }).await.unwrap();
+    assert_eq!(again.status, ChangeRequestStatus::Succeeded);
+    assert_eq!(w.reload(&t).await, t3);
+}
+
+#[tokio::test]
+async fn a_failed_change_ends_where_the_table_says_with_its_reason() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Validate, &olga()).await.unwrap();
+    let done =
+        w.core.finish(&cr.id, &reconcile::reconciler(), Ending::Failed { error: "suite api failed".into() }).await;
+    assert_eq!(done.unwrap(), Finished { status: ChangeRequestStatus::Failed, state: S::Broken });
+    let cr = w.cr(&cr.id).await;
+    assert_eq!(cr.error.as_deref(), Some("suite api failed"));
+    assert_eq!(cr.steps.last().map(|s| s.status), Some(StepStatus::Failed));
+}
+
+// --- abort --------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn abort_stops_the_execution_and_the_running_build_and_ends_cancelled_with_who_and_why() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Backup, &olga()).await.unwrap();
+    let workflow = Caller::system("workflow", Source::Workflow);
+    let build = QueuedBuild::queued("backup-tenant", "http://jenkins/queue/item/7/");
+    w.core
+        .advance(&cr.id, &workflow, |held| {
+            let mut cr = held.cr.clone();
+            cr.record_step(
+                "jenkins backup-tenant",
+                StepStatus::Running,
+                Some(json!({"build": build})),
+                None,
+                Utc::now(),
+            );
+            Ok(Advance::Write { cr, state: None, answer: () })
+        })
+        .await
+        .unwrap();
+
+    assert!(matches!(w.core.abort(&cr.id, &olga(), reason("wrong tenant")).await, Err(ChangeError::Forbidden(_))));
+    let aborted = w.core.abort(&cr.id, &bob(), reason("wrong tenant")).await.unwrap();
+    assert_eq!(aborted.status, ChangeRequestStatus::Cancelled);
+    assert_eq!(aborted.aborted_by.as_deref(), Some("bob"));
+    assert_eq!(aborted.abort_reason.as_ref().map(Text::as_str), Some("wrong tenant"));
+    assert_eq!(w.workflows.status(cr.id.as_str()).await.unwrap(), Some(ExecutionStatus::Aborted));
+    assert_eq!(w.jenkins.stops(), vec![build.clone()]);
+    let t2 = w.reload(&t).await;
+    // A failed backup leaves the tenant as it started.
+    assert_eq!((t2.state, t2.active_change_request_id), (S::Healthy, None));
+    assert!(matches!(w.core.abort(&cr.id, &bob(), reason("again")).await, Err(ChangeError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn abort_of_a_running_ssm_step_cancels_the_command_and_of_an_unstarted_one_closes_it() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Suspend, &olga()).await.unwrap();
+    w.core
+        .advance(&cr.id, &Caller::system("workflow", Source::Workflow), |held| {
+            let mut cr = held.cr.clone();
+            let detail = json!({"command_id": "cmd-1", "instance_ids": ["i-1"]});
+            cr.record_step("ansible suspend-access", StepStatus::Running, Some(detail), None, Utc::now());
+            Ok(Advance::Write { cr, state: None, answer: () })
+        })
+        .await
+        .unwrap();
+    w.core.abort(&cr.id, &bob(), reason("customer called back")).await.unwrap();
+    assert_eq!(w.ssm.cancels(), vec!["cmd-1".to_owned()]);
+
+    let t = w.tenant(S::Healthy).await;
+    let waiting = w.request(&t, Op::Terminate, &olga()).await.unwrap();
+    let closed = w.core.abort(&waiting.id, &bob(), reason("not today")).await.unwrap();
+    assert_eq!(closed.status, ChangeRequestStatus::Cancelled);
+    assert_eq!(w.reload(&t).await.active_change_request_id, None);
+}
+
+// --- reconcile ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn each_kind_of_execution_end_finishes_a_running_change_failed_and_stops_its_work() {
+    for (status, words) in [
+        (ExecutionStatus::TimedOut, "deadline"),
+        (ExecutionStatus::Failed, "failed"),
+        (ExecutionStatus::Aborted, "aborted outside"),
+    ] {
+        let w = world();
+        let t = w.tenant(S::Healthy).await;
+        let cr = w.request(&t, Op::Validate, &olga()).await.unwrap();
+        let build = QueuedBuild::queued("health-api", "http://j/queue/item/1/");
+        w.core
+            .advance(&cr.id, &Caller::system("workflow", Source::Workflow), |held| {
+                let mut cr = held.cr.clone();
+                cr.record_step(
+                    "health suite api",
+                    StepStatus::Running,
+                    Some(json!({"build": build})),
+                    None,
+                    Utc::now(),
+                );
+                Ok(Advance::Write { cr, state: Some(S::InTesting), answer: () })
+            })
+            .await
+            .unwrap();
+        w.workflows.end(cr.id.as_str(), status);
+        let r = w.core.reconcile(cr.id.as_str(), status, Some("States.Timeout")).await.unwrap();
+        assert_eq!(r, Reconciled::Finished(Finished { status: ChangeRequestStatus::Failed, state: S::Broken }));
+        let cr = w.cr(&cr.id).await;
+        assert!(cr.error.as_deref().unwrap().contains(words), "{status:?}: {:?}", cr.error);
+        assert_eq!(w.jenkins.stops(), vec![build]);
+        assert_eq!(w.reload(&t).await.active_change_request_id, None);
+        assert_eq!(w.counter(S::InTesting).await, 0);
+        // The event delivered twice changes nothing more.
+        let again = w.core.reconcile(cr.id.as_str(), status, None).await.unwrap();
+        assert_eq!(again, Reconciled::AlreadyEnded { status: ChangeRequestStatus::Failed });
+    }
+}
+
+#[tokio::test]
+async fn the_end_of_an_execution_that_finished_its_change_or_is_not_one_changes_nothing() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Validate, &olga()).await.unwrap();
+    w.core.finish(&cr.id, &Caller::system("workflow", Source::Workflow), Ending::Succeeded).await.unwrap();
+    let r = w.core.reconcile(cr.id.as_str(), ExecutionStatus::Failed, None).await.unwrap();
+    assert_eq!(r, Reconciled::AlreadyEnded { status: ChangeRequestStatus::Succeeded });
+    assert_eq!(w.core.reconcile("rollout-7", ExecutionStatus::Failed, None).await.unwrap(), Reconciled::NotAChange);
+    assert_eq!(w.reload(&t).await.state, S::Healthy);
+}
+
+#[tokio::test]
+async fn the_sweep_finishes_running_changes_with_no_live_execution_after_a_grace() {
+    let w = world();
+    let healthy = w.tenant(S::Healthy).await;
+    let live = w.request(&healthy, Op::Validate, &olga()).await.unwrap();
+    let ended = w.request(&w.tenant(S::Healthy).await, Op::Validate, &olga()).await.unwrap();
+    w.workflows.end(ended.id.as_str(), ExecutionStatus::Failed);
+    let never = w.tenant(S::Healthy).await;
+    // A crash between the claim and StartExecution: committed, never started.
+    w.workflows.fail_starts(true);
+    let prepared = w.core.prepare(&never.id, change(Op::Validate), &olga()).await.unwrap();
+    let orphan_id = prepared.change_request().id.clone();
+    let (ops, _) = prepared_parts(prepared);
+    w.table.write(ops).await.unwrap();
+    w.workflows.fail_starts(false);
+    let waiting = w.request(&w.tenant(S::Healthy).await, Op::Terminate, &olga()).await.unwrap();
+
+    let soon = w.core.sweep(Utc::now(), Duration::minutes(5)).await.unwrap();
+    assert_eq!((soon.examined, soon.finished.len()), (4, 0), "within the grace nothing is touched");
+    let later = w.core.sweep(Utc::now() + Duration::minutes(10), Duration::minutes(5)).await.unwrap();
+    let mut finished = later.finished.clone();
+    finished.sort();
+    let mut want = vec![ended.id.clone(), orphan_id.clone()];
+    want.sort();
+    assert_eq!(finished, want);
+    assert!(w.cr(&orphan_id).await.error.unwrap().contains("never started"));
+    assert_eq!(w.reload(&never).await.active_change_request_id, None);
+    assert_eq!(w.cr(&live.id).await.status, ChangeRequestStatus::Running);
+    assert_eq!(w.cr(&waiting.id).await.status, ChangeRequestStatus::AwaitingApproval);
+    // Ended ones leave the index of active change requests.
+    let again = w.core.sweep(Utc::now() + Duration::minutes(10), Duration::minutes(5)).await.unwrap();
+    assert_eq!((again.examined, again.finished.len()), (2, 0));
+}
+
+fn prepared_parts(p: Prepared) -> (Vec<WriteOp>, Vec<ChangeError>) {
+    p.into_tx().into_parts()
+}
+
+#[tokio::test]
+async fn an_abort_finds_and_stops_the_command_of_a_step_that_recorded_only_its_intent() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let cr = w.request(&t, Op::Suspend, &olga()).await.unwrap();
+    let comment = format!("{}-0", cr.id);
+    // The command was sent, its answer lost: only the intent is on the change request.
+    w.ssm.lose_send_answers(1);
+    assert!(w.ssm.send(&["i-1".to_owned()], "suspend-access", &comment, 600).await.is_err());
+    w.core
+        .advance(&cr.id, &Caller::system("workflow", Source::Workflow), |held| {
+            let mut cr = held.cr.clone();
+            let intent = json!({"playbook": "suspend-access", "step_id": comment, "instance_ids": ["i-1"]});
+            cr.record_step("ansible suspend-access", StepStatus::Running, Some(intent), None, Utc::now());
+            Ok(Advance::Write { cr, state: None, answer: () })
+        })
+        .await
+        .unwrap();
+    w.core.abort(&cr.id, &bob(), reason("hold on")).await.unwrap();
+    let sent = w.ssm.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(w.ssm.cancels(), vec![sent[0].command_id.clone()]);
+}

@@ -1,0 +1,60 @@
+//! The steps a change request's execution runs, one at a time: work on the tenant (a Jenkins
+//! job, an allow-listed Ansible playbook over SSM), the states of its plan, the health suites.
+//! The change request stores them at `begin`; every later task runs what was stored.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{JobName, TenantState};
+
+/// One step of a change request's workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// A job of the SaaS Jenkins; `suite` is set when it is a health-baseline suite.
+    Jenkins {
+        name: String,
+        job: JobName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        suite: Option<String>,
+        poll_seconds: u64,
+        timeout_seconds: u64,
+    },
+    /// An allow-listed playbook of the project's SSM document on the tenant's EC2s.
+    Ssm { name: String, playbook: JobName, poll_seconds: u64, timeout_seconds: u64 },
+    /// Move the tenant to a state of the plan.
+    Transition { name: String, to: TenantState },
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Jenkins { name, .. } | Self::Ssm { name, .. } | Self::Transition { name, .. } => name,
+        }
+    }
+
+    /// The longest it may run (a transition is one write).
+    pub fn timeout_seconds(&self) -> u64 {
+        match self {
+            Self::Jenkins { timeout_seconds, .. } | Self::Ssm { timeout_seconds, .. } => *timeout_seconds,
+            Self::Transition { .. } => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_travel_as_tagged_json_and_refuse_a_job_that_is_not_an_identifier() {
+        let s = Step::Transition { name: "state InTesting".into(), to: TenantState::InTesting };
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "transition", "name": "state InTesting", "to": "InTesting"}));
+        assert_eq!(serde_json::from_value::<Step>(json).unwrap(), s);
+        let shell = serde_json::json!({"kind": "ssm", "name": "x", "playbook": "a; rm -rf /", "poll_seconds": 1, "timeout_seconds": 1});
+        assert!(serde_json::from_value::<Step>(shell).is_err());
+        let path = serde_json::json!({"kind": "jenkins", "name": "x", "job": "../admin", "poll_seconds": 1, "timeout_seconds": 9});
+        assert!(serde_json::from_value::<Step>(path).is_err());
+    }
+}
