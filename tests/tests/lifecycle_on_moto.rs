@@ -485,3 +485,51 @@ async fn a_release_names_its_own_health_suites() {
         .body;
     assert_eq!(runs["items"][0]["suites"][0]["suite"], "db-integrity");
 }
+
+use domain::Operation as Op;
+
+#[tokio::test]
+async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy_then_succeeds() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-built").await;
+    let resources = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/resources"), None).await.body;
+    let arns: Vec<&str> = resources["items"].as_array().unwrap().iter().map(|r| r["arn"].as_str().unwrap()).collect();
+    assert_eq!(arns.len(), 3, "{resources}");
+    assert!(arns.iter().any(|a| a.starts_with("arn:aws:ec2:") && a.contains(":instance/i-")), "{arns:?}");
+    assert!(arns.contains(&"arn:aws:s3:::acme-built-data"));
+    let configs = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/configs"), None).await.body;
+    let by_key =
+        |k: &str| configs["items"].as_array().unwrap().iter().find(|c| c["key"] == k).cloned().unwrap_or_default();
+    assert_eq!(by_key("webapp.url")["value"], "https://acme-built.tenants.example");
+    assert_eq!(by_key("db.password")["secret_ref"], "ssm:/tenants/acme-built/db_password");
+    assert!(by_key("db.password").get("value").is_none());
+
+    // Each on a tenant of its own, all at once.
+    let runs = domain::lifecycle::allowed_operations(domain::TenantState::Healthy).into_iter().map(|op| {
+        let api = &api;
+        async move {
+            let name = format!("ops-{}", op.as_str().replace('_', "-"));
+            let id = healthy_tenant(api, &name).await;
+            let body = match op {
+                domain::Operation::Upgrade => json!({"operation": op, "params": {"release": "3.2.0"}}),
+                _ => json!({"operation": op}),
+            };
+            let mut cr = request(api, &id, "operator", body).await;
+            if cr["status"] == "awaiting_approval" {
+                let path = format!("/v1/change-requests/{}/approve", cr["id"].as_str().unwrap());
+                let r = api.call("admin", Method::POST, &path, None).await;
+                assert_eq!(r.status, StatusCode::ACCEPTED, "{op}: {}", r.body);
+                cr = r.body;
+            }
+            (op, api.settled(cr["id"].as_str().unwrap()).await)
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    let ran: Vec<domain::Operation> = results.iter().map(|(op, _)| *op).collect();
+    for needed in [Op::EnterMaintenance, Op::Suspend, Op::RotateWebappPassword, Op::Backup, Op::Terminate] {
+        assert!(ran.contains(&needed), "{needed} is among the operations from Healthy: {ran:?}");
+    }
+    for (op, done) in results {
+        assert_eq!(done["status"], "succeeded", "{op} on a tenant the API provisioned: {done}");
+    }
+}

@@ -2255,3 +2255,43 @@ async fn a_build_triggered_just_before_an_abort_landed_is_stopped_by_the_start_t
         "nothing would follow that build: the start that queued it stopped it"
     );
 }
+
+#[tokio::test]
+async fn a_provision_reports_what_it_built_and_the_finish_makes_it_the_tenants() {
+    let w = world();
+    w.release("3.1.0", &[("webapp", "3.1.0")]).await;
+    let ec2 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0cccccccccccccccc";
+    w.jenkins.set_report(
+        "provision-tenant",
+        json!({"resources": [{"arn": ec2, "name": "app"}], "configs": {"webapp.url": {"value": "https://x.example"}}}),
+    );
+    let (t, cr) = w.created("3.1.0", false).await;
+    let done = drive(&w, &cr.id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let step = recorded(&w.cr_now(&cr.id).await, "jenkins provision-tenant").clone();
+    assert_eq!(step.detail.unwrap()["report"]["resources"][0]["arn"], ec2);
+    let q = Query::new(None, layout::tenant_partition(&t.id)).prefix(layout::RESOURCE_LINK_PREFIX);
+    let links = w.table.query(&q).await.unwrap().items;
+    assert_eq!(links.iter().map(|i| i["arn"].clone()).collect::<Vec<_>>(), vec![json!(ec2)]);
+    // Its EC2 instance is what an SSM step now runs on.
+    let mut t = w.tenant_now(&t.id).await;
+    let m = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;
+    assert_eq!(drive(&w, &m.id).await["status"], "succeeded");
+    assert_eq!(w.ssm.sent()[0].instance_ids, vec!["i-0cccccccccccccccc".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_report_that_does_not_read_fails_the_step_and_never_echoes_a_secret() {
+    let w = world();
+    w.release("3.1.0", &[("webapp", "3.1.0")]).await;
+    w.jenkins.set_report("provision-tenant", json!({"configs": {"db.password": {"value": "hunter2"}}}));
+    let (t, cr) = w.created("3.1.0", false).await;
+    let done = drive(&w, &cr.id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let after = w.cr_now(&cr.id).await;
+    let step = recorded(&after, "jenkins provision-tenant");
+    assert_eq!(step.status, StepStatus::Failed);
+    assert!(step.error.as_deref().unwrap().contains("portal/report.json"), "{:?}", step.error);
+    assert!(!serde_json::to_string(&after).unwrap().contains("hunter2"), "the value is never stored");
+    assert_eq!(w.tenant_now(&t.id).await.state, S::Broken);
+}

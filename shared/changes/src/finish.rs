@@ -131,6 +131,7 @@ impl Changes {
         if let Some(run) = health_run(&cr, &tenant, &ctx) {
             tx.put(&run, Cond::NotExists, raced())?;
         }
+        tx.extend(self.built_writes(held, &ctx).await?);
         Ok((tx, cr.status, tenant.state))
     }
 

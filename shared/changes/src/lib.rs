@@ -8,9 +8,11 @@
 //! - [`decide`]: approve, reject, cancel; [`abort`]: stop a running one.
 //! - [`progress`]: record a step, move the tenant through its plan; [`finish`]: end it.
 //! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
+//! - [`built`]: what its jobs reported they built and set, recorded when it finishes.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
 
 pub mod abort;
+pub mod built;
 pub mod caller;
 pub mod create;
 pub mod decide;

@@ -534,3 +534,84 @@ async fn an_abort_finds_and_stops_the_command_of_a_step_that_recorded_only_its_i
     assert_eq!(sent.len(), 1);
     assert_eq!(w.ssm.cancels(), vec![sent[0].command_id.clone()]);
 }
+
+// --- what the jobs built -------------------------------------------------------------------------
+
+async fn record_report(w: &World, cr: &TenantChangeRequest, report: Value) {
+    w.core
+        .advance(&cr.id, &Caller::system("workflow", Source::Workflow), |held| {
+            let mut cr = held.cr.clone();
+            let detail = json!({"job": "provision-tenant", "report": report});
+            cr.record_step("jenkins provision-tenant", StepStatus::Succeeded, Some(detail), None, Utc::now());
+            Ok(Advance::Write { cr, state: None, answer: () })
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_finish_records_the_resources_and_configs_its_jobs_reported_sharing_a_registered_arn() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    // The shared cluster is registered already, by another tenant.
+    let other = w.tenant(S::Healthy).await;
+    let shared = "arn:aws:rds:us-east-1:123456789012:cluster:shared";
+    let cmd = domain::ResourceCreate {
+        arn: domain::Arn::parse(shared).unwrap(),
+        name: None,
+        description: None,
+        tenant_ids: [other.id.clone()].into(),
+    };
+    let cluster = domain::TenantAwsResource::create(cmd, &alice().context(None)).unwrap();
+    w.put(&cluster).await;
+    w.table
+        .inner
+        .batch_put(vec![layout::guard_item(layout::arn_guard(&cluster.arn), cluster.id.as_str())])
+        .await
+        .unwrap();
+
+    let cr = w.request(&t, Op::Validate, &olga()).await.unwrap();
+    record_report(
+        &w,
+        &cr,
+        json!({
+            "resources": [
+                {"arn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0aaaaaaaaaaaaaaaa", "name": "app"},
+                {"arn": shared},
+                {"arn": shared}
+            ],
+            "configs": {"webapp.url": {"value": "https://t.example"}, "db.password": {"secret_ref": "ssm:/t/db"}}
+        }),
+    )
+    .await;
+    // Recorded whatever the outcome: a failed change still built what it built.
+    w.core.finish(&cr.id, &reconcile::reconciler(), Ending::Failed { error: "suite failed".into() }).await.unwrap();
+
+    let q = Query::new(None, layout::tenant_partition(&t.id)).prefix(layout::RESOURCE_LINK_PREFIX);
+    let links: Vec<String> =
+        w.table.query(&q).await.unwrap().items.iter().map(|i| i["arn"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(links.contains(&shared.to_owned()));
+    let cluster_now =
+        domain::TenantAwsResource::from_item(w.table.get(&layout::resource_key(&cluster.id)).await.unwrap().unwrap())
+            .unwrap();
+    assert_eq!(
+        cluster_now.tenant_ids,
+        [other.id.clone(), t.id.clone()].into(),
+        "the tenant joined the registered cluster"
+    );
+    let url = w
+        .table
+        .get(&layout::config_key(&t.id, &domain::ConfigKey::parse("webapp.url").unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(url["value"], "https://t.example");
+    let pwd = w
+        .table
+        .get(&layout::config_key(&t.id, &domain::ConfigKey::parse("db.password").unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((pwd["secret_ref"].as_str(), pwd.get("value")), (Some("ssm:/t/db"), None));
+}

@@ -206,6 +206,9 @@ struct FakeState {
     /// The root URL of absolute URLs; set by `serve`, else from the request's `Host`.
     root_url: Option<String>,
     callbacks: Vec<CallbackRecord>,
+    /// Per job, the template of the report its finished builds archive as
+    /// [`REPORT_ARTIFACT`] (see [`FakeJenkins::set_report`]).
+    reports: HashMap<String, Value>,
 }
 
 struct Item {
@@ -235,6 +238,7 @@ impl FakeJenkins {
             next_number: HashMap::new(),
             root_url: None,
             callbacks: Vec::new(),
+            reports: HashMap::new(),
         };
         Self { shared: Arc::new(Shared { state: Mutex::new(state), http }) }
     }
@@ -272,6 +276,7 @@ impl FakeJenkins {
             .route("/job/{job}/{number}/api/json", get(build_json))
             .route("/job/{job}/{number}/consoleText", get(console_text))
             .route("/job/{job}/{number}/stop", post(stop_build))
+            .route("/job/{job}/{number}/artifact/{*path}", get(artifact))
             .route("/queue/api/json", get(queue_json))
             .route("/queue/item/{id}/api/json", get(queue_item_json))
             .route("/queue/cancelItem", post(cancel_item))
@@ -283,6 +288,7 @@ impl FakeJenkins {
                 "/__admin/jobs/{job}",
                 put(admin_put_job).patch(admin_patch_job).get(admin_get_job).delete(admin_delete_job),
             )
+            .route("/__admin/reports/{job}", put(admin_put_report))
             .route("/__admin/builds", get(admin_builds).delete(admin_clear_builds))
             .route("/__admin/settings", get(admin_get_settings).put(admin_put_settings))
             .route("/__admin/crumb/rotate", post(admin_rotate_crumb))
@@ -340,6 +346,13 @@ impl FakeJenkins {
     }
 
     /// Every build triggered, in order.
+    /// What finished builds of `job` archive as [`REPORT_ARTIFACT`]: `template`, with every
+    /// `${NAME}` in its strings replaced by the build's parameter `NAME`, and `${INSTANCE_ID}`,
+    /// `${BUILD_NUMBER}` by an EC2 instance id and the number of that build.
+    pub fn set_report(&self, job: &str, template: Value) {
+        self.state().reports.insert(job.to_owned(), template);
+    }
+
     pub fn builds(&self) -> Vec<FakeBuild> {
         self.state().items.iter().map(|i| i.build.clone()).collect()
     }
@@ -1118,6 +1131,85 @@ async fn admin_rotate_crumb(State(fake): State<FakeJenkins>) -> Response {
 
 async fn admin_callbacks(State(fake): State<FakeJenkins>) -> Response {
     axum::Json(fake.callbacks()).into_response()
+}
+
+/// The artifact a job archives to say what it built and set (the engine reads it).
+pub const REPORT_ARTIFACT: &str = engine::jenkins::REPORT_ARTIFACT;
+
+/// What the stand-in's `provision-tenant` reports it built, as the vendor's job would: an EC2
+/// instance, a database and a bucket named after the tenant, the web app's URL and a reference
+/// to the database password it stored in SSM.
+pub fn provision_report() -> Value {
+    json!({
+        "resources": [
+            {"arn": "arn:aws:ec2:us-east-1:123456789012:instance/${INSTANCE_ID}", "name": "${TENANT_NAME} app server"},
+            {"arn": "arn:aws:rds:us-east-1:123456789012:db:${TENANT_NAME}", "name": "${TENANT_NAME} database"},
+            {"arn": "arn:aws:s3:::${TENANT_NAME}-data", "name": "${TENANT_NAME} data bucket"}
+        ],
+        "configs": {
+            "webapp.url": {"value": "https://${TENANT_NAME}.tenants.example"},
+            "db.password": {"secret_ref": "ssm:/tenants/${TENANT_NAME}/db_password"}
+        }
+    })
+}
+
+/// `template` with its `${NAME}` placeholders filled from `vars`.
+fn render(template: &Value, vars: &BTreeMap<String, String>) -> Value {
+    match template {
+        Value::String(s) => {
+            let mut out = s.clone();
+            for (k, v) in vars {
+                out = out.replace(&format!("${{{k}}}"), v);
+            }
+            Value::String(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|v| render(v, vars)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (render_key(k, vars), render(v, vars))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn render_key(key: &str, vars: &BTreeMap<String, String>) -> String {
+    match render(&Value::String(key.to_owned()), vars) {
+        Value::String(s) => s,
+        _ => key.to_owned(),
+    }
+}
+
+async fn artifact(
+    State(fake): State<FakeJenkins>,
+    Path((job, number, path)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let s = fake.state();
+    if let Err(r) = check_auth(&s, &headers) {
+        return *r;
+    }
+    let number: Option<u64> = number.parse().ok();
+    let Some(item) = s.items.iter().find(|i| i.build.job == job && number.is_some() && i.build.number == number) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // Jenkins archives a build's artifacts when it ends; a report is written by a build that worked.
+    let (Some(template), true, Some("SUCCESS")) =
+        (s.reports.get(&job), path == REPORT_ARTIFACT, item.build.result.as_deref())
+    else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let mut vars = item.build.params.clone();
+    let n = item.build.number.unwrap_or_default();
+    vars.insert("BUILD_NUMBER".into(), n.to_string());
+    vars.insert("INSTANCE_ID".into(), format!("i-{:017x}", (item.build.queue_id << 20) ^ n ^ 0x0a11_ce00));
+    axum::Json(render(template, &vars)).into_response()
+}
+
+async fn admin_put_report(State(fake): State<FakeJenkins>, Path(job): Path<String>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(template) => {
+            fake.set_report(&job, template.clone());
+            axum::Json(template).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &format!("the report template is not JSON: {e}")),
+    }
 }
 
 #[cfg(test)]

@@ -458,3 +458,28 @@ async fn stop_finds_a_build_whose_queue_item_jenkins_forgot() {
         BuildStatus::done(format!("{base}/job/upgrade-tenant/1/"), BuildResult::Aborted)
     );
 }
+
+#[tokio::test]
+async fn a_finished_build_archives_its_report_rendered_from_its_parameters_and_others_have_none() {
+    let (fake, base) = fake().await;
+    fake.set_job("provision-tenant", JobBehaviour::new(FakeOutcome::Success));
+    fake.set_report("provision-tenant", devstack::fake_jenkins::provision_report());
+    fake.set_job("backup-tenant", JobBehaviour::new(FakeOutcome::Success));
+    let j = client(&base);
+    let build = j.trigger("provision-tenant", &params(&[("TENANT_NAME", "acme-prod")])).await.unwrap();
+    let Some(BuildStatus::Done { url, .. }) = follow(&j, &build, Duration::from_secs(5)).await.pop() else {
+        panic!("the build did not finish");
+    };
+    let report = j.report(&url).await.unwrap().expect("a report");
+    let parsed = domain::WorkReport::parse(report.clone()).expect("the report reads as the engine reads it");
+    assert_eq!(parsed.resources.len(), 3);
+    assert!(parsed.resources[0].arn.ec2_instance_id().is_some_and(|i| i.len() == 19), "{report}");
+    assert_eq!(report["configs"]["webapp.url"]["value"], "https://acme-prod.tenants.example");
+    // A job with no report, and a URL outside the Jenkins, answer none / are refused.
+    let other = j.trigger("backup-tenant", &params(&[])).await.unwrap();
+    let Some(BuildStatus::Done { url, .. }) = follow(&j, &other, Duration::from_secs(5)).await.pop() else {
+        panic!("the build did not finish");
+    };
+    assert_eq!(j.report(&url).await.unwrap(), None);
+    assert!(matches!(j.report("http://elsewhere.example/job/x/1/").await, Err(JenkinsError::Refused(_))));
+}

@@ -11,7 +11,8 @@ use changes::Held;
 use changes::work::{RunningWork, work_of};
 use chrono::Utc;
 use domain::lifecycle::Step;
-use domain::{ChangeRequestId, StepStatus};
+use domain::{ChangeRequestId, StepStatus, WorkReport};
+use engine::jenkins::REPORT_ARTIFACT;
 use engine::{BuildResult, BuildStatus, QueuedBuild};
 use serde_json::{Value, json};
 
@@ -129,8 +130,20 @@ pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: Build
             return Err(timeout);
         }
     };
-    let detail = json!({ "job": job, "build_url": url, "console_url": console, "result": result, "suite": suite });
+    let mut detail = json!({ "job": job, "build_url": url, "console_url": console, "result": result, "suite": suite });
     if result == BuildResult::Success {
+        // The work of an operation (not a health suite) may report what it built and set.
+        if suite.is_none() {
+            match deps.changes.jenkins.report(&url).await?.map(WorkReport::parse) {
+                Some(Ok(report)) => detail["report"] = report.to_json(),
+                Some(Err(e)) => {
+                    let msg = format!("jenkins job {job} succeeded but its {REPORT_ARTIFACT} does not read: {e}");
+                    record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
+                    return Err(TaskError::JenkinsFailed(msg));
+                }
+                None => {}
+            }
+        }
         record(deps, id, &name, StepStatus::Succeeded, Some(detail), None).await?;
         return answer(&BuildTicket { done: true, ..ticket });
     }

@@ -13,6 +13,7 @@ mod release;
 mod stamp;
 mod tenant;
 mod tenant_config;
+mod work_report;
 
 pub use aws_resource::*;
 pub use change_request::*;
@@ -25,3 +26,4 @@ pub use release::*;
 pub use stamp::*;
 pub use tenant::*;
 pub use tenant_config::*;
+pub use work_report::*;

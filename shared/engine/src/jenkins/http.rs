@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{BuildResult, BuildStatus, Jenkins, JenkinsError, QueuedBuild, STEP_ID_PARAM};
+use super::{BuildResult, BuildStatus, Jenkins, JenkinsError, QueuedBuild, REPORT_ARTIFACT, STEP_ID_PARAM};
 
 /// What can go wrong building an [`HttpJenkins`]. No message ever contains the token or the
 /// secret it came from.
@@ -407,6 +407,25 @@ impl Jenkins for HttpJenkins {
                 Ok(QueuedBuild::queued(job, queue_url))
             }
             StatusCode::NOT_FOUND => Err(JenkinsError::NoSuchJob(job.to_owned())),
+            s => Err(by_status(s, &resp, what)),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn report(&self, build_url: &str) -> Result<Option<serde_json::Value>, JenkinsError> {
+        let what = "build report";
+        let build = self.under_base(Some(build_url), || {
+            Err(JenkinsError::Refused(format!("{build_url} is not a build of the jenkins at {}", self.base)))
+        })?;
+        let url = if build.ends_with('/') {
+            format!("{build}artifact/{REPORT_ARTIFACT}")
+        } else {
+            format!("{build}/artifact/{REPORT_ARTIFACT}")
+        };
+        let resp = self.get(&url, what).await?;
+        match resp.status() {
+            s if s.is_success() => Self::read_json(resp, what).await.map(Some),
+            StatusCode::NOT_FOUND => Ok(None),
             s => Err(by_status(s, &resp, what)),
         }
     }

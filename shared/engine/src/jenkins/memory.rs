@@ -80,6 +80,7 @@ struct MemoryJenkinsState {
     lost_trigger_answers: u32,
     builds: Vec<MemoryBuild>,
     stops: Vec<QueuedBuild>,
+    reports: HashMap<String, serde_json::Value>,
 }
 
 struct MemoryBuild {
@@ -168,6 +169,13 @@ impl MemoryJenkins {
         self.state.lock().map(|s| s.builds.iter().map(|b| b.triggered.clone()).collect()).unwrap_or_default()
     }
 
+    /// What finished builds of `job` answer to [`Jenkins::report`].
+    pub fn set_report(&self, job: &str, report: serde_json::Value) {
+        if let Ok(mut s) = self.state.lock() {
+            s.reports.insert(job.to_owned(), report);
+        }
+    }
+
     /// Every build `stop` was called with, in order (a no-op stop of a finished build included).
     pub fn stops(&self) -> Vec<QueuedBuild> {
         self.state.lock().map(|s| s.stops.clone()).unwrap_or_default()
@@ -193,6 +201,12 @@ fn no_such_item(build: &QueuedBuild) -> JenkinsError {
 
 #[async_trait]
 impl Jenkins for MemoryJenkins {
+    async fn report(&self, build_url: &str) -> Result<Option<serde_json::Value>, JenkinsError> {
+        let s = self.lock()?;
+        let job = build_url.strip_prefix(&format!("{MEMORY_BASE}/job/")).and_then(|rest| rest.split('/').next());
+        Ok(job.and_then(|j| s.reports.get(j)).cloned())
+    }
+
     async fn trigger(&self, job: &str, params: &BTreeMap<String, String>) -> Result<QueuedBuild, JenkinsError> {
         let mut s = self.lock()?;
         let script = match s.scripts.get(job) {

@@ -98,6 +98,10 @@ pub fn console_url(build_url: &str) -> String {
     if build_url.ends_with('/') { format!("{build_url}consoleText") } else { format!("{build_url}/consoleText") }
 }
 
+/// The artifact a job archives to say what it built and set (the EC2 instances, databases and
+/// buckets it made, as ARNs, and the configs it set): see `domain::WorkReport`.
+pub const REPORT_ARTIFACT: &str = "portal/report.json";
+
 #[async_trait]
 pub trait Jenkins: Send + Sync {
     /// `POST /job/<job>/buildWithParameters`; answers the queue item to follow.
@@ -112,6 +116,9 @@ pub trait Jenkins: Send + Sync {
     /// Stops it: cancels the queue item (`/queue/cancelItem?id=N`) while queued, or
     /// `POST /job/<job>/<n>/stop` once it runs. A build already finished, or gone, is `Ok(())`.
     async fn stop(&self, build: &QueuedBuild) -> Result<(), JenkinsError>;
+    /// The [`REPORT_ARTIFACT`] the finished build at `build_url` archived, as JSON; `None` when
+    /// it archived none (`GET <build_url>artifact/portal/report.json` answers 404).
+    async fn report(&self, build_url: &str) -> Result<Option<serde_json::Value>, JenkinsError>;
 }
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ impl Jenkins for SecretJenkins {
     async fn stop(&self, build: &QueuedBuild) -> Result<(), JenkinsError> {
         self.client().await?.stop(build).await
     }
+
+    async fn report(&self, build_url: &str) -> Result<Option<serde_json::Value>, JenkinsError> {
+        self.client().await?.report(build_url).await
+    }
 }
 
 /// For a function wired without Jenkins: every call is refused as unavailable.
@@ -82,6 +86,9 @@ impl Jenkins for NoJenkins {
         Err(none())
     }
     async fn stop(&self, _: &QueuedBuild) -> Result<(), JenkinsError> {
+        Err(none())
+    }
+    async fn report(&self, _: &str) -> Result<Option<serde_json::Value>, JenkinsError> {
         Err(none())
     }
 }
