@@ -98,9 +98,7 @@ async fn a_new_tenant_is_provisioned_tested_and_healthy() {
         (summary["by_state"]["Healthy"].as_i64(), summary["by_state"]["Provisioning"].as_i64()),
         (Some(1), Some(0))
     );
-    let execution =
-        lc.sfn.describe_execution().execution_arn(done["execution_arn"].as_str().unwrap()).send().await.unwrap();
-    assert_eq!(execution.status().as_str(), "SUCCEEDED");
+    assert_eq!(ended(&lc, done["execution_arn"].as_str().unwrap()).await, "SUCCEEDED");
     let runs = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/health-runs"), None).await.body;
     let run = &runs["items"][0];
     assert_eq!((run["verdict"].as_str(), run["change_request_id"].as_str()), (Some("passed"), Some(cr.as_str())));
@@ -127,9 +125,22 @@ async fn failed_provision(job: &str, behaviour: JobBehaviour, reason: &str) {
     let t = tenant(&api, &id).await;
     assert_eq!(t["state"], "Broken", "a failed provision ends Broken");
     assert!(t.get("active_change_request_id").is_none());
-    let execution =
-        lc.sfn.describe_execution().execution_arn(done["execution_arn"].as_str().unwrap()).send().await.unwrap();
-    assert_eq!(execution.status().as_str(), "FAILED");
+    assert_eq!(ended(&lc, done["execution_arn"].as_str().unwrap()).await, "FAILED");
+}
+
+/// The execution's status once it ended: the change request is finished by the execution's
+/// last task, and the execution ends a moment later.
+async fn ended(lc: &Lifecycle, arn: &str) -> String {
+    let mut status = String::new();
+    for _ in 0..100 {
+        let execution = lc.sfn.describe_execution().execution_arn(arn).send().await.unwrap();
+        status = execution.status().as_str().to_owned();
+        if status != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    status
 }
 
 #[tokio::test]
@@ -176,7 +187,10 @@ async fn maintenance_runs_its_playbook_over_ssm_and_exit_revalidates() {
     assert_eq!(done["status"], "succeeded", "{done}");
     let ssm_step = done["steps"].as_array().unwrap().iter().find(|s| s["name"] == "ansible maintenance-on").unwrap();
     assert_eq!(ssm_step["status"], "succeeded");
-    assert_eq!(ssm_step["detail"]["instance_ids"], json!(["i-0123456789abcdef0"]));
+    // The instance the provision built, and the one registered by hand.
+    let instances = ssm_step["detail"]["instance_ids"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "{instances:?}");
+    assert!(instances.contains(&json!("i-0123456789abcdef0")));
     assert_eq!(tenant(&api, &id).await["state"], "Maintenance");
 
     let exit = request(&api, &id, "operator", json!({"operation": "exit_maintenance"})).await;
@@ -188,7 +202,9 @@ async fn maintenance_runs_its_playbook_over_ssm_and_exit_revalidates() {
 
 #[tokio::test]
 async fn an_ssm_step_without_instances_fails_and_the_tenant_stays_as_it_was() {
-    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    // A provision that reports nothing it built.
+    lc.jenkins.set_report("provision-tenant", json!({}));
     let id = healthy_tenant(&api, "acme-prod").await;
     let cr = request(&api, &id, "operator", json!({"operation": "suspend"})).await;
     let done = api.settled(cr["id"].as_str().unwrap()).await;
