@@ -21,5 +21,6 @@ pub fn lifecycle_deps(registry: Arc<dyn Table>) -> lifecycle::Deps {
         changes: core(registry),
         suites: vec!["api-smoke".into(), "ui-smoke".into()],
         pace: lifecycle::recipe::Pace { poll_seconds: 1, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 },
+        region: None,
     }
 }

@@ -31,6 +31,8 @@ pub struct Deps {
     /// The health-baseline suites run at the end of every validating change.
     pub suites: Vec<String>,
     pub pace: Pace,
+    /// The region the function runs in (links to the SSM console).
+    pub region: Option<String>,
 }
 
 impl Deps {

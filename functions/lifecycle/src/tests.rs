@@ -188,7 +188,13 @@ fn world() -> World {
     let ssm = Arc::new(MemoryCommands::new());
     let changes =
         Changes { table: table.clone(), workflows: workflows.clone(), jenkins: jenkins.clone(), remote: ssm.clone() };
-    World { table, workflows, jenkins, ssm, deps: Deps { changes, suites: suites(), pace: PACE } }
+    World {
+        table,
+        workflows,
+        jenkins,
+        ssm,
+        deps: Deps { changes, suites: suites(), pace: PACE, region: Some("eu-west-1".into()) },
+    }
 }
 
 impl World {
@@ -2294,4 +2300,23 @@ async fn a_report_that_does_not_read_fails_the_step_and_never_echoes_a_secret() 
     assert!(step.error.as_deref().unwrap().contains("portal/report.json"), "{:?}", step.error);
     assert!(!serde_json::to_string(&after).unwrap().contains("hunter2"), "the value is never stored");
     assert_eq!(w.tenant_now(&t.id).await.state, S::Broken);
+}
+
+#[tokio::test]
+async fn a_failed_commands_output_is_kept_short_and_redacted_with_a_link_to_the_full_log() {
+    let stderr = "i-0aaaaaaaaaaaaaaaa: Failed (exit 2): mysql: login failed password=hunter2\nTraceback...\n  line 2";
+    let (w, cr, steps, ticket) = a_command_under_way(CommandScript::fail(stderr)).await;
+    let e = error_of(w.call(poll_task("ssm_poll", &cr.id, &steps, PLAYBOOK, &ticket)).await);
+    let text = e.to_string();
+    assert!(text.contains("login failed password=***"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("Traceback"), "{text}");
+    let command_id = serde_json::from_value::<CommandTicket>(ticket).unwrap().command_id;
+    assert!(
+        text.ends_with(&format!(
+            "its output: https://eu-west-1.console.aws.amazon.com/systems-manager/run-command/{command_id}?region=eu-west-1"
+        )),
+        "{text}"
+    );
+    let stored = serde_json::to_string(&w.cr_now(&cr.id).await).unwrap();
+    assert!(!stored.contains("hunter2"), "never stored");
 }

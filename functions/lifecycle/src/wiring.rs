@@ -34,5 +34,6 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             jenkins_timeout_seconds: number("JENKINS_TIMEOUT_SECONDS", 3600),
             ssm_timeout_seconds: number("SSM_TIMEOUT_SECONDS", 1800),
         },
+        region: var("AWS_REGION"),
     })
 }

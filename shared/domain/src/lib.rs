@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod models;
 pub mod patch;
+pub mod redact;
 pub mod state;
 pub mod values;
 

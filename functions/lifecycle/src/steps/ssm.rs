@@ -87,6 +87,12 @@ pub async fn send(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Val
     answer(&CommandTicket { command_id, instance_ids, started_at: Utc::now(), done: false })
 }
 
+/// Where the command's full output is: its page in the Systems Manager console.
+fn output_url(deps: &Deps, command_id: &str) -> String {
+    let region = deps.region.as_deref().unwrap_or("us-east-1");
+    format!("https://{region}.console.aws.amazon.com/systems-manager/run-command/{command_id}?region={region}")
+}
+
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: CommandTicket) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     let (_, name, _, timeout_seconds) = ssm_step(&held, at)?;
@@ -114,9 +120,12 @@ pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: Comma
             deps.changes.stop_one(&held.cr, &work).await;
             timeout
         }
-        CommandStatus::Failed { detail } => {
-            TaskError::CommandFailed(format!("command {} failed: {detail}", ticket.command_id))
-        }
+        CommandStatus::Failed { detail } => TaskError::CommandFailed(format!(
+            "command {} failed: {}; its output: {}",
+            ticket.command_id,
+            domain::redact::failure_text(&detail),
+            output_url(deps, &ticket.command_id)
+        )),
         CommandStatus::Succeeded => {
             record(deps, id, &name, StepStatus::Succeeded, None, None).await?;
             return answer(&CommandTicket { done: true, ..ticket });
