@@ -41,3 +41,41 @@ pub async fn run(deps: &Deps, id: &ChangeRequestId) -> Result<serde_json::Value,
         .await?;
     answer(&Begun { steps: begun })
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::lifecycle::{creation_plan, plan};
+    use domain::{ChangeModel, Operation, TenantState};
+
+    use super::deadline_seconds;
+    use crate::recipe::{self, Pace};
+
+    /// The state machine's own `TimeoutSeconds` is the ceiling of every execution: it must not
+    /// cut a change request short of the deadline its plan gives it at the deployed pace
+    /// (`infra/template.yaml`: `POLL_SECONDS` 15, the wiring's default timeouts).
+    #[test]
+    fn the_state_machines_timeout_is_above_every_plans_deadline_at_the_deployed_pace() {
+        let asl: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../statemachines/lifecycle.asl.json")).unwrap();
+        let ceiling = asl["TimeoutSeconds"].as_i64().expect("the lifecycle ASL has a TimeoutSeconds");
+        let pace = Pace { poll_seconds: 15, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 1800 };
+        let suites: Vec<String> = ["api-smoke", "ui-smoke"].map(String::from).to_vec();
+        let mut plans = vec![creation_plan(false), creation_plan(true)];
+        for op in Operation::ALL {
+            for state in TenantState::ALL {
+                for model in [None, Some(ChangeModel::Live), Some(ChangeModel::Maintenance), Some(ChangeModel::Swap)] {
+                    if let Ok(p) = plan(state, op, model) {
+                        plans.push(p);
+                    }
+                }
+            }
+        }
+        let longest = plans
+            .iter()
+            .map(|p| deadline_seconds(&recipe::steps(p, &suites, pace).unwrap()))
+            .max()
+            .unwrap();
+        assert!(longest <= ceiling, "a plan needs {longest} s, the state machine stops at {ceiling} s");
+        assert!(ceiling <= 2 * longest, "the ceiling ({ceiling} s) is far above any plan ({longest} s)");
+    }
+}
