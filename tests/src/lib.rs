@@ -2,6 +2,8 @@
 //! `MOTO_ENDPOINT` names), a fresh registry table per test created from `infra/template.yaml`,
 //! and the API router over the real DynamoDB adapter.
 
+pub mod faults;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -70,11 +70,7 @@ mod tests {
                 }
             }
         }
-        let longest = plans
-            .iter()
-            .map(|p| deadline_seconds(&recipe::steps(p, &suites, pace).unwrap()))
-            .max()
-            .unwrap();
+        let longest = plans.iter().map(|p| deadline_seconds(&recipe::steps(p, &suites, pace).unwrap())).max().unwrap();
         assert!(longest <= ceiling, "a plan needs {longest} s, the state machine stops at {ceiling} s");
         assert!(ceiling <= 2 * longest, "the ceiling ({ceiling} s) is far above any plan ({longest} s)");
     }
