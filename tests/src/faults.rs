@@ -24,7 +24,7 @@ impl Every {
 
     fn fails(&self) -> bool {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        let fail = n % self.every == 0;
+        let fail = n.is_multiple_of(self.every);
         if fail {
             self.failed.fetch_add(1, Ordering::SeqCst);
         }
