@@ -1,7 +1,7 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev jenkins test token openapi lint build deploy bench clean
+.PHONY: help tools dev jenkins test token openapi lint build deploy bench load clean
 
 PORT ?= 3000
 ROLE ?= admin
@@ -56,6 +56,10 @@ deploy: ## build for arm64 and deploy with SAM (needs the SAM CLI and AWS creden
 
 bench: tools ## release sizes, cold and warm starts vs a bare runtime and Python, memory, request costs (bench/RESULTS.md)
 	@bash bench/run.sh
+
+load: tools ## bounded load test of the local stack: CLIENTS=8 DURATION=30 (s); requests/s, p50/p99, 5xx, audit (bench/LOAD.md)
+	@cargo build --locked --bin devstack
+	@python3 bench/load.py
 
 clean: ## remove build output and local state (keeps .tools/)
 	cargo clean
