@@ -16,7 +16,25 @@ Usage:
   ``LAMBDA_INVOKE_TIMEOUT`` (seconds, default 600: the first call to ``cargo lambda watch``
   compiles) bounds each call.
 
-Depends on moto internals (``LambdaFunction._invoke_lambda``): moto is pinned to 5.2.5 in
+DynamoDB keeps the guarantees the portal relies on (moto as shipped does not, its server being
+threaded):
+
+- Every DynamoDB and DynamoDB Streams request runs under one process-wide lock, so a
+  conditional write, a ``TransactWriteItems`` or a ``BatchWriteItem`` is atomic and isolated as
+  in DynamoDB. Without it two transactions on one item can both pass their conditions, a stream
+  record can take another's sequence number, and a cancelled transaction (which moto undoes by
+  putting back a copy of the whole table it took before) can undo a write that committed
+  meanwhile.
+- A cancelled ``TransactWriteItems`` leaves the table's stream where it was. moto's undo puts a
+  copy of the table in place, with a copy of its stream shard; every shard iterator handed out
+  before still reads the old shard, which never grows again: a stream reader saw nothing more,
+  with no error, after the first transaction that failed its condition.
+
+``MOTO_LAUNCHER_AS_SHIPPED=1`` leaves moto's DynamoDB as shipped (no lock, the undo orphans the
+stream): only to show what the race tests under tests/tests/ catch.
+
+Depends on moto internals (``LambdaFunction._invoke_lambda``, ``DynamoHandler.call_action``,
+``DynamoDBBackend.transact_write_items``, ``Table.stream_shard``): moto is pinned to 5.2.5 in
 bootstrap.sh. Standard library only, apart from moto itself.
 """
 
@@ -138,6 +156,52 @@ def _patch_config_report() -> None:
     MotoAPIBackend.get_config = get_config
 
 
+def _keep_dynamodb_guarantees() -> None:
+    """One lock around every DynamoDB (and Streams) request; a cancelled transaction keeps the
+    stream's shard. See the module's doc."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    # Re-entrant: a handler's action calls other backend methods, all under the same hold. The
+    # whole request (parsing, the action, serializing the answer) holds it, so a read never
+    # serializes an item that a write is changing in place.
+    lock = threading.RLock()
+
+    def serialized(call_action):
+        def call_action_serialized(self):
+            with lock:
+                return call_action(self)
+
+        return call_action_serialized
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        handler.call_action = serialized(handler.call_action)
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        live = dict(self.tables)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            # moto's undo put a copy of each table in place. Give the copy the live stream shard
+            # (every shard iterator reads that object), with the records the copy kept: those
+            # of the cancelled transaction's own writes are dropped, as DynamoDB never wrote them.
+            for name, table in self.tables.items():
+                before = live.get(name)
+                if before is None or table is before:
+                    continue
+                shard, kept = before.stream_shard, table.stream_shard
+                if shard is not None and kept is not None:
+                    shard.items = kept.items
+                    shard.table = table
+                    table.stream_shard = shard
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def _sfn_execution_enabled() -> bool:
     from moto.core.config import default_user_config
 
@@ -220,6 +284,10 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     _patch_config_report()
+    if os.environ.get("MOTO_LAUNCHER_AS_SHIPPED", "").strip() == "1":
+        _log("warning: MOTO_LAUNCHER_AS_SHIPPED=1: DynamoDB as shipped (no lock, cancelled transactions orphan the stream)")
+    else:
+        _keep_dynamodb_guarantees()
 
     endpoint = os.environ.get("LAMBDA_INVOKE_ENDPOINT", "").strip()
     if endpoint:
