@@ -181,3 +181,30 @@ async fn concurrent_tenant_creates_make_every_tenant_and_exact_fleet_counters() 
     assert_eq!(as_counts(&summary.body["by_state"]), count_by(&tenants, "state"), "{}", summary.body);
     assert_eq!(as_counts(&summary.body["by_release"]), count_by(&tenants, "release"), "{}", summary.body);
 }
+
+#[tokio::test]
+async fn a_transaction_sent_again_with_its_client_request_token_answers_as_the_first_and_writes_nothing() {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    let api = TestApi::new().await;
+    let put = |pk: &str| {
+        let item = [("pk", pk), ("sk", "RETRY")].map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())));
+        let put = Put::builder()
+            .table_name(&api.table)
+            .set_item(Some(item.into_iter().collect()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .unwrap();
+        TransactWriteItem::builder().put(put).build()
+    };
+    let send = |pk: &str, token: &str| {
+        api.client.transact_write_items().transact_items(put(pk)).client_request_token(token).send()
+    };
+    send("RETRY#1", "token-1").await.expect("the first");
+    // As when an attempt timed out after it committed and the SDK sent it again.
+    send("RETRY#1", "token-1").await.expect("the same transaction, the same token: answered as the first");
+    let fresh = send("RETRY#1", "token-2").await.expect_err("another token: a new transaction, whose condition fails");
+    assert!(fresh.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()), "{fresh:?}");
+    let other = send("RETRY#2", "token-1").await.expect_err("the token of other items");
+    assert_eq!(other.as_service_error().and_then(|e| e.meta().code()), Some("IdempotentParameterMismatchException"));
+    assert_eq!(api.item_count().await, 1, "one item, written once");
+}
