@@ -16,7 +16,30 @@ Usage:
   ``LAMBDA_INVOKE_TIMEOUT`` (seconds, default 600: the first call to ``cargo lambda watch``
   compiles) bounds each call.
 
-Depends on moto internals (``LambdaFunction._invoke_lambda``): moto is pinned to 5.2.5 in
+DynamoDB keeps the guarantees the portal relies on (moto as shipped does not, its server being
+threaded):
+
+- Every DynamoDB and DynamoDB Streams request runs under one process-wide lock, so a
+  conditional write, a ``TransactWriteItems`` or a ``BatchWriteItem`` is atomic and isolated as
+  in DynamoDB. Without it two transactions on one item can both pass their conditions, a stream
+  record can take another's sequence number, and a cancelled transaction (which moto undoes by
+  putting back a copy of the whole table it took before) can undo a write that committed
+  meanwhile.
+- A cancelled ``TransactWriteItems`` leaves the table's stream where it was. moto's undo puts a
+  copy of the table in place, with a copy of its stream shard; every shard iterator handed out
+  before still reads the old shard, which never grows again and keeps the records of the
+  cancelled transaction's own writes (of writes that never happened), while the new shard reuses
+  their sequence numbers: a stream reader saw nothing more, with no error, after the first
+  transaction that failed its condition. Here the undo keeps the live shard and drops those
+  records (and no longer copies the whole stream into every transaction).
+- A ``TransactWriteItems`` retried with the ``ClientRequestToken`` of one that succeeded answers
+  as that one did and writes nothing, as in DynamoDB (the SDK's clients time out and retry).
+
+``MOTO_LAUNCHER_AS_SHIPPED=1`` leaves moto's DynamoDB as shipped (no lock, the undo orphans the
+stream): only to show what the race tests under tests/tests/ catch.
+
+Depends on moto internals (``LambdaFunction._invoke_lambda``, ``DynamoHandler.call_action``,
+``DynamoDBBackend.transact_write_items``, ``Table.stream_shard``): moto is pinned to 5.2.5 in
 bootstrap.sh. Standard library only, apart from moto itself.
 """
 
@@ -138,6 +161,105 @@ def _patch_config_report() -> None:
     MotoAPIBackend.get_config = get_config
 
 
+def _keep_dynamodb_guarantees() -> None:
+    """One lock around every DynamoDB (and Streams) request; a cancelled transaction keeps the
+    stream's shard. See the module's doc."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    # Re-entrant: a handler's action calls other backend methods, all under the same hold. The
+    # whole request (parsing, the action, serializing the answer) holds it, so a read never
+    # serializes an item that a write is changing in place.
+    lock = threading.RLock()
+
+    def serialized(call_action):
+        def call_action_serialized(self):
+            with lock:
+                return call_action(self)
+
+        return call_action_serialized
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        handler.call_action = serialized(handler.call_action)
+
+    original = DynamoDBBackend.transact_write_items
+
+    def share_stream(shard, memo):
+        return shard
+
+    def transact_write_items(self, transact_items):
+        live = dict(self.tables)
+        shards = {name: t.stream_shard for name, t in live.items() if t.stream_shard is not None}
+        lengths = {name: len(shard.items) for name, shard in shards.items()}
+        # The copy of each table moto takes to undo the transaction shares the live stream shard
+        # (every shard iterator reads that object) instead of copying it, every record included:
+        # that copy made each transaction slower as the stream grew (330 ms with 1,800 records).
+        StreamShard.__deepcopy__ = share_stream
+        try:
+            return original(self, transact_items)
+        except Exception:
+            # moto's undo put the copies in place. Drop the records of the cancelled
+            # transaction's own writes (DynamoDB never wrote them), and point the shard at the
+            # table now in place.
+            for name, table in self.tables.items():
+                shard = shards.get(name)
+                if shard is None or table is live.get(name):
+                    continue
+                del shard.items[lengths[name] :]
+                shard.table = table
+                table.stream_shard = shard
+            raise
+        finally:
+            del StreamShard.__deepcopy__
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    _honour_client_request_tokens()
+
+
+# DynamoDB keeps a transaction's ClientRequestToken for 10 minutes.
+CLIENT_REQUEST_TOKEN_TTL_S = 600.0
+
+
+def _honour_client_request_tokens() -> None:
+    """A ``TransactWriteItems`` sent again with the ``ClientRequestToken`` of one that succeeded
+    within 10 minutes answers as that one did and writes nothing, as DynamoDB does (the SDK sets
+    a token on every transaction, so an attempt that timed out after it committed is retried
+    safely); the same token with other items is ``IdempotentParameterMismatchException``.
+    Called under the lock."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    class IdempotentParameterMismatch(DynamodbException):
+        error_type = ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException"
+
+        def __init__(self) -> None:
+            super().__init__(self.error_type, message="ClientRequestToken was used with other transaction items")
+
+    succeeded: dict[str, tuple[float, str, object]] = {}
+    original = DynamoHandler.transact_write_items
+
+    def transact_write_items(self):
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        now = time.monotonic()
+        for old in [t for t, (at, _, _) in succeeded.items() if now - at > CLIENT_REQUEST_TOKEN_TTL_S]:
+            del succeeded[old]
+        items = json.dumps(self.body.get("TransactItems"), sort_keys=True, default=str)
+        if token in succeeded:
+            _, first_items, answer = succeeded[token]
+            if first_items != items:
+                raise IdempotentParameterMismatch()
+            return answer
+        answer = original(self)
+        succeeded[token] = (now, items, answer)
+        return answer
+
+    DynamoHandler.transact_write_items = transact_write_items
+
+
 def _sfn_execution_enabled() -> bool:
     from moto.core.config import default_user_config
 
@@ -220,6 +342,10 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     _patch_config_report()
+    if os.environ.get("MOTO_LAUNCHER_AS_SHIPPED", "").strip() == "1":
+        _log("warning: MOTO_LAUNCHER_AS_SHIPPED=1: DynamoDB as shipped (no lock, cancelled transactions orphan the stream)")
+    else:
+        _keep_dynamodb_guarantees()
 
     endpoint = os.environ.get("LAMBDA_INVOKE_ENDPOINT", "").strip()
     if endpoint:

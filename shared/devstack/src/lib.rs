@@ -17,11 +17,23 @@ pub mod seed;
 pub mod streams;
 pub mod table_def;
 
+/// The timeouts and retries of every SDK client of the local stack and the tests: those of
+/// Lambda ([`lambda_setup::SdkLimits::LAMBDA`]) made roomier for moto, which serves one
+/// DynamoDB request at a time (its launcher's lock) and copies the whole table into every
+/// transaction, so a call can wait seconds behind a burst of others: 10 s an attempt, 30 s a
+/// call. Still, nothing waits forever.
+pub const LOCAL_SDK_LIMITS: lambda_setup::SdkLimits = lambda_setup::SdkLimits {
+    attempt: std::time::Duration::from_secs(10),
+    operation: std::time::Duration::from_secs(30),
+    ..lambda_setup::SdkLimits::LAMBDA
+};
+
 /// An SDK config for the local emulator at `endpoint`: fixed region and static credentials, so
-/// the SDK never looks for AWS (no instance-metadata probe).
+/// the SDK never looks for AWS (no instance-metadata probe), and [`LOCAL_SDK_LIMITS`].
 pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "devstack");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    LOCAL_SDK_LIMITS
+        .apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .endpoint_url(endpoint)

@@ -1,7 +1,12 @@
 //! What every Lambda function of the portal does before it serves its first event: JSON logs on
 //! stdout (CloudWatch Logs) filtered by `RUST_LOG`, and the AWS SDK configuration from the
-//! Lambda environment.
+//! Lambda environment, with the timeouts and retries every SDK client gets ([`SdkLimits`]).
 
+use std::time::Duration;
+
+use aws_config::ConfigLoader;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -33,9 +38,76 @@ pub fn init_logging() {
     }
 }
 
+/// How long one SDK call may take, and how it is retried: no call waits forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkLimits {
+    /// Opening a connection.
+    pub connect: Duration,
+    /// One attempt: the request sent and its whole answer read.
+    pub attempt: Duration,
+    /// The whole call, every attempt and backoff included.
+    pub operation: Duration,
+    /// Attempts in all (the first one included), on transient errors, throttling and timeouts.
+    pub max_attempts: u32,
+    /// The first backoff (jittered, doubling up to `max_backoff`).
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl SdkLimits {
+    /// In Lambda, for DynamoDB, Step Functions and SSM alike.
+    ///
+    /// - `connect` 2 s: an in-region endpoint connects in milliseconds; a connect still pending
+    ///   after 2 s has no route (the SDK's own default is 3.1 s).
+    /// - `attempt` 3 s: DynamoDB answers in milliseconds, a 100-item `TransactWriteItems`,
+    ///   `StartExecution` or `SendCommand` well under a second. An attempt still unanswered
+    ///   after 3 s is a stalled connection (such as a pooled one that died while the function
+    ///   was frozen), better retried on a fresh one than waited for.
+    /// - `operation` 10 s, 3 attempts, backoff from 200 ms: three attempts and their backoffs
+    ///   fit in it. The API function has 29 s (API Gateway gives up at 30 s): a dependency that
+    ///   stops answering costs a request 10 s and answers 503, not a Lambda timeout with no
+    ///   answer; the other functions (60 s, 120 s) keep room for their own retries. Retried
+    ///   transactions are safe: the SDK gives each `TransactWriteItems` a `ClientRequestToken`.
+    pub const LAMBDA: Self = Self {
+        connect: Duration::from_secs(2),
+        attempt: Duration::from_secs(3),
+        operation: Duration::from_secs(10),
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    };
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    /// Standard mode (the retry quota guards against retry storms).
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    /// `loader` with these timeouts and retries.
+    pub fn apply(&self, loader: ConfigLoader) -> ConfigLoader {
+        loader.timeout_config(self.timeout_config()).retry_config(self.retry_config())
+    }
+}
+
+/// The loader of every function's SDK configuration: the Lambda environment's role and region,
+/// and [`SdkLimits::LAMBDA`].
+pub fn aws_config_loader() -> ConfigLoader {
+    SdkLimits::LAMBDA.apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+}
+
 /// The SDK configuration of the function's role and region (from the Lambda environment).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config_loader().load().await
 }
 
 #[cfg(test)]
