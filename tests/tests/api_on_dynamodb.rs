@@ -446,7 +446,7 @@ async fn bad_queries_on_dynamodb_are_400_naming_the_parameter() {
 
 #[tokio::test]
 async fn a_start_key_dynamodb_refuses_is_400_naming_next_token() {
-    use store::{Query, Table};
+    use store::Query;
     // moto checks no ExclusiveStartKey (DynamoDB does: "The provided starting key is invalid",
     // "... outside query boundaries"), so the same ValidationException is provoked here with a
     // key condition moto does check (an empty sort-key prefix), on a query that carries a start.
