@@ -10,13 +10,22 @@ OUTCOME ?=
 JOB ?=
 TOOLS := .tools/venv/bin
 
-help: ## list the targets
+help: ## list the targets and the variables they take
+	@echo "Targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (make <target> NAME=value), with their value now:"
+	@printf '  %-13s %s\n' \
+		'PORT=$(PORT)' 'port of the local API (make dev): http://127.0.0.1:$(PORT)' \
+		'ROLE=$(ROLE)' 'role of the token (make token): admin, operator or viewer' \
+		'SUB=$(SUB)' "the token's user, its sub (make token; default dev-<ROLE>)" \
+		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
+		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
 	@bash tests/stack/bootstrap.sh
 
-dev: tools ## local stack: moto + the API on http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops all)
+dev: tools ## local stack: moto + the API on http://127.0.0.1:PORT with demo data (Ctrl-C stops all)
 	@PORT=$(PORT) bash tests/stack/dev.sh
 
 jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=name] (no JOB: every job without its own)
