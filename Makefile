@@ -49,10 +49,16 @@ token: ## print a bearer token the local API accepts: make token ROLE=admin|oper
 openapi: ## rewrite shared/api/openapi.json (the served OpenAPI document) from the handlers' annotations
 	UPDATE_OPENAPI=1 cargo test --workspace --lib --locked openapi_json_is_the_generated_document
 
-lint: tools ## rustfmt, clippy, cfn-lint on the SAM template, asl-validator on the state machines
+lint: tools ## rustfmt, clippy, cfn-lint and checkov on the SAM template, asl-validator on the state machines
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(TOOLS)/cfn-lint infra/template.yaml
+	@# checkov offline: no update check, nothing fetched; every skip in the template says why.
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true .tools/checkov/bin/checkov --quiet --compact --skip-download \
+		--framework cloudformation --file infra/template.yaml
+	@help="$$($(MAKE) -s --no-print-directory help)"; \
+		for v in PORT ROLE SUB; do grep -q "  $$v=" <<<"$$help" || { echo "make help does not name $$v" >&2; exit 1; }; done; \
+		! grep -F '$$(' <<<"$$help" || { echo "make help prints an unexpanded variable" >&2; exit 1; }
 	@shopt -s nullglob; for f in statemachines/*.asl.json; do \
 		echo "asl-validator $$f"; .tools/node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
 
