@@ -10,13 +10,22 @@ OUTCOME ?=
 JOB ?=
 TOOLS := .tools/venv/bin
 
-help: ## list the targets
+help: ## list the targets and the variables they take
+	@echo "Targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (make <target> NAME=value), with their value now:"
+	@printf '  %-13s %s\n' \
+		'PORT=$(PORT)' 'port of the local API (make dev): http://127.0.0.1:$(PORT)' \
+		'ROLE=$(ROLE)' 'role of the token (make token): admin, operator or viewer' \
+		'SUB=$(SUB)' "the token's user, its sub (make token; default dev-<ROLE>)" \
+		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
+		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
 	@bash tests/stack/bootstrap.sh
 
-dev: tools ## local stack: moto + the API on http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops all)
+dev: tools ## local stack: moto + the API on http://127.0.0.1:PORT with demo data (Ctrl-C stops all)
 	@PORT=$(PORT) bash tests/stack/dev.sh
 
 jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=name] (no JOB: every job without its own)
@@ -40,10 +49,16 @@ token: ## print a bearer token the local API accepts: make token ROLE=admin|oper
 openapi: ## rewrite shared/api/openapi.json (the served OpenAPI document) from the handlers' annotations
 	UPDATE_OPENAPI=1 cargo test --workspace --lib --locked openapi_json_is_the_generated_document
 
-lint: tools ## rustfmt, clippy, cfn-lint on the SAM template, asl-validator on the state machines
+lint: tools ## rustfmt, clippy, cfn-lint and checkov on the SAM template, asl-validator on the state machines
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$(TOOLS)/cfn-lint infra/template.yaml
+	@# checkov offline: no update check, nothing fetched; every skip in the template says why.
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true .tools/checkov/bin/checkov --quiet --compact --skip-download \
+		--framework cloudformation --file infra/template.yaml
+	@help="$$($(MAKE) -s --no-print-directory help)"; \
+		for v in PORT ROLE SUB; do grep -q "  $$v=" <<<"$$help" || { echo "make help does not name $$v" >&2; exit 1; }; done; \
+		! grep -F '$$(' <<<"$$help" || { echo "make help prints an unexpanded variable" >&2; exit 1; }
 	@shopt -s nullglob; for f in statemachines/*.asl.json; do \
 		echo "asl-validator $$f"; .tools/node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
 

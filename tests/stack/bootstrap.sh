@@ -2,6 +2,8 @@
 # Installs the local test/dev tooling into $REPO/.tools (git-ignored):
 #   - a Python venv with the AWS emulator (moto server), cfn-lint, cargo-lambda, zig and
 #     python-jenkins (a real Jenkins client the stand-in Jenkins is checked with)
+#   - checkov (the template's security scan, in `make lint`) in a venv of its own: it pins boto3
+#     1.35 and networkx 2.x, which would downgrade the botocore moto runs on
 #   - asl-validator (npm) under .tools/node_modules
 # Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
 #
@@ -12,6 +14,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
 TOOLS="$REPO/.tools"
 VENV="$TOOLS/venv"
+CHECKOV_VENV="$TOOLS/checkov"
 STAMP="$TOOLS/.bootstrap.stamp"
 PYTHON="${PYTHON:-python3}"
 
@@ -22,6 +25,9 @@ PY_REQUIREMENTS=(
   "cargo-lambda==1.9.2"
   "ziglang==0.17.0"
   "python-jenkins==1.8.3"
+)
+CHECKOV_REQUIREMENTS=(
+  "checkov==3.3.30"
 )
 NPM_REQUIREMENTS=(
   "asl-validator@4.0.0"
@@ -35,32 +41,43 @@ hash_of() {
 
 # The stamp covers the requirement lists and this python's major.minor (a venv is tied to it).
 PY_MM="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
+WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${CHECKOV_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
 
 ASL_BIN="$TOOLS/node_modules/.bin/asl-validator"
 
 if [[ "${FORCE:-0}" != "1" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" \
-      && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$ASL_BIN" ]]; then
+      && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$CHECKOV_VENV/bin/checkov" \
+      && -x "$ASL_BIN" ]]; then
   log "tools up to date ($TOOLS)"
   exit 0
 fi
 
 mkdir -p "$TOOLS"
 
-if [[ -x "$VENV/bin/python" ]]; then
-  VENV_MM="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo broken)"
-  if [[ "$VENV_MM" != "$PY_MM" ]]; then
-    log "venv was made with python $VENV_MM, want $PY_MM: recreating"
-    rm -rf "$VENV"
+# A venv made with this python (one made with another is recreated).
+ensure_venv() {
+  local venv="$1"
+  if [[ -x "$venv/bin/python" ]]; then
+    local mm
+    mm="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo broken)"
+    if [[ "$mm" != "$PY_MM" ]]; then
+      log "venv $venv was made with python $mm, want $PY_MM: recreating"
+      rm -rf "$venv"
+    fi
   fi
-fi
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  "$PYTHON" -m venv "$VENV"
-fi
+  if [[ ! -x "$venv/bin/python" ]]; then
+    log "creating venv $venv"
+    "$PYTHON" -m venv "$venv"
+  fi
+}
 
+ensure_venv "$VENV"
 log "pip install ${PY_REQUIREMENTS[*]}"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PY_REQUIREMENTS[@]}"
+
+ensure_venv "$CHECKOV_VENV"
+log "pip install ${CHECKOV_REQUIREMENTS[*]} (into $CHECKOV_VENV)"
+"$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${CHECKOV_REQUIREMENTS[@]}"
 
 # asl-validator: (re)install when missing or when the pin changed (stamp mismatch).
 ASL_PKG="$TOOLS/node_modules/asl-validator/package.json"
@@ -81,7 +98,8 @@ fi
 "$VENV/bin/cargo-lambda" lambda --version >/dev/null
 "$VENV/bin/python" -m ziglang version >/dev/null
 "$VENV/bin/python" -c 'import jenkins'
+CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$CHECKOV_VENV/bin/checkov" --version >/dev/null
 "$ASL_BIN" --help >/dev/null 2>&1 || { log "asl-validator does not run"; exit 1; }
 
 printf '%s\n' "$WANT" >"$STAMP"
-log "tools ready: venv=$VENV, asl-validator=$ASL_BIN"
+log "tools ready: venv=$VENV, checkov=$CHECKOV_VENV, asl-validator=$ASL_BIN"

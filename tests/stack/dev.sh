@@ -47,7 +47,20 @@ done
 grep -q '^moto ready' .dev/moto.log || { echo "dev: moto did not become ready" >&2; exit 1; }
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 
-cat >&2 <<MSG
+# In the background and waited for, so a TERM to this script (not only Ctrl-C) runs the cleanup
+# at once: bash runs traps only between commands, and `wait` is one it can interrupt.
+"${CARGO_TARGET_DIR:-$REPO/target}/debug/devstack" serve &
+SERVER_PID=$!
+
+# The banner once the API answers (the server seeds the demo data before it listens), so a curl
+# right after it works. Stop waiting if the server ends: `wait` then reports how it ended.
+echo "dev: starting the API and seeding the demo data..." >&2
+until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/v1/health" 2>/dev/null; do
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.2
+done
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+  cat >&2 <<MSG
 
   Admin Portal (local)   http://127.0.0.1:$PORT/v1/health
   OpenAPI                http://127.0.0.1:$PORT/v1/openapi.json
@@ -62,8 +75,5 @@ cat >&2 <<MSG
                -d '{"operation":"enter_maintenance"}' http://127.0.0.1:$PORT/v1/tenants/<id>/change-requests
 
 MSG
-# In the background and waited for, so a TERM to this script (not only Ctrl-C) runs the cleanup
-# at once: bash runs traps only between commands, and `wait` is one it can interrupt.
-"$REPO/target/debug/devstack" serve &
-SERVER_PID=$!
+fi
 wait "$SERVER_PID"

@@ -311,16 +311,19 @@ async fn secrets_are_kept_only_as_references() {
     let acme = customer(&api, "Acme").await;
     release(&api, "3.1.0").await;
     let tid = tenant(&api, &acme, "acme-prod", "3.1.0").await["id"].as_str().unwrap().to_owned();
-    let refused = api
-        .call(
-            "operator",
-            Method::PUT,
-            &format!("/v1/tenants/{tid}/configs/db.password"),
-            Some(json!({"value": "hunter2-very-secret"})),
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(!refused.body.to_string().contains("hunter2"));
+    for key in ["db.password", "smtp.pwd", "SMTP_PASS", "stripe.apiKey", "sentry.dsn", "db.connection_string"] {
+        let refused = api
+            .call(
+                "operator",
+                Method::PUT,
+                &format!("/v1/tenants/{tid}/configs/{key}"),
+                Some(json!({"value": "hunter2-very-secret"})),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {}", refused.body);
+        assert_eq!(refused.body["field"], "value", "{key}");
+        assert!(!refused.body.to_string().contains("hunter2"));
+    }
     let ok = api
         .call(
             "operator",
@@ -375,4 +378,89 @@ async fn the_demo_seed_spreads_twenty_tenants_over_every_resting_state_with_its_
     let rds = api.call("viewer", Method::GET, "/v1/resources?limit=500", None).await;
     let shared = rds.body["items"].as_array().unwrap().iter().find(|r| r["service"] == "rds").unwrap();
     assert!(shared["tenant_ids"].as_array().unwrap().len() > 1, "the shared cluster serves several tenants");
+}
+
+/// One page of `path` as a viewer, with its `next_token`.
+async fn page(api: &TestApi, path: &str) -> (Value, Option<String>) {
+    let r = api.call("viewer", Method::GET, path, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    let token = r.body["next_token"].as_str().map(str::to_owned);
+    (r.body, token)
+}
+
+async fn expect_400(api: &TestApi, path: &str, field: &str) {
+    let r = api.call("viewer", Method::GET, path, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{path}");
+    assert_eq!(r.body["field"], field, "{path}: {}", r.body);
+}
+
+#[tokio::test]
+async fn bad_queries_on_dynamodb_are_400_naming_the_parameter() {
+    let api = TestApi::new().await;
+    let (acme, globex) = (customer(&api, "Acme").await, customer(&api, "Globex").await);
+    release(&api, "3.1.0").await;
+    release(&api, "3.2.0").await;
+    let a = tenant(&api, &acme, "acme-prod", "3.1.0").await["id"].as_str().unwrap().to_owned();
+    let g = tenant(&api, &globex, "globex-prod", "3.1.0").await["id"].as_str().unwrap().to_owned();
+    tenant(&api, &globex, "globex-test", "3.2.0").await;
+    for t in [&a, &g] {
+        for key in ["a.one", "a.two", "a.three"] {
+            let path = format!("/v1/tenants/{t}/configs/{key}");
+            let r = api.call("operator", Method::PUT, &path, Some(json!({"value": 1}))).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+    }
+    api.drain_stream().await;
+
+    // since after until: moto answered an empty list, DynamoDB refuses the BETWEEN (a 500).
+    let range = "since=2026-11-30T07:00:00Z&until=2026-11-30T06:00:00Z";
+    expect_400(&api, &format!("/v1/tenants/{a}/history?{range}"), "since").await;
+    expect_400(&api, &format!("/v1/history?{range}"), "since").await;
+
+    // A token of another tenant, another filter, another list.
+    let (_, configs) = page(&api, &format!("/v1/tenants/{a}/configs?limit=1")).await;
+    let configs = configs.expect("a second page of configs");
+    let (_, by_release) = page(&api, "/v1/tenants?release=3.1.0&limit=1").await;
+    let by_release = by_release.expect("a second page of 3.1.0 tenants");
+    let (_, history) = page(&api, &format!("/v1/tenants/{a}/history?limit=1")).await;
+    let history = history.expect("a second page of history");
+    for path in [
+        format!("/v1/tenants/{g}/configs?next_token={configs}"),
+        format!("/v1/tenants/{a}/components?next_token={configs}"),
+        format!("/v1/tenants?release=3.2.0&next_token={by_release}"),
+        format!("/v1/tenants?release=3.1.0&state=Provisioning&next_token={by_release}"),
+        format!("/v1/tenants?next_token={by_release}"),
+        format!("/v1/tenants/{g}/history?next_token={history}"),
+        format!("/v1/tenants/{a}/history?field=value&next_token={history}"),
+        format!("/v1/history?next_token={history}"),
+    ] {
+        expect_400(&api, &path, "next_token").await;
+    }
+    // Each still pages its own list, on DynamoDB's own start keys.
+    let (rest, _) = page(&api, &format!("/v1/tenants/{a}/configs?limit=10&next_token={configs}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2, "{rest}");
+    let (rest, _) = page(&api, &format!("/v1/tenants?release=3.1.0&next_token={by_release}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1, "{rest}");
+}
+
+#[tokio::test]
+async fn a_start_key_dynamodb_refuses_is_400_naming_next_token() {
+    use store::Query;
+    // moto checks no ExclusiveStartKey (DynamoDB does: "The provided starting key is invalid",
+    // "... outside query boundaries"), so the same ValidationException is provoked here with a
+    // key condition moto does check (an empty sort-key prefix), on a query that carries a start.
+    let api = TestApi::new().await;
+    let q = Query::new(None, "TENANT#x").prefix("");
+    let refused = api.app.table.query(&q).await;
+    assert!(matches!(refused, Err(store::StoreError::Invalid(_))), "moto refuses it: {refused:?}");
+    let start: store::Item = serde_json::from_value(json!({"pk": "TENANT#x", "sk": "CONFIG#a"})).unwrap();
+    let with_start = q.clone().start(Some(start));
+    let err = portal_api::pagination::fetch(api.app.table.as_ref(), &with_start).await.unwrap_err();
+    let problem = err.problem();
+    assert_eq!((problem.status, problem.field.as_deref()), (400, Some("next_token")), "{problem:?}");
+    assert!(!problem.detail.contains("empty string"), "DynamoDB's text stays in the logs: {problem:?}");
+    // Without a start key the query is the server's own: its error is a 500, not the client's.
+    let err = portal_api::pagination::fetch(api.app.table.as_ref(), &q).await.unwrap_err();
+    assert_eq!(err.problem().status, 500);
 }

@@ -118,7 +118,7 @@ async fn index_queries_page_in_order_and_filter_after_the_limit() {
         seen.extend(page.items.iter().map(|i| i["gsi2sk"].as_str().unwrap().to_owned()));
         match page.last_key.clone() {
             Some(k) => {
-                let token = store::cursor::encode(Some(&k)).unwrap();
+                let token = store::cursor::encode(Some(&k), &q).unwrap();
                 let start = store::cursor::decode(&token, &q).expect("our own token decodes");
                 page = t.query(&q.clone().start(Some(start))).await.unwrap();
             }

@@ -1,7 +1,7 @@
 //! `?limit=&next_token=` on every list, and the `{"items": [...], "next_token": ...}` answer.
 
 use serde::{Deserialize, Serialize};
-use store::Query;
+use store::{Item, Query, StoreError, Table};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
@@ -40,6 +40,22 @@ impl ListParams {
         };
         Ok(query.start(start))
     }
+}
+
+/// Reads one page of `query` (as [`ListParams::apply`] made it): its items and the `next_token`
+/// of the page after it, bound to the same query. The store refusing the request as malformed
+/// when it carries a start key is the client's token at fault (DynamoDB checks a start key
+/// against the query: "The provided starting key is invalid", "... outside query boundaries"),
+/// a 400 naming `next_token`; without one it is the server's own query, and a 500.
+pub async fn fetch(table: &dyn Table, query: &Query) -> Result<(Vec<Item>, Option<String>), ApiError> {
+    let page = table.query(query).await.map_err(|e| match e {
+        StoreError::Invalid(why) if query.start.is_some() => {
+            tracing::warn!(error = %why, "the store refused the start key of a next_token");
+            ApiError::bad_request("next_token", format!("next_token {}", store::cursor::BadToken))
+        }
+        other => other.into(),
+    })?;
+    Ok((page.items, store::cursor::encode(page.last_key.as_ref(), query)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

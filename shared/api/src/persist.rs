@@ -16,7 +16,7 @@ use store::{Cond, Item, Key, Query, StoreError, Table, WriteOp};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch};
-use crate::pagination::{ListParams, ListResponse};
+use crate::pagination::{self, ListParams, ListResponse};
 
 /// What every handler gets: the registry table, the change-log table, and the change-request
 /// core (over the same registry table).
@@ -61,9 +61,9 @@ pub async fn list<R: Record + Serialize>(
     params: &ListParams,
 ) -> Result<ListResponse<R>, ApiError> {
     let query = params.apply(query)?;
-    let page = app.table.query(&query).await?;
-    let items = page.items.into_iter().filter(live).map(R::from_item).collect::<Result<Vec<_>, _>>()?;
-    Ok(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) })
+    let (items, next_token) = pagination::fetch(app.table.as_ref(), &query).await?;
+    let items = items.into_iter().filter(live).map(R::from_item).collect::<Result<Vec<_>, _>>()?;
+    Ok(ListResponse { items, next_token })
 }
 
 /// A list of a parent's children costs one query: the parent is read only when the first page

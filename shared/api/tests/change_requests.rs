@@ -543,6 +543,61 @@ async fn cancel_is_for_the_requester_or_an_admin_and_only_before_it_runs() {
     assert_eq!(stored_tenant(&h, &t).await["active_change_request_id"], running.as_str());
 }
 
+#[tokio::test]
+async fn a_patch_of_state_or_release_says_they_change_only_through_a_change_request() {
+    let h = Harness::new();
+    let t = healthy_tenant(&h).await;
+    let before = h.snapshot();
+    let path = format!("/v1/tenants/{t}");
+    for (body, field) in [
+        (json!({ "state": "Suspended" }), "state"),
+        (json!({ "description": "x", "state": "Healthy" }), "state"),
+        (json!({ "release": "3.2.0" }), "release"),
+    ] {
+        let r = h.call(Method::PATCH, &path, OPERATOR, Some(body)).await;
+        let r = r.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+        assert!(detail(&r).contains("only through"), "{}", r.text);
+        assert!(detail(&r).contains("/change-requests"), "{}", r.text);
+    }
+    let other = h.call(Method::PATCH, &path, OPERATOR, Some(json!({ "colour": "red" }))).await;
+    let other = other.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some("colour"));
+    assert!(detail(&other).contains("unknown field"), "other unknown fields keep serde's message: {}", other.text);
+    // Viewers are refused before their body is read.
+    h.call(Method::PATCH, &path, VIEWER, Some(json!({ "state": "Suspended" })))
+        .await
+        .expect_problem(StatusCode::FORBIDDEN, None);
+    h.assert_unchanged(&before);
+}
+
+#[tokio::test]
+async fn messages_keep_ids_and_versions_as_they_are_written() {
+    let h = Harness::new();
+    let t = healthy_tenant(&h).await;
+    let running =
+        request(&h, &t, OPERATOR, json!({ "operation": "enter_maintenance" })).await.expect(StatusCode::ACCEPTED).id();
+    assert!(running.chars().any(|c| c.is_ascii_uppercase()), "a ULID id has capitals: {running}");
+    let r = decide(&h, &running, "cancel", ADMIN).await.expect_problem(StatusCode::CONFLICT, None);
+    assert!(detail(&r).contains(&running), "the id keeps its case: {}", r.text);
+    let r = request(&h, &t, ADMIN, json!({ "operation": "suspend" })).await.expect_problem(StatusCode::CONFLICT, None);
+    assert!(detail(&r).contains(&running), "{}", r.text);
+
+    h.release("3.3.0-RC.1").await;
+    h.call(Method::PATCH, "/v1/releases/3.3.0-RC.1", OPERATOR, Some(json!({ "status": "deprecated" })))
+        .await
+        .expect(StatusCode::OK);
+    let customer = id_of(&h.get("/v1/customers").await.items()[0]);
+    let r = h
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            OPERATOR,
+            Some(json!({ "customer_id": customer, "name": "acme-rc", "release": "3.3.0-RC.1" })),
+        )
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some("release"));
+    assert!(detail(&r).contains("3.3.0-RC.1"), "the version keeps its case: {}", r.text);
+}
+
 // =============================================================================================
 // Roles.
 

@@ -1135,7 +1135,7 @@ async fn a_secret_key_refuses_a_plain_value_without_echoing_it() {
     let tenant = h.one_tenant().await;
     let before = h.snapshot();
     let secret = "hunter2-Sup3rS3cret";
-    for key in ["db.password", "AIRFLOW_SECRET", "api-token"] {
+    for key in SECRET_KEY_SPELLINGS {
         let r = h
             .call(
                 Method::PUT,
@@ -1149,6 +1149,72 @@ async fn a_secret_key_refuses_a_plain_value_without_echoing_it() {
         assert!(!r.text.contains("hunter2"));
     }
     h.assert_unchanged(&before);
+}
+
+/// A config key names a secret in any of these spellings (case and separators ignored).
+const SECRET_KEY_SPELLINGS: &[&str] = &[
+    "smtp.pwd",
+    "SMTP_PWD",
+    "smtpPwd",
+    "smtp.pass",
+    "db-pass",
+    "db.passwd",
+    "db.password",
+    "DB_PASSWORD",
+    "dbPassword",
+    "ssh.passphrase",
+    "AIRFLOW_SECRET",
+    "api-token",
+    "githubToken",
+    "vault.credential",
+    "aws.credentials",
+    "stripe.apikey",
+    "stripe.api-key",
+    "stripe.api_key",
+    "stripe.apiKey",
+    "STRIPE_API_KEY",
+    "ssh.private_key",
+    "ssh.privatekey",
+    "ssh.privateKey",
+    "s3.access_key",
+    "S3_ACCESS_KEY",
+    "oidc.client_secret",
+    "oidc.clientSecret",
+    "sentry.dsn",
+    "db.connection_string",
+    "db.connectionString",
+    "db.connstr",
+    "smtp.auth",
+    "basicAuth",
+];
+
+#[tokio::test]
+async fn smtp_pwd_with_a_plain_value_is_422_naming_value_and_stores_nothing() {
+    let h = Harness::new();
+    let tenant = h.one_tenant().await;
+    let before = h.snapshot();
+    let path = format!("/v1/tenants/{tenant}/configs/smtp.pwd");
+    let r = h
+        .call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "hunter2" })))
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, Some("value"));
+    assert!(r.body["detail"].as_str().unwrap().contains("secret_ref"), "{}", r.text);
+    assert!(!r.text.contains("hunter2"));
+    h.assert_unchanged(&before);
+    h.get(&path).await.expect_problem(StatusCode::NOT_FOUND, None);
+}
+
+#[tokio::test]
+async fn keys_that_only_look_like_secrets_take_plain_values() {
+    let h = Harness::new();
+    let tenant = h.one_tenant().await;
+    for key in
+        ["author", "passenger_limit", "bypass_proxy", "keyboard_layout", "ssh.public_key", "auth.url", "token_ttl"]
+    {
+        let path = format!("/v1/tenants/{tenant}/configs/{key}");
+        h.call(Method::PUT, &path, OPERATOR, Some(json!({ "value": "x" }))).await.expect(StatusCode::CREATED);
+        assert_eq!(h.get(&path).await.expect(StatusCode::OK).body["value"], "x", "{key}");
+    }
 }
 
 #[tokio::test]

@@ -396,15 +396,114 @@ impl utoipa::PartialSchema for PlainValue {
 }
 impl utoipa::ToSchema for PlainValue {}
 
-/// Words in a config key that say the value is a secret: such a key must hold a reference.
-pub const SECRET_KEY_WORDS: [&str; 6] = ["password", "passwd", "secret", "token", "private_key", "api_key"];
+/// What in a config key says its value is a secret. The key is read as words: split at `.`,
+/// `_`, `-`, at camelCase humps (`apiKey`, `APIKey`) and between letters and digits, then
+/// lowercased. A key names a secret when
+/// - one word, or two or three adjacent words run together, is a [`SECRET_TERMS`] term (or its
+///   plural): `pwd`, `smtp.pass`, `api-key`, `apiKey`, `connection_string`, `client.secret`;
+/// - or one word ends with a [`SECRET_SUFFIXES`] term: `dbpassword`, `jwtsecret`, `githubtoken`;
+///
+/// unless its last word is a [`SECRET_METADATA`] word: `auth.url` or `token_ttl` name a
+/// property of a secret, not the secret. Matching whole words keeps `author`, `passenger_limit`,
+/// `bypass`, `compass` and `keyboard_layout` plain.
+pub const SECRET_TERMS: &[&str] = &[
+    "pwd",
+    "pass",
+    "passwd",
+    "password",
+    "passphrase",
+    "passcode",
+    "secret",
+    "token",
+    "credential",
+    "cred",
+    "creds",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "clientsecret",
+    "sessionkey",
+    "signingkey",
+    "encryptionkey",
+    "masterkey",
+    "sshkey",
+    "licensekey",
+    "dsn",
+    "connectionstring",
+    "connstring",
+    "connstr",
+    "auth",
+    "authtoken",
+];
+
+/// Terms that mark a secret even at the end of a longer word (`dbpassword`, `adminpwd`); `pass`
+/// is not one of them (`bypass`, `compass`).
+pub const SECRET_SUFFIXES: &[&str] = &[
+    "pwd",
+    "passwd",
+    "password",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+];
+
+/// A last word that makes the key a property of a secret rather than the secret itself.
+pub const SECRET_METADATA: &[&str] = &[
+    "url", "uri", "endpoint", "host", "port", "mode", "type", "method", "enabled", "required", "provider", "ttl",
+    "expiry", "lifetime", "length", "policy", "rotation", "days", "hours", "minutes", "seconds", "timeout",
+];
+
+/// The words of a config key, lowercased (see [`SECRET_TERMS`]).
+fn key_words(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+            continue;
+        }
+        if !word.is_empty() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+            let boundary = (prev.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (prev.is_ascii_uppercase() && c.is_ascii_uppercase() && next_lower)
+                || (prev.is_ascii_digit() != c.is_ascii_digit());
+            if boundary {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+        word.push(c.to_ascii_lowercase());
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    words
+}
+
+fn is_term(run: &str) -> bool {
+    SECRET_TERMS.contains(&run) || run.strip_suffix('s').is_some_and(|r| SECRET_TERMS.contains(&r))
+}
 
 impl ConfigKey {
-    /// Whether the key names a secret (`db.password`, `airflow_secret`, ...): then it may only
-    /// hold a `secret_ref`.
+    /// Whether the key names a secret (`db.password`, `smtpPwd`, `sentry.dsn`...; see
+    /// [`SECRET_TERMS`]): then it may only hold a `secret_ref`.
     pub fn names_a_secret(&self) -> bool {
-        let lower = self.0.to_ascii_lowercase().replace(['-', '.'], "_");
-        SECRET_KEY_WORDS.iter().any(|w| lower.contains(w))
+        let words = key_words(&self.0);
+        if words.last().is_some_and(|w| SECRET_METADATA.contains(&w.as_str())) {
+            return false;
+        }
+        let runs = (0..words.len()).flat_map(|i| (i + 1..=(i + 3).min(words.len())).map(move |j| (i, j)));
+        let compound = runs.map(|(i, j)| words[i..j].concat()).any(|run| is_term(&run));
+        let suffixed = words.iter().any(|w| {
+            let w = w.strip_suffix('s').unwrap_or(w);
+            SECRET_SUFFIXES.iter().any(|t| w.ends_with(t))
+        });
+        compound || suffixed
     }
 }
 
@@ -492,13 +591,143 @@ mod tests {
         assert_eq!(String::from(r), "ssm:/a/b");
     }
 
+    /// Every spelling of a secret the API must refuse a plain value for.
+    const SECRET_KEYS: &[&str] = &[
+        // pwd, pass, passwd, password, passphrase
+        "smtp.pwd",
+        "SMTP_PWD",
+        "smtpPwd",
+        "smtp.PWD",
+        "adminpwd",
+        "db-pass",
+        "DB_PASS",
+        "dbPass",
+        "smtp.pass2",
+        "DB.PASSWD",
+        "db.passwd",
+        "db.password",
+        "DB_PASSWORD",
+        "dbPassword",
+        "DbPassword",
+        "DBPassword",
+        "dbpassword",
+        "db.password2",
+        "passwords",
+        "ssh.passphrase",
+        "sshPassphrase",
+        "pin.passcode",
+        // secret, token, credential(s)
+        "AIRFLOW_SECRET",
+        "airflow.secret",
+        "jwtsecret",
+        "webhook-secrets",
+        "api-token",
+        "githubToken",
+        "GITHUB_TOKEN",
+        "access.tokens",
+        "vault.credential",
+        "aws.credentials",
+        "CREDENTIALS",
+        "git.creds",
+        // apikey, api-key, api_key
+        "stripe.apikey",
+        "stripe.api-key",
+        "stripe.api_key",
+        "stripe.apiKey",
+        "STRIPE_API_KEY",
+        "stripe.APIKey",
+        "stripe.api.key",
+        "api_keys",
+        // private_key, privatekey, access_key, client_secret, secret key, other keys
+        "ssh.private_key",
+        "ssh.privatekey",
+        "ssh.privateKey",
+        "ssh.private-key",
+        "SSH_PRIVATE_KEY",
+        "s3.access_key",
+        "s3.accessKey",
+        "aws.access.key",
+        "AWS_ACCESS_KEY_ID",
+        "s3.secret_key",
+        "oidc.client_secret",
+        "oidc.clientSecret",
+        "OIDC_CLIENT_SECRET",
+        "deploy.ssh_key",
+        "jwt.signing_key",
+        "backup.encryption-key",
+        "product.license_key",
+        // dsn, connection_string, connstr, auth
+        "sentry.dsn",
+        "SENTRY_DSN",
+        "db.connection_string",
+        "db.connectionString",
+        "DB_CONNECTION_STRING",
+        "db.connstr",
+        "db.conn_str",
+        "db.connString",
+        "smtp.auth",
+        "basicAuth",
+        "proxy.auth",
+        "AUTH",
+        "smtp.authToken",
+    ];
+
+    /// Keys that only look like secrets, or name a property of one: they take plain values.
+    const PLAIN_KEYS: &[&str] = &[
+        "smtp.host",
+        "max_workers",
+        "keyboard_layout",
+        "author",
+        "author.email",
+        "commitAuthor",
+        "authority",
+        "oauth.client_id",
+        "passenger_limit",
+        "passengerLimit",
+        "bypass",
+        "bypass_proxy",
+        "compass.heading",
+        "passive",
+        "passport.number",
+        "secretary_email",
+        "tokenizer",
+        "ssh.public_key",
+        "monkey",
+        "class",
+        "auth.url",
+        "auth_mode",
+        "sso.auth.provider",
+        "authType",
+        "token_ttl",
+        "tokenLifetime",
+        "password.min_length",
+        "password_policy",
+        "passwordRotationDays",
+        "secret.rotation",
+        "sso.enabled",
+    ];
+
     #[test]
-    fn config_keys_that_name_secrets_are_recognised() {
-        for k in ["db.password", "AIRFLOW_SECRET", "api-token", "smtp.api_key"] {
-            assert!(ConfigKey::parse(k).unwrap().names_a_secret(), "{k}");
+    fn config_keys_split_into_lowercase_words() {
+        assert_eq!(key_words("smtp.host"), ["smtp", "host"]);
+        assert_eq!(key_words("DB_PASSWORD"), ["db", "password"]);
+        assert_eq!(key_words("stripe.apiKey"), ["stripe", "api", "key"]);
+        assert_eq!(key_words("APIKey"), ["api", "key"]);
+        assert_eq!(key_words("DBPassword2"), ["db", "password", "2"]);
+        assert_eq!(key_words("a--b..c"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn config_keys_that_name_secrets_are_recognised_in_every_spelling() {
+        for k in SECRET_KEYS {
+            assert!(ConfigKey::parse(k).unwrap().names_a_secret(), "{k} names a secret");
         }
-        for k in ["smtp.host", "max_workers", "keyboard_layout"] {
-            assert!(!ConfigKey::parse(k).unwrap().names_a_secret(), "{k}");
+    }
+
+    #[test]
+    fn config_keys_that_only_look_like_secrets_take_plain_values() {
+        for k in PLAIN_KEYS {
+            assert!(!ConfigKey::parse(k).unwrap().names_a_secret(), "{k} does not name a secret");
         }
         assert!(ConfigKey::parse("1abc").is_err());
         assert!(ConfigKey::parse("a b").is_err());

@@ -12,7 +12,7 @@ use super::tenants;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
-use crate::pagination::{ListParams, ListResponse};
+use crate::pagination::{self, ListParams, ListResponse};
 use crate::persist::{self, App};
 
 fn instant(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -24,6 +24,58 @@ fn instant(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
     .transpose()
 }
 
+/// `since` and `until` as the bounds of the entries' sort key (fixed-width UTC timestamps, so
+/// they compare as text). An empty range is a mistake, not an empty list: 400 naming `since`.
+fn time_range(since: Option<&str>, until: Option<&str>) -> Result<(Option<String>, Option<String>), ApiError> {
+    let (since, until) = (instant("since", since)?, instant("until", until)?);
+    if let (Some(s), Some(u)) = (&since, &until)
+        && s > u
+    {
+        return Err(ApiError::bad_request("since", format!("`since` ({s}) must not be after `until` ({u})")));
+    }
+    Ok((since, until))
+}
+
+/// The longest text a key-like filter takes (DynamoDB keys are at most 2048 bytes; 256
+/// characters are at most 1024).
+const MAX_FILTER_CHARS: usize = 256;
+
+fn bounded<'a>(field: &str, raw: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    match raw {
+        Some(s) if s.chars().count() > MAX_FILTER_CHARS => {
+            Err(ApiError::bad_request(field, format!("`{field}` must be at most {MAX_FILTER_CHARS} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `?actor=`: a `sub` alone matches every entry of that `sub`; `sub <email>`, as entries show
+/// their actor, matches the entries that show exactly that.
+struct ActorFilter<'a> {
+    sub: &'a str,
+    shown: Option<&'a str>,
+}
+
+impl<'a> ActorFilter<'a> {
+    fn parse(raw: Option<&'a str>) -> Result<Option<Self>, ApiError> {
+        Ok(bounded("actor", raw)?.map(|a| {
+            let sub = domain::history::actor_sub(a);
+            Self { sub, shown: (sub != a).then_some(a) }
+        }))
+    }
+
+    /// The filters on entries found by another key; `keyed`: found by the actor's own index.
+    fn apply(&self, mut q: Query, keyed: bool) -> Query {
+        if !keyed {
+            q = q.filter("actor_sub", json!(self.sub));
+        }
+        if let Some(shown) = self.shown {
+            q = q.filter("actor", json!(shown));
+        }
+        q
+    }
+}
+
 /// One page of entries for `query`, newest first.
 async fn page(
     app: &App,
@@ -33,9 +85,9 @@ async fn page(
 ) -> Result<ListResponse<ChangeEntry>, ApiError> {
     let params = ListParams { limit, next_token };
     let query = params.apply(query)?;
-    let page = app.history.query(&query).await?;
-    let items = page.items.into_iter().map(store::item::from_item).collect::<Result<Vec<ChangeEntry>, _>>()?;
-    Ok(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) })
+    let (items, next_token) = pagination::fetch(app.history.as_ref(), &query).await?;
+    let items = items.into_iter().map(store::item::from_item).collect::<Result<Vec<ChangeEntry>, _>>()?;
+    Ok(ListResponse { items, next_token })
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -44,9 +96,10 @@ async fn page(
 pub struct TenantHistoryParams {
     /// Only changes of this field (`state`, `release`, `value`...).
     pub field: Option<String>,
-    /// Only changes made by this actor (`sub`).
+    /// Only changes made by this actor: its `sub` (`alice`), or `sub <email>` as entries show
+    /// it (`alice <alice@example.com>`).
     pub actor: Option<String>,
-    /// From this time (RFC 3339), inclusive.
+    /// From this time (RFC 3339), inclusive; not after `until`.
     pub since: Option<String>,
     /// Up to this time (RFC 3339), inclusive.
     pub until: Option<String>,
@@ -64,13 +117,14 @@ pub async fn tenant_history(
     QueryParams(p): QueryParams<TenantHistoryParams>,
 ) -> Result<axum::Json<ListResponse<ChangeEntry>>, ApiError> {
     let id = tenants::parse_id(&id)?;
-    let (since, until) = (instant("since", p.since.as_deref())?, instant("until", p.until.as_deref())?);
+    let (since, until) = time_range(p.since.as_deref(), p.until.as_deref())?;
+    let (field, actor) = (bounded("field", p.field.as_deref())?, ActorFilter::parse(p.actor.as_deref())?);
     let mut q = history::within(history::by_tenant(id.as_str()), since.as_deref(), until.as_deref());
-    if let Some(f) = &p.field {
+    if let Some(f) = field {
         q = q.filter("field", json!(f));
     }
-    if let Some(a) = &p.actor {
-        q = q.filter("actor_sub", json!(a));
+    if let Some(a) = &actor {
+        q = a.apply(q, false);
     }
     let first_page = p.next_token.is_none();
     let result = page(&app, q, p.limit, p.next_token).await?;
@@ -87,11 +141,14 @@ pub struct HistoryParams {
     pub entity: Option<String>,
     /// With `entity`: only this record (`cus_...`, `3.1.0`, `ten_.../smtp.host`).
     pub entity_id: Option<String>,
-    /// Only changes made by this actor (`sub`).
+    /// Only changes made by this actor: its `sub` (`alice`), or `sub <email>` as entries show
+    /// it (`alice <alice@example.com>`).
     pub actor: Option<String>,
     /// Only changes made by this change request.
     pub change_request_id: Option<String>,
+    /// From this time (RFC 3339), inclusive; not after `until`.
     pub since: Option<String>,
+    /// Up to this time (RFC 3339), inclusive.
     pub until: Option<String>,
     pub limit: Option<u32>,
     pub next_token: Option<String>,
@@ -113,24 +170,27 @@ pub async fn fleet_history(
             format!("`entity` must be one of {}", domain::history::LOGGED_KINDS.join(", ")),
         ));
     }
-    let (since, until) = (instant("since", p.since.as_deref())?, instant("until", p.until.as_deref())?);
+    let (since, until) = time_range(p.since.as_deref(), p.until.as_deref())?;
+    let entity_id = bounded("entity_id", p.entity_id.as_deref())?;
+    let change_request_id = bounded("change_request_id", p.change_request_id.as_deref())?;
+    let actor = ActorFilter::parse(p.actor.as_deref())?;
     // The most selective key first; the other filters apply to what it finds.
-    let (mut q, keyed) = match (&p.entity, &p.entity_id, &p.change_request_id, &p.actor) {
+    let (mut q, keyed) = match (&p.entity, entity_id, change_request_id, &actor) {
         (Some(e), Some(id), _, _) => (history::by_entity(e, id), "entity_id"),
         (None, Some(_), _, _) => return Err(ApiError::bad_request("entity_id", "`entity_id` needs `entity`")),
         (_, None, Some(c), _) => (history::by_change_request(c), "change_request_id"),
-        (_, None, None, Some(a)) => (history::by_actor(a), "actor"),
+        (_, None, None, Some(a)) => (history::by_actor(a.sub), "actor"),
         _ => (history::everything(), ""),
     };
     q = history::within(q, since.as_deref(), until.as_deref());
     if let (Some(e), true) = (&p.entity, keyed != "entity_id") {
         q = q.filter("entity", json!(e));
     }
-    if let (Some(c), true) = (&p.change_request_id, keyed != "change_request_id") {
+    if let (Some(c), true) = (change_request_id, keyed != "change_request_id") {
         q = q.filter("change_request_id", json!(c));
     }
-    if let (Some(a), true) = (&p.actor, keyed != "actor") {
-        q = q.filter("actor_sub", json!(a));
+    if let Some(a) = &actor {
+        q = a.apply(q, keyed == "actor");
     }
     Ok(axum::Json(page(&app, q, p.limit, p.next_token).await?))
 }

@@ -16,7 +16,7 @@ use super::{ctx, path_param, tenants};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
-use crate::pagination::{ListParams, ListResponse};
+use crate::pagination::{self, ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
 
 fn parse_id(raw: &str) -> Result<ResourceId, ApiError> {
@@ -180,15 +180,13 @@ pub async fn list_tenant_resources(
 ) -> Result<axum::Json<ListResponse<ResourceLink>>, ApiError> {
     let id = tenants::parse_id(&id)?;
     let q = params.apply(Query::new(None, layout::tenant_partition(&id)).prefix(layout::RESOURCE_LINK_PREFIX))?;
-    let page = app.table.query(&q).await?;
-    persist::parent_exists_if_empty(page.items.is_empty(), params.next_token.is_none(), tenants::load(&app, &id))
-        .await?;
-    let items = page
-        .items
+    let (items, next_token) = pagination::fetch(app.table.as_ref(), &q).await?;
+    persist::parent_exists_if_empty(items.is_empty(), params.next_token.is_none(), tenants::load(&app, &id)).await?;
+    let items = items
         .into_iter()
         .map(|i| store::item::from_item(i).map_err(ApiError::from))
         .collect::<Result<Vec<ResourceLink>, _>>()?;
-    Ok(axum::Json(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) }))
+    Ok(axum::Json(ListResponse { items, next_token }))
 }
 
 /// The tenants using a resource (one query on the links, one batch read of the tenants).
@@ -202,10 +200,9 @@ pub async fn list_resource_tenants(
 ) -> Result<axum::Json<ListResponse<Tenant>>, ApiError> {
     let id = parse_id(&id)?;
     let q = params.apply(Query::new(Some(Index::Gsi2), layout::tenants_of_resource(&id)))?;
-    let page = app.table.query(&q).await?;
-    persist::parent_exists_if_empty(page.items.is_empty(), params.next_token.is_none(), load(&app, &id)).await?;
-    let keys: Vec<_> = page
-        .items
+    let (links, next_token) = pagination::fetch(app.table.as_ref(), &q).await?;
+    persist::parent_exists_if_empty(links.is_empty(), params.next_token.is_none(), load(&app, &id)).await?;
+    let keys: Vec<_> = links
         .iter()
         .filter_map(|i| i.get("tenant_id").and_then(|v| v.as_str()))
         .filter_map(|t| TenantId::parse(t).ok())
@@ -214,5 +211,5 @@ pub async fn list_resource_tenants(
     let mut items =
         app.table.batch_get(&keys).await?.into_iter().map(Tenant::from_item).collect::<Result<Vec<_>, _>>()?;
     items.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(axum::Json(ListResponse { items, next_token: store::cursor::encode(page.last_key.as_ref()) }))
+    Ok(axum::Json(ListResponse { items, next_token }))
 }

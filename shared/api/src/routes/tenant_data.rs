@@ -149,7 +149,8 @@ pub async fn get_config(
 }
 
 /// Set a config: `{"value": ...}` for a plain value, `{"secret_ref": "ssm:/..."}` for a secret.
-/// A key that names a secret (`*password*`, `*secret*`, `*token*`...) only takes a reference.
+/// A key that names a secret (`password`, `pwd`, `secret`, `token`, `api_key`, `dsn`..., in any case
+/// or separator: `smtp.pwd`, `apiKey`) only takes a reference.
 #[utoipa::path(put, path = "/v1/tenants/{id}/configs/{key}", tag = "configs", request_body = ConfigPut,
     params(("id" = TenantId, Path), ("key" = ConfigKey, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TenantConfig), (status = 201, body = TenantConfig), (status = 409, body = Problem),

@@ -127,9 +127,10 @@ pub async fn patch_tenant(
     principal: Principal,
     Path(id): Path<String>,
     if_match: IfMatch,
-    body: JsonBody<TenantPatch>,
+    body: Result<JsonBody<TenantPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Operator)?;
+    let body = body.map_err(through_change_requests)?;
     let current = load(&app, &parse_id(&id)?).await?;
     if_match.check(current.stamp.revision)?;
     let mut next = current.clone();
@@ -149,6 +150,20 @@ pub async fn patch_tenant(
         );
     }
     persist::write_changed(&app, &current, next, &principal, if_match, tx).await
+}
+
+/// A PATCH naming `state` or `release` (fields a PATCH body does not have) is told how they
+/// change: through a change request.
+fn through_change_requests(e: ApiError) -> ApiError {
+    let how = match &e {
+        ApiError::Invalid(f) if f.field == "state" => "a tenant's state changes only through a change request",
+        ApiError::Invalid(f) if f.field == "release" => {
+            "a tenant's release changes only through an `upgrade` change request (`params.release`)"
+        }
+        _ => return e,
+    };
+    let ApiError::Invalid(f) = e else { return e };
+    ApiError::invalid(&f.field, format!("{how}: POST /v1/tenants/{{id}}/change-requests"))
 }
 
 /// Tenant counts across the fleet.

@@ -88,6 +88,8 @@ impl Table for NetworkTable {
 
 pub struct Harness {
     pub table: Arc<MemoryTable>,
+    /// The change-log table the history routes read (written here by [`Harness::log`]).
+    pub history: Arc<MemoryTable>,
     pub network: Option<Arc<NetworkTable>>,
     /// The workflows the router starts change requests with: what it started, and a switch
     /// to make Step Functions unreachable.
@@ -117,10 +119,16 @@ pub fn core(table: Arc<dyn store::Table>, workflows: Arc<MemoryWorkflows>) -> ch
 impl Harness {
     /// The router over `App { table: Arc::new(MemoryTable::new()) }`.
     pub fn new() -> Self {
+        let history = Arc::new(MemoryTable::new());
+        Self::reading_history_through(history.clone(), history)
+    }
+
+    /// The router whose history routes read through `reader`, a view of `history`.
+    pub fn reading_history_through(history: Arc<MemoryTable>, reader: Arc<dyn Table>) -> Self {
         let table = Arc::new(MemoryTable::new());
         let workflows = Arc::new(MemoryWorkflows::new());
-        let app = App::new(Arc::new(MemoryTable::new()), core(table.clone(), workflows.clone()));
-        Self { table, network: None, workflows, router: portal_api::router(app, Arc::new(TestTokens)) }
+        let app = App::new(reader, core(table.clone(), workflows.clone()));
+        Self { table, history, network: None, workflows, router: portal_api::router(app, Arc::new(TestTokens)) }
     }
 
     /// The router over a [`NetworkTable`] wrapping the in-memory one.
@@ -128,8 +136,10 @@ impl Harness {
         let table = Arc::new(MemoryTable::new());
         let network = Arc::new(NetworkTable { inner: table.clone(), writes: Mutex::default() });
         let workflows = Arc::new(MemoryWorkflows::new());
-        let app = App::new(Arc::new(MemoryTable::new()), core(network.clone(), workflows.clone()));
-        Self { table, network: Some(network), workflows, router: portal_api::router(app, Arc::new(TestTokens)) }
+        let history = Arc::new(MemoryTable::new());
+        let app = App::new(history.clone(), core(network.clone(), workflows.clone()));
+        let router = portal_api::router(app, Arc::new(TestTokens));
+        Self { table, history, network: Some(network), workflows, router }
     }
 
     pub async fn call(&self, method: Method, path: &str, who: Option<&str>, body: Option<Value>) -> Resp {
@@ -215,6 +225,12 @@ impl Harness {
     /// The write batches the table was sent ([`Harness::over_network`] only).
     pub fn writes(&self) -> Vec<Vec<WriteOp>> {
         self.network.as_ref().expect("a harness over the network table").writes.lock().unwrap().clone()
+    }
+
+    /// Writes change-log entries as the change-log function would.
+    pub async fn log(&self, entries: &[domain::history::ChangeEntry]) {
+        let items = entries.iter().map(|e| store::history::entry_item(e).unwrap()).collect();
+        self.history.batch_put(items).await.unwrap();
     }
 
     // Fixtures ---------------------------------------------------------------------------------
@@ -309,4 +325,24 @@ pub fn id_of(v: &Value) -> String {
 
 pub fn manifest() -> Value {
     json!({ "webapp": "3.1.2", "airflow": "2.9.1", "postgres": "16.4" })
+}
+
+/// A change-log entry of `field` of tenant `tenant` by `actor` (`sub` or `sub <email>`), at
+/// minute `minute` of 2026-11-30 06:00 UTC.
+pub fn entry(tenant: &str, field: &str, actor: &str, minute: u32) -> domain::history::ChangeEntry {
+    domain::history::ChangeEntry {
+        at: format!("2026-11-30T06:{minute:02}:00.000000Z"),
+        actor: actor.to_owned(),
+        actor_sub: domain::history::actor_sub(actor).to_owned(),
+        entity: "tenant".into(),
+        entity_id: tenant.to_owned(),
+        tenant_id: Some(tenant.to_owned()),
+        field: field.to_owned(),
+        old: Value::Null,
+        new: json!(minute),
+        change_request_id: None,
+        source: "api".into(),
+        write: domain::history::WriteKind::Modify,
+        sequence: format!("{minute:06}"),
+    }
 }
