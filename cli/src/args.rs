@@ -19,8 +19,17 @@ pub const OPERATIONS: &[&str] = &[
     "rotate_db_password",
     "rotate_airflow_password",
 ];
-pub const STATES: &[&str] =
-    &["Provisioning", "Healthy", "Maintenance", "BackingUp", "Restoring", "InTesting", "Suspended", "Broken", "EndOfLife"];
+pub const STATES: &[&str] = &[
+    "Provisioning",
+    "Healthy",
+    "Maintenance",
+    "BackingUp",
+    "Restoring",
+    "InTesting",
+    "Suspended",
+    "Broken",
+    "EndOfLife",
+];
 pub const CHANGE_MODELS: &[&str] = &["live", "maintenance", "swap"];
 pub const LICENSE_KINDS: &[&str] = &["trial", "subscription", "perpetual", "internal"];
 pub const RELEASE_STATUSES: &[&str] = &["available", "deprecated", "withdrawn"];

@@ -99,7 +99,8 @@ fn list(v: &[String]) -> Option<Value> {
     (!v.is_empty()).then(|| json!(v))
 }
 
-const TENANT_COLUMNS: &[&str] = &["id", "name", "state", "release", "customer_id", "region", "active_change_request_id"];
+const TENANT_COLUMNS: &[&str] =
+    &["id", "name", "state", "release", "customer_id", "region", "active_change_request_id"];
 const CHANGE_COLUMNS: &[&str] = &["id", "tenant_id", "operation", "status", "requested_by", "requested_at", "error"];
 const HISTORY_COLUMNS: &[&str] = &["at", "actor", "entity", "entity_id", "field", "old", "new", "change_request_id"];
 const ASSIGNMENT_COLUMNS: &[&str] = &["id", "customer_id", "license_id", "status", "starts_at", "expires_at"];
@@ -155,8 +156,11 @@ impl Tenants {
                     ("description", text(description)),
                     ("import", import.then_some(json!(true))),
                 ]);
-                ApiCall::create(&routes::CREATE_TENANT, &[], body, idempotency)
-                    .following(wait, "active_change_request_id", Some(&routes::GET_TENANT))
+                ApiCall::create(&routes::CREATE_TENANT, &[], body, idempotency).following(
+                    wait,
+                    "active_change_request_id",
+                    Some(&routes::GET_TENANT),
+                )
             }
             Self::Update { id, name, region, description, precondition } => {
                 let body = object([("name", text(name)), ("region", text(region)), ("description", text(description))]);
@@ -172,7 +176,17 @@ impl Tenants {
 impl ChangeRequests {
     fn call(&self) -> Result<ApiCall, CliError> {
         Ok(match self {
-            Self::Create { tenant_id, operation, release, change_model, backup_id, params, reason, idempotency, wait } => {
+            Self::Create {
+                tenant_id,
+                operation,
+                release,
+                change_model,
+                backup_id,
+                params,
+                reason,
+                idempotency,
+                wait,
+            } => {
                 let mut all = Map::new();
                 let named = [("release", release), ("change_model", change_model), ("backup_id", backup_id)];
                 let given = named.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)));
@@ -193,7 +207,8 @@ impl ChangeRequests {
                     ("params", (!all.is_empty()).then_some(Value::Object(all))),
                     ("reason", text(reason)),
                 ]);
-                ApiCall::create(&routes::CREATE_CHANGE_REQUEST, &[tenant_id], body, idempotency).following(wait, "id", None)
+                ApiCall::create(&routes::CREATE_CHANGE_REQUEST, &[tenant_id], body, idempotency)
+                    .following(wait, "id", None)
             }
             Self::List { tenant_id, page } => {
                 ApiCall::list(&routes::LIST_TENANT_CHANGE_REQUESTS, &[tenant_id], page, CHANGE_COLUMNS)
@@ -313,12 +328,16 @@ impl Customers {
             Self::List { page } => ApiCall::list(&routes::LIST_CUSTOMERS, &[], page, &["id", "name", "contact_email"]),
             Self::Get { id } => ApiCall::record(&routes::GET_CUSTOMER, &[id]),
             Self::Create { name, contact_email, notes, idempotency } => {
-                let body =
-                    object([("name", Some(json!(name))), ("contact_email", text(contact_email)), ("notes", text(notes))]);
+                let body = object([
+                    ("name", Some(json!(name))),
+                    ("contact_email", text(contact_email)),
+                    ("notes", text(notes)),
+                ]);
                 ApiCall::create(&routes::CREATE_CUSTOMER, &[], body, idempotency)
             }
             Self::Update { id, name, contact_email, notes, precondition } => {
-                let body = object([("name", text(name)), ("contact_email", text(contact_email)), ("notes", text(notes))]);
+                let body =
+                    object([("name", text(name)), ("contact_email", text(contact_email)), ("notes", text(notes))]);
                 ApiCall::update(&routes::PATCH_CUSTOMER, &[id], body, precondition)
             }
             Self::Assignments { id, page } => {
@@ -431,11 +450,13 @@ mod tests {
 
     #[test]
     fn an_upgrade_sends_its_parameters_and_a_fresh_ulid_as_idempotency_key() {
-        let c = call("change-requests create T1 upgrade --release 3.2.0 --param change_model=live --reason CHG-1")
-            .unwrap();
+        let c =
+            call("change-requests create T1 upgrade --release 3.2.0 --param change_model=live --reason CHG-1").unwrap();
         assert_eq!(
             c.body,
-            Some(json!({"operation": "upgrade", "params": {"release": "3.2.0", "change_model": "live"}, "reason": "CHG-1"}))
+            Some(
+                json!({"operation": "upgrade", "params": {"release": "3.2.0", "change_model": "live"}, "reason": "CHG-1"})
+            )
         );
         let key = c.idempotency_key.expect("a key");
         assert!(ulid::Ulid::from_string(&key).is_ok(), "{key}");

@@ -88,7 +88,8 @@ impl Client {
         let url = self.url(call, next_token)?;
         let method = &call.route.method;
         // A create carries its idempotency key: sent again, it creates nothing twice.
-        let repeatable = matches!(*method, Method::GET | Method::PUT | Method::DELETE) || call.idempotency_key.is_some();
+        let repeatable =
+            matches!(*method, Method::GET | Method::PUT | Method::DELETE) || call.idempotency_key.is_some();
         let mut attempt = 0;
         loop {
             let last = attempt >= self.retries;
@@ -129,7 +130,8 @@ impl Client {
     }
 
     fn request(&self, call: &ApiCall, url: &Url) -> reqwest::RequestBuilder {
-        let mut req = self.http.request(call.route.method.clone(), url.clone()).header(header::ACCEPT, "application/json");
+        let mut req =
+            self.http.request(call.route.method.clone(), url.clone()).header(header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
             req = req.bearer_auth(token.expose());
         }

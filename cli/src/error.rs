@@ -59,7 +59,9 @@ pub enum CliError {
     Protocol(String),
     #[error("change request {id} ended {status}{}", .error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
     NotSucceeded { id: String, status: String, error: Option<String> },
-    #[error("change request {id} is still {status} after {seconds} s (it goes on; follow it with `portal change-requests get {id} --wait`)")]
+    #[error(
+        "change request {id} is still {status} after {seconds} s (it goes on; follow it with `portal change-requests get {id} --wait`)"
+    )]
     WaitTimedOut { id: String, status: String, seconds: u64 },
     #[error("{0}")]
     Config(String),
@@ -97,7 +99,11 @@ impl CliError {
             },
             Self::NoToken { .. } | Self::Login(_) => 3,
             Self::Unreachable { .. } => 5,
-            Self::Protocol(_) | Self::NotSucceeded { .. } | Self::WaitTimedOut { .. } | Self::Config(_) | Self::Io(_) => 1,
+            Self::Protocol(_)
+            | Self::NotSucceeded { .. }
+            | Self::WaitTimedOut { .. }
+            | Self::Config(_)
+            | Self::Io(_) => 1,
         }
     }
 }
@@ -120,7 +126,8 @@ mod tests {
 
     #[test]
     fn a_problem_is_told_by_title_detail_and_field() {
-        let body = br#"{"type":"x","title":"Invalid value","status":422,"detail":"name: must not be empty","field":"name"}"#;
+        let body =
+            br#"{"type":"x","title":"Invalid value","status":422,"detail":"name: must not be empty","field":"name"}"#;
         let text = CliError::Api(Problem::of_answer(422, body)).to_string();
         assert_eq!(text, "Invalid value (422): name: must not be empty\n  field: name");
     }

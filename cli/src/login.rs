@@ -148,7 +148,8 @@ impl Claims {
     pub fn describe(&self) -> String {
         let who = self.email.as_deref().or(self.sub.as_deref()).unwrap_or("an unknown user");
         let groups = if self.groups.is_empty() { String::new() } else { format!(" ({})", self.groups.join(", ")) };
-        let until = self.expires_at().map(|t| format!(", expires {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let until =
+            self.expires_at().map(|t| format!(", expires {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
         format!("{who}{groups}{until}")
     }
 }
@@ -204,7 +205,11 @@ pub async fn login(
     profiles.profiles.insert(profile_name.to_owned(), profile.clone());
     profiles.save(path)?;
     let api = profile.url.as_deref().unwrap_or(crate::args::DEFAULT_URL);
-    Ok(format!("Logged in as {} for {api} (profile `{profile_name}`, {})", Claims::of(&token).describe(), path.display()))
+    Ok(format!(
+        "Logged in as {} for {api} (profile `{profile_name}`, {})",
+        Claims::of(&token).describe(),
+        path.display()
+    ))
 }
 
 fn keep(profile: &mut Profile, tokens: Tokens) {
@@ -220,9 +225,9 @@ fn keep(profile: &mut Profile, tokens: Tokens) {
 async fn sign_in(args: &LoginArgs, issuer: &Url, client_id: &str) -> Result<Tokens, CliError> {
     let pkce = Pkce::new()?;
     let state = random_state()?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.redirect_port))
-        .await
-        .map_err(|e| CliError::Login(format!("cannot listen on 127.0.0.1:{} for the redirect: {e}", args.redirect_port)))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.redirect_port)).await.map_err(|e| {
+        CliError::Login(format!("cannot listen on 127.0.0.1:{} for the redirect: {e}", args.redirect_port))
+    })?;
     let redirect_uri = format!("http://localhost:{}/callback", args.redirect_port);
     let url = authorize_url(issuer, client_id, &redirect_uri, &args.scope, &state, &pkce.challenge)?;
     eprintln!("Sign in at this URL (it comes back to {redirect_uri}):\n{url}");
@@ -260,9 +265,12 @@ pub async fn refresh(profile_name: &str, path: &std::path::Path) -> Result<Optio
         return Ok(None);
     };
     let issuer = parse_url(&issuer)?;
-    let http =
-        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| CliError::Login(e.to_string()))?;
-    let form = [("grant_type", "refresh_token"), ("client_id", client_id.as_str()), ("refresh_token", refresh.expose())];
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| CliError::Login(e.to_string()))?;
+    let form =
+        [("grant_type", "refresh_token"), ("client_id", client_id.as_str()), ("refresh_token", refresh.expose())];
     let tokens = token_request(&http, &issuer, &form).await?;
     keep(profile, tokens);
     let token = profile.token.clone();
@@ -368,7 +376,10 @@ mod tests {
              &client_id=abc123&redirect_uri=http%3A%2F%2Flocalhost%3A8400%2Fcallback&scope=openid+email\
              &state=st4te&code_challenge=ch4l&code_challenge_method=S256"
         );
-        assert_eq!(endpoint(&issuer, "token").unwrap().as_str(), "https://portal-prod.auth.eu-west-1.amazoncognito.com/oauth2/token");
+        assert_eq!(
+            endpoint(&issuer, "token").unwrap().as_str(),
+            "https://portal-prod.auth.eu-west-1.amazoncognito.com/oauth2/token"
+        );
     }
 
     #[test]
@@ -383,7 +394,8 @@ mod tests {
 
     #[test]
     fn claims_tell_who_without_the_token() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"u1","email":"dana@vendor.example","cognito:groups":["admin"],"exp":1893456000}"#);
+        let payload = URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"u1","email":"dana@vendor.example","cognito:groups":["admin"],"exp":1893456000}"#);
         let token = Secret::new(format!("h.{payload}.sig"));
         let said = Claims::of(&token).describe();
         assert_eq!(said, "dana@vendor.example (admin), expires 2030-01-01 00:00 UTC");

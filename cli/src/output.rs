@@ -44,8 +44,9 @@ pub fn render(format: Format, view: View, doc: &Doc, paint: Paint) -> Result<Str
         (Format::Json, _) | (Format::Table, View::Document) => serde_json::to_string_pretty(doc)
             .map(|s| s + "\n")
             .map_err(|e| CliError::Protocol(format!("cannot print the answer as JSON: {e}"))),
-        (Format::Yaml, _) => serde_yaml::to_string(doc)
-            .map_err(|e| CliError::Protocol(format!("cannot print the answer as YAML: {e}"))),
+        (Format::Yaml, _) => {
+            serde_yaml::to_string(doc).map_err(|e| CliError::Protocol(format!("cannot print the answer as YAML: {e}")))
+        }
         (Format::Table, View::List(columns)) => {
             let items = doc.get("items").and_then(Value::as_sequence).map(Vec::as_slice).unwrap_or_default();
             Ok(rows_table(columns, items, paint))
@@ -66,11 +67,9 @@ fn cell(value: Option<&Value>) -> String {
         Some(Value::Sequence(items)) if items.iter().all(is_scalar) => {
             items.iter().map(|v| cell(Some(v))).collect::<Vec<_>>().join(",")
         }
-        Some(Value::Mapping(m)) if m.values().all(is_scalar) => m
-            .iter()
-            .map(|(k, v)| format!("{}={}", cell(Some(k)), cell(Some(v))))
-            .collect::<Vec<_>>()
-            .join(","),
+        Some(Value::Mapping(m)) if m.values().all(is_scalar) => {
+            m.iter().map(|(k, v)| format!("{}={}", cell(Some(k)), cell(Some(v)))).collect::<Vec<_>>().join(",")
+        }
         Some(other) => serde_json::to_string(other).unwrap_or_default(),
     }
 }
@@ -183,8 +182,7 @@ fn summary(doc: &Doc, paint: Paint) -> String {
         match v.as_mapping() {
             Some(counts) => {
                 let label = name.strip_prefix("by_").unwrap_or(&name).to_uppercase();
-                let rows: Vec<Vec<String>> =
-                    counts.iter().map(|(k, v)| vec![key_text(k), cell(Some(v))]).collect();
+                let rows: Vec<Vec<String>> = counts.iter().map(|(k, v)| vec![key_text(k), cell(Some(v))]).collect();
                 out.push('\n');
                 out.push_str(&table(&[label, "TENANTS".to_owned()], &rows, &[true, false], paint));
             }
@@ -257,10 +255,7 @@ mod tests {
     fn the_fleet_summary_is_one_table_per_count() {
         let body = r#"{"total":3,"by_state":{"Healthy":2,"Broken":1},"by_release":{"3.1.0":3}}"#;
         let text = render(Format::Table, View::Summary, &doc(body), PLAIN).unwrap();
-        assert_eq!(
-            text,
-            "total  3\n\nSTATE    TENANTS\nHealthy  2\nBroken   1\n\nRELEASE  TENANTS\n3.1.0    3\n"
-        );
+        assert_eq!(text, "total  3\n\nSTATE    TENANTS\nHealthy  2\nBroken   1\n\nRELEASE  TENANTS\n3.1.0    3\n");
     }
 
     #[test]
@@ -274,7 +269,8 @@ mod tests {
 
     #[test]
     fn pages_merge_into_the_shape_of_one_last_page() {
-        let merged = merge_pages(vec![doc(r#"{"items":[1,2],"next_token":"x"}"#), doc(r#"{"items":[3],"next_token":null}"#)]);
+        let merged =
+            merge_pages(vec![doc(r#"{"items":[1,2],"next_token":"x"}"#), doc(r#"{"items":[3],"next_token":null}"#)]);
         let json: serde_json::Value = serde_json::to_value(&merged).unwrap();
         assert_eq!(json, serde_json::json!({"items": [1, 2, 3], "next_token": null}));
     }

@@ -152,10 +152,8 @@ mod tests {
 
     #[test]
     fn every_operation_of_the_openapi_document_has_a_command_and_no_command_calls_an_undocumented_one() {
-        let table: BTreeSet<(String, String, String)> = ALL
-            .iter()
-            .map(|r| (r.operation_id.to_owned(), r.method.to_string(), r.template.to_owned()))
-            .collect();
+        let table: BTreeSet<(String, String, String)> =
+            ALL.iter().map(|r| (r.operation_id.to_owned(), r.method.to_string(), r.template.to_owned())).collect();
         let documented = documented_operations();
         let missing: Vec<_> = documented.difference(&table).collect();
         assert!(missing.is_empty(), "operations of openapi.json without a command in cli/src/routes.rs: {missing:?}");

@@ -25,11 +25,22 @@ const UNAVAILABLE_READS: u32 = 30;
 /// Something that happened to a change request between two reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Status { status: String },
-    StepStarted { name: String },
-    StepEnded { name: String, status: String, seconds: Option<f64>, error: Option<String> },
+    Status {
+        status: String,
+    },
+    StepStarted {
+        name: String,
+    },
+    StepEnded {
+        name: String,
+        status: String,
+        seconds: Option<f64>,
+        error: Option<String>,
+    },
     /// How many steps it runs in all, once its plan is stored.
-    Planned { steps: u64 },
+    Planned {
+        steps: u64,
+    },
 }
 
 /// What the previous read showed.
@@ -237,11 +248,9 @@ mod tests {
         let first = doc(r#"{"id":"CR1","status":"pending","steps":[]}"#);
         let (events, seen) = Seen::default().advance(&first);
         assert_eq!(events, [Event::Status { status: "pending".into() }]);
-        let second = doc(
-            r#"{"id":"CR1","status":"running","planned_steps":[{"name":"jenkins x"}],
+        let second = doc(r#"{"id":"CR1","status":"running","planned_steps":[{"name":"jenkins x"}],
                "steps":[{"name":"begin","status":"succeeded","started_at":"2026-01-01T00:00:00Z","ended_at":"2026-01-01T00:00:01.500Z"},
-                        {"name":"jenkins x","status":"running","started_at":"2026-01-01T00:00:02Z"}]}"#,
-        );
+                        {"name":"jenkins x","status":"running","started_at":"2026-01-01T00:00:02Z"}]}"#);
         let (events, seen) = seen.advance(&second);
         assert_eq!(
             events,
@@ -254,10 +263,8 @@ mod tests {
         );
         let (again, seen) = seen.advance(&second);
         assert!(again.is_empty(), "nothing new, nothing told: {again:?}");
-        let third = doc(
-            r#"{"id":"CR1","status":"failed","planned_steps":[{"name":"jenkins x"}],
-               "steps":[{"name":"begin","status":"succeeded"},{"name":"jenkins x","status":"failed","error":"build FAILURE"}]}"#,
-        );
+        let third = doc(r#"{"id":"CR1","status":"failed","planned_steps":[{"name":"jenkins x"}],
+               "steps":[{"name":"begin","status":"succeeded"},{"name":"jenkins x","status":"failed","error":"build FAILURE"}]}"#);
         let (events, _) = seen.advance(&third);
         assert_eq!(
             events,
