@@ -483,3 +483,111 @@ async fn wait_exits_non_zero_when_the_change_request_fails_and_prints_how_it_end
     assert!(run.stderr.contains("jenkins provision-tenant: failed"), "{}", run.stderr);
     assert!(run.stderr.contains("ended failed"), "{}", run.stderr);
 }
+
+/// A stand-in for Cognito's token endpoint: trades the code `c0de` for `id_token` when the
+/// verifier fits the challenge the authorize URL carried, and the refresh token `r1` for `renewed`.
+struct FakeCognito {
+    url: String,
+    challenge: std::sync::Arc<std::sync::Mutex<String>>,
+    grants: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn fake_cognito(id_token: String, renewed: String) -> FakeCognito {
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    use sha2::Digest;
+    let challenge = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let grants = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (expected, seen) = (challenge.clone(), grants.clone());
+    let router = axum::Router::new().route(
+        "/oauth2/token",
+        axum::routing::post(move |body: String| {
+            let (expected, seen, id_token, renewed) = (expected.clone(), seen.clone(), id_token.clone(), renewed.clone());
+            async move {
+                let form: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+                let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+                seen.lock().unwrap().push(field("grant_type"));
+                let verified = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(field("code_verifier").as_bytes()))
+                    == *expected.lock().unwrap();
+                let answer = match field("grant_type").as_str() {
+                    "authorization_code" if field("code") == "c0de" && verified && field("client_id") == "app-client" => {
+                        json!({"id_token": id_token, "access_token": "a", "refresh_token": "r1", "expires_in": 3600, "token_type": "Bearer"})
+                    }
+                    "refresh_token" if field("refresh_token") == "r1" => {
+                        json!({"id_token": renewed, "access_token": "a2", "expires_in": 3600, "token_type": "Bearer"})
+                    }
+                    _ => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response(),
+                };
+                axum::Json(answer).into_response()
+            }
+        }),
+    );
+    FakeCognito { url: serve(router).await, challenge, grants }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cognito_login_trades_the_redirected_code_with_its_pkce_verifier_and_renews_an_expired_token() {
+    use tokio::io::AsyncBufReadExt;
+    let api = TestApi::new().await;
+    tenant(&api, "acme-prod").await;
+    let (first, renewed) = (api.token("admin", "alice"), api.token("admin", "alice-renewed"));
+    let cognito = fake_cognito(first.clone(), renewed.clone()).await;
+    let portal = Portal::new(&serve(api.router.clone()).await);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+
+    let mut cmd = portal.command(
+        None,
+        &["login", "--issuer", &cognito.url, "--client-id", "app-client", "--redirect-port", &port, "--no-browser"],
+    );
+    cmd.stderr(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("portal runs");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let authorize = loop {
+        let line = lines.next_line().await.unwrap().expect("portal prints the sign-in URL");
+        if line.starts_with("http") {
+            break reqwest::Url::parse(&line).expect("a URL");
+        }
+    };
+    let param =
+        |k: &str| authorize.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned()).unwrap_or_default();
+    assert_eq!(authorize.path(), "/oauth2/authorize");
+    assert_eq!((param("response_type"), param("client_id")), ("code".into(), "app-client".into()));
+    assert_eq!(param("code_challenge_method"), "S256");
+    assert_eq!(param("redirect_uri"), format!("http://localhost:{port}/callback"));
+    *cognito.challenge.lock().unwrap() = param("code_challenge");
+
+    // The browser, back from the hosted UI.
+    let redirect = format!("http://127.0.0.1:{port}/callback?code=c0de&state={}", param("state"));
+    let page = reqwest::get(&redirect).await.expect("the redirect is served");
+    assert_eq!(page.status(), 200);
+    let status = child.wait().await.unwrap();
+    let rest: Vec<String> = {
+        let mut rest = Vec::new();
+        while let Ok(Some(l)) = lines.next_line().await {
+            rest.push(l);
+        }
+        rest
+    };
+    assert!(status.success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Logged in as alice@vendor.example (admin)")), "{rest:?}");
+
+    let profiles_text = std::fs::read_to_string(portal.profiles_file()).unwrap();
+    let profiles: Value = serde_yaml::from_str(&profiles_text).unwrap();
+    let profile = &profiles["profiles"]["default"];
+    assert_eq!((profile["token"].as_str(), profile["refresh_token"].as_str()), (Some(first.as_str()), Some("r1")));
+    assert_eq!(profile["client_id"], "app-client");
+    assert_mode_600(&portal.profiles_file());
+    let listed = portal.run(None, &["tenants", "list", "-o", "json"]).await;
+    assert_eq!(listed.code, 0, "{listed:?}");
+
+    // Expired: the next command renews it with the refresh token first.
+    let expired = profiles_text.replace(profile["expires_at"].as_str().unwrap(), "2020-01-01T00:00:00Z");
+    std::fs::write(portal.profiles_file(), expired).unwrap();
+    let listed = portal.run(None, &["tenants", "list", "-o", "json"]).await;
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(*cognito.grants.lock().unwrap(), ["authorization_code", "refresh_token"]);
+    let profiles: Value = serde_yaml::from_str(&std::fs::read_to_string(portal.profiles_file()).unwrap()).unwrap();
+    assert_eq!(profiles["profiles"]["default"]["token"], renewed.as_str());
+    assert_eq!(profiles["profiles"]["default"]["refresh_token"], "r1", "Cognito keeps the refresh token");
+}
