@@ -33,7 +33,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
             None => Ok(()),
         },
         Command::Login(args) => {
-            let said = login::login(args, cli.url.as_deref(), &cli.profile, &config::profiles_path()?).await?;
+            let said = login::login(args, url(cli).as_deref(), &cli.profile, &config::profiles_path()?).await?;
             eprintln!("{said}");
             Ok(())
         }
@@ -72,11 +72,16 @@ fn print(cli: &Cli, view: View, doc: &Doc) -> Result<(), CliError> {
     emit(output::render(cli.output, view, doc, color::for_stream(true))?.as_bytes())
 }
 
+/// `--url`, else `PORTAL_URL`.
+fn url(cli: &Cli) -> Option<String> {
+    cli.url.clone().or_else(|| std::env::var("PORTAL_URL").ok().filter(|u| !u.is_empty()))
+}
+
 /// The settings of this command: flags and environment over the profile; a profile's expired
 /// Cognito token renewed first.
 async fn settings(cli: &Cli) -> Result<Settings, CliError> {
     let env_token = std::env::var("PORTAL_TOKEN").ok().filter(|t| !t.is_empty());
-    let url = cli.url.clone().or_else(|| std::env::var("PORTAL_URL").ok().filter(|u| !u.is_empty()));
+    let url = url(cli);
     let path = config::profiles_path();
     let profiles = match (&path, &env_token) {
         (Ok(p), _) => Profiles::load(p)?,

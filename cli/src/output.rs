@@ -154,22 +154,44 @@ fn record(doc: &Doc, paint: Paint) -> String {
         out.push_str(&format!("{}{}  {value}\n", paint.bold(&row[0]), " ".repeat(width - row[0].width())));
     }
     for (name, items) in tables {
-        let mut columns: Vec<String> = Vec::new();
-        for item in items.iter().filter_map(Value::as_mapping) {
-            for k in item.keys().map(key_text) {
-                if !columns.contains(&k) {
-                    columns.push(k);
-                }
-            }
-        }
+        let (columns, left_out) = sub_table_columns(items);
         let rows: Vec<Vec<String>> =
             items.iter().map(|item| columns.iter().map(|c| cell(item.get(c.as_str()))).collect()).collect();
         let colored: Vec<bool> = columns.iter().map(|c| is_state_column(c)).collect();
         let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
         out.push_str(&format!("\n{}:\n", paint.bold(&name)));
         out.push_str(&table(&headers, &rows, &colored, paint));
+        if !left_out.is_empty() {
+            out.push_str(&paint.dim(&format!("({} in -o yaml or -o json)", left_out.join(", "))));
+            out.push('\n');
+        }
     }
     out
+}
+
+/// The columns of a table of records: the fields every record has as a scalar (or not at all),
+/// `name` and `status` first; and the fields left out (nested records, such as a step's detail).
+fn sub_table_columns(items: &[Value]) -> (Vec<String>, Vec<String>) {
+    let mut columns: Vec<String> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for item in items.iter().filter_map(Value::as_mapping) {
+        for (k, v) in item {
+            let k = key_text(k);
+            if !is_scalar(v) && !left_out.contains(&k) {
+                columns.retain(|c| c != &k);
+                left_out.push(k);
+            } else if !columns.contains(&k) && !left_out.contains(&k) {
+                columns.push(k);
+            }
+        }
+    }
+    for first in ["status", "name"] {
+        if let Some(i) = columns.iter().position(|c| c == first) {
+            let c = columns.remove(i);
+            columns.insert(0, c);
+        }
+    }
+    (columns, left_out)
 }
 
 fn summary(doc: &Doc, paint: Paint) -> String {
@@ -240,14 +262,15 @@ mod tests {
 
     #[test]
     fn a_record_lists_its_fields_and_its_steps_as_a_table() {
-        let body = r#"{"id":"CR1","status":"running","params":{"release":"3.2.0"},"steps":[{"name":"begin","status":"succeeded"},{"name":"jenkins upgrade","status":"running","error":null}]}"#;
+        let body = r#"{"id":"CR1","status":"running","params":{"release":"3.2.0"},"steps":[{"detail":{"plan":{}},"ended_at":"t1","name":"begin","status":"succeeded"},{"name":"jenkins upgrade","status":"running","error":null,"detail":{"build_url":"u"}}]}"#;
         let text = render(Format::Table, View::Record, &doc(body), PLAIN).unwrap();
         assert_eq!(
             text,
             "id      CR1\nstatus  running\nparams  release=3.2.0\n\nsteps:\n\
-             NAME             STATUS     ERROR\n\
-             begin            succeeded  -\n\
-             jenkins upgrade  running    -\n"
+             NAME             STATUS     ENDED_AT  ERROR\n\
+             begin            succeeded  t1        -\n\
+             jenkins upgrade  running    -         -\n\
+             (detail in -o yaml or -o json)\n"
         );
     }
 

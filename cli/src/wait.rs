@@ -151,23 +151,33 @@ pub struct Bar {
 impl Bar {
     pub fn new(paint: Paint) -> Self {
         let bar = ProgressBar::new_spinner();
-        let template = if paint.is_on() {
-            "{spinner:.cyan} [{pos}/{len}] {msg} {elapsed:.dim}"
-        } else {
-            "{spinner} [{pos}/{len}] {msg} {elapsed}"
+        let this = Self { bar, paint };
+        this.style(false);
+        this.bar.enable_steady_tick(Duration::from_millis(120));
+        this
+    }
+
+    /// A spinner, the steps done out of how many once the plan is known, the running step.
+    fn style(&self, counted: bool) {
+        let template = match (counted, self.paint.is_on()) {
+            (true, true) => "{spinner:.cyan} [{pos}/{len}] {msg} {elapsed:.dim}",
+            (true, false) => "{spinner} [{pos}/{len}] {msg} {elapsed}",
+            (false, true) => "{spinner:.cyan} {msg} {elapsed:.dim}",
+            (false, false) => "{spinner} {msg} {elapsed}",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
+            self.bar.set_style(style);
         }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Self { bar, paint }
     }
 }
 
 impl Progress for Bar {
     fn tell(&mut self, id: &str, event: &Event) {
         match event {
-            Event::Planned { steps } => self.bar.set_length(*steps),
+            Event::Planned { steps } => {
+                self.bar.set_length(*steps);
+                self.style(true);
+            }
             Event::Status { status } => self.bar.println(status_line(self.paint, id, status)),
             Event::StepStarted { name } => self.bar.set_message(name.clone()),
             Event::StepEnded { name, status, seconds, error } => {
