@@ -74,10 +74,11 @@ impl Seen {
         {
             events.push(Event::Planned { steps });
         }
-        if next.status != self.status
-            && let Some(status) = &next.status
-        {
-            events.push(Event::Status { status: status.clone() });
+        // A status that moves on is told before the steps it shows, one that ends after them.
+        let changed = next.status.clone().filter(|_| next.status != self.status);
+        let ended = changed.as_deref().is_some_and(|s| ENDED.contains(&s));
+        if let Some(status) = changed.clone().filter(|_| !ended) {
+            events.push(Event::Status { status });
         }
         let steps = cr.get("steps").and_then(|s| s.as_sequence()).map(Vec::as_slice).unwrap_or_default();
         for (i, step) in steps.iter().enumerate() {
@@ -95,6 +96,9 @@ impl Seen {
                 });
             }
             next.steps.push((name, status));
+        }
+        if let Some(status) = changed.filter(|_| ended) {
+            events.push(Event::Status { status });
         }
         (events, next)
     }
@@ -279,13 +283,13 @@ mod tests {
         assert_eq!(
             events,
             [
-                Event::Status { status: "failed".into() },
                 Event::StepEnded {
                     name: "jenkins x".into(),
                     status: "failed".into(),
                     seconds: None,
                     error: Some("build FAILURE".into())
                 },
+                Event::Status { status: "failed".into() },
             ]
         );
     }
