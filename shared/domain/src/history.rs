@@ -59,15 +59,18 @@ pub struct ChangeEntry {
     pub entity: String,
     /// The record's id (`ten_...`, `3.1.0`, `ten_.../smtp.host`).
     pub entity_id: String,
+    /// The tenant the record belongs to, when it belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub tenant_id: Option<String>,
     /// The field, dotted for nested maps (`components.webapp`).
     pub field: String,
-    #[schema(value_type = Object)]
+    /// The field's value before the write, as stored: any JSON value, `null` when it had none.
     pub old: Value,
-    #[schema(value_type = Object)]
+    /// The field's value after the write: any JSON value, `null` when it was removed.
     pub new: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub change_request_id: Option<String>,
     /// `api`, `workflow`, `schedule`, `alarm` or `seed`.
     pub source: String,

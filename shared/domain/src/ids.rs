@@ -55,7 +55,8 @@ macro_rules! id_type {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(concat!("^", $prefix, "[0-9A-HJKMNP-TV-Z]{26}$")))
+                    // Crockford base32; a ULID's 128 bits start with a digit 0-7.
+                    .pattern(Some(concat!("^", $prefix, "[0-7][0-9A-HJKMNP-TV-Z]{25}$")))
                     .examples([serde_json::json!(concat!($prefix, "01JD8X3Q5C7M2R4T6V8W0Y1Z2A"))])
                     .into()
             }

@@ -89,13 +89,29 @@ fn matches_charset(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool, wha
     if chars.all(rest) { Ok(()) } else { Err(format!("must match {what}")) }
 }
 
+/// What `char::is_whitespace` and `char::is_control` refuse at the ends of a [`Name`], as a regex class body.
+macro_rules! not_space_or_control {
+    () => {
+        r"\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+    };
+}
+
+/// Unicode white space (`char::is_whitespace`), as a regex class body.
+macro_rules! white_space {
+    () => {
+        r"\t\n\x0B\x0C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+    };
+}
+
 string_value!(
-    /// A display name: 1–200 printable characters.
-    Name, max = 200, pattern = None, example = "Acme Corp", check = printable);
+    /// A display name: 1–200 characters, no control characters, no white space at either end.
+    Name, max = 200,
+    pattern = Some(concat!("^[^", not_space_or_control!(), r"]([^\x00-\x1F\x7F-\x9F]*[^", not_space_or_control!(), "])?$")),
+    example = "Acme Corp", check = printable);
 
 string_value!(
     /// Free text such as notes or a description: up to 2000 printable characters (newlines allowed).
-    Text, max = 2000, pattern = None, example = "Renewal due in Q3",
+    Text, max = 2000, pattern = Some(r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"), example = "Renewal due in Q3",
     check = |s| if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         Err("must not contain control characters other than newlines and tabs".into())
     } else { Ok(()) });
@@ -126,7 +142,7 @@ string_value!(
 
 string_value!(
 /// An AWS region code such as `us-east-1`.
-Region, max = 32, pattern = Some("^[a-z]{2}(-[a-z]+)+-[0-9]$"), example = "us-east-1",
+Region, max = 32, pattern = Some("^[a-z]{2}(-[a-z]+)+-[0-9]+$"), example = "us-east-1",
 check = |s| {
     let parts: Vec<&str> = s.split('-').collect();
     let ok = parts.len() >= 3
@@ -139,7 +155,10 @@ check = |s| {
 
 string_value!(
 /// An e-mail address (shape only: `local@domain.tld`).
-Email, max = 254, pattern = Some("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), example = "ops@acme.example",
+Email, max = 254,
+pattern = Some(concat!("^[^@", white_space!(), "]+@[^@.", white_space!(), "][^@", white_space!(), r"]*\.[^@",
+    white_space!(), "]*[^@.", white_space!(), "]$")),
+example = "ops@acme.example",
 check = |s| {
     let ok = s.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
@@ -170,7 +189,10 @@ string_value!(
 
 string_value!(
     /// An Amazon Resource Name: `arn:partition:service:region:account:resource`.
-    Arn, max = 2048, pattern = Some("^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$"),
+    /// At most 2044 characters, so that its uniqueness guard (`ARN#<arn>`) fits DynamoDB's 2048
+    /// bytes of partition key; the resource part is visible ASCII, as AWS writes it.
+    Arn, max = 2044,
+    pattern = Some("^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:[!-~]+$"),
     example = "arn:aws:rds:us-east-1:123456789012:db:acme-prod", check = check_arn);
 
 fn check_arn(s: &str) -> Result<(), String> {
@@ -190,8 +212,8 @@ fn check_arn(s: &str) -> Result<(), String> {
     if !(parts[4].is_empty() || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit()))) {
         return Err("the account part must be empty or 12 digits".into());
     }
-    if parts[5].is_empty() || parts[5].chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("the resource part must be present, without whitespace".into());
+    if parts[5].is_empty() || !parts[5].chars().all(|c| c.is_ascii_graphic()) {
+        return Err("the resource part must be present, in visible ASCII without whitespace".into());
     }
     Ok(())
 }
@@ -215,8 +237,17 @@ impl Arn {
 pub struct ReleaseVersion(semver::Version);
 
 impl ReleaseVersion {
+    pub const MAX_LEN: usize = 64;
+
+    /// What [`parse`](Self::parse) takes: `MAJOR.MINOR.PATCH` without leading zeros, an optional
+    /// pre-release of dot-separated identifiers (numeric ones without leading zeros), no build.
+    pub const PATTERN: &str = concat!(
+        r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})",
+        r"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?$"
+    );
+
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        if s.len() > 64 {
+        if s.len() > Self::MAX_LEN {
             return Err(FieldError::new("", "must be at most 64 characters"));
         }
         let v = semver::Version::parse(s)
@@ -284,7 +315,9 @@ impl utoipa::PartialSchema for ReleaseVersion {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$"))
+            .min_length(Some(5))
+            .max_length(Some(Self::MAX_LEN))
+            .pattern(Some(Self::PATTERN))
             .examples([serde_json::json!("3.1.0")])
             .into()
     }
@@ -345,7 +378,8 @@ impl utoipa::PartialSchema for SecretRef {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some("^(ssm:/.+|secretsmanager:.+)$"))
+            .max_length(Some(2048))
+            .pattern(Some("^(ssm:/[A-Za-z0-9/_.+=@:-]+|secretsmanager:[A-Za-z0-9/_.+=@:-]+)$"))
             .description(Some("A reference to a secret (SSM SecureString or Secrets Manager); never its value."))
             .examples([serde_json::json!("ssm:/tenants/acme-prod/db_password")])
             .into()
@@ -361,10 +395,19 @@ pub struct PlainValue(serde_json::Value);
 impl PlainValue {
     pub const MAX_LEN: usize = 4096;
 
+    /// The magnitudes of a number DynamoDB stores (besides 0): at least 1e-130, below 1e126.
+    pub const SMALLEST: f64 = 1e-130;
+    pub const TOO_LARGE: f64 = 1e126;
+
     pub fn parse(v: serde_json::Value) -> Result<Self, FieldError> {
         match &v {
             serde_json::Value::String(s) if s.chars().count() > Self::MAX_LEN => {
                 Err(FieldError::new("", format!("must be at most {} characters", Self::MAX_LEN)))
+            }
+            serde_json::Value::Number(n)
+                if !n.as_f64().is_some_and(|x| x == 0.0 || (Self::SMALLEST..Self::TOO_LARGE).contains(&x.abs())) =>
+            {
+                Err(FieldError::new("", "a number must be 0 or of magnitude from 1e-130 to below 1e126"))
             }
             serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Ok(Self(v)),
             _ => Err(FieldError::new("", "must be a string, a number or a boolean")),
@@ -388,8 +431,17 @@ impl From<PlainValue> for serde_json::Value {
 }
 impl utoipa::PartialSchema for PlainValue {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Number, Type::Boolean]))
+        let number = || ObjectBuilder::new().schema_type(Type::Number);
+        utoipa::openapi::OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(Self::MAX_LEN)))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(number().enum_values(Some([0])))
+            .item(number().minimum(Some(Self::SMALLEST)).exclusive_maximum(Some(Self::TOO_LARGE)))
+            .item(number().maximum(Some(-Self::SMALLEST)).exclusive_minimum(Some(-Self::TOO_LARGE)))
+            .description(Some(
+                "A plain value: a string (at most 4096 characters), a boolean, or a number that is 0 or of \
+                 magnitude from 1e-130 to below 1e126 (what the store holds).",
+            ))
             .examples([serde_json::json!("smtp.acme.example")])
             .into()
     }
@@ -741,6 +793,171 @@ mod tests {
         assert!(PlainValue::parse(serde_json::json!(null)).is_err());
         assert!(PlainValue::parse(serde_json::json!({"a": 1})).is_err());
         assert!(PlainValue::parse(serde_json::json!("x".repeat(4097))).is_err());
+        for storable in [0.0, 1e-130, -1e-130, 9.99e125, -9.99e125, 0.5] {
+            assert!(PlainValue::parse(serde_json::json!(storable)).is_ok(), "{storable}");
+        }
+        for beyond in [1e-131, -5e-324, 1e126, -1e200] {
+            assert!(PlainValue::parse(serde_json::json!(beyond)).is_err(), "{beyond}");
+        }
+    }
+
+    /// What the schema a value type documents takes: its length bounds and pattern, compiled once.
+    struct Documented {
+        min: Option<u64>,
+        max: Option<u64>,
+        pattern: Option<regex::Regex>,
+    }
+
+    impl Documented {
+        fn of<T: utoipa::PartialSchema>() -> Self {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            Self {
+                min: schema["minLength"].as_u64(),
+                max: schema["maxLength"].as_u64(),
+                pattern: schema["pattern"].as_str().map(|p| regex::Regex::new(p).unwrap()),
+            }
+        }
+
+        fn takes(&self, s: &str) -> bool {
+            let len = s.chars().count() as u64;
+            self.min.is_none_or(|min| len >= min)
+                && self.max.is_none_or(|max| len <= max)
+                && self.pattern.as_ref().is_none_or(|p| p.is_match(s))
+        }
+    }
+
+    /// Strings from `alphabet`, up to `max` characters, drawn the same way every run, and the
+    /// given edge cases.
+    fn corpus(alphabet: &str, max: usize, edges: &[&str]) -> Vec<String> {
+        let chars: Vec<char> = alphabet.chars().collect();
+        let mut seed: u64 = 0x5eed;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let mut out: Vec<String> = edges.iter().map(|s| s.to_string()).collect();
+        for _ in 0..20_000 {
+            let len = next() % (max + 1);
+            out.push((0..len).map(|_| chars[next() % chars.len()]).collect());
+        }
+        out
+    }
+
+    /// Every joint of one part from each list, in order: random characters seldom make a
+    /// structured value (a region, an ARN), joints of valid and broken parts do.
+    fn joints(parts: &[&[&str]]) -> Vec<String> {
+        parts.iter().fold(vec![String::new()], |heads, part| {
+            heads.iter().flat_map(|h| part.iter().map(move |p| format!("{h}{p}"))).collect()
+        })
+    }
+
+    fn assert_documented_as_parsed<T: utoipa::PartialSchema>(
+        name: &str,
+        parse: impl Fn(&str) -> bool,
+        strings: &[String],
+    ) {
+        let documented = Documented::of::<T>();
+        let mut accepted = 0;
+        for s in strings {
+            let parsed = parse(s);
+            accepted += usize::from(parsed);
+            assert_eq!(
+                documented.takes(s),
+                parsed,
+                "{name}: {s:?} is {} but the schema says otherwise",
+                if parsed { "taken" } else { "refused" }
+            );
+        }
+        assert!(accepted > 20, "{name}: the corpus holds only {accepted} valid values");
+    }
+
+    /// Characters that tell the patterns apart: letters, digits, punctuation, spaces and controls
+    /// of every kind, non-ASCII letters.
+    const TRICKY: &str = "aAz09-_.:/@+=~ \t\n\r\u{b}\u{c}\u{1}\u{7f}\u{85}\u{9f}\u{a0}\u{2028}\u{3000}é漢😀\"#";
+
+    #[test]
+    fn every_documented_pattern_takes_exactly_what_its_parser_takes() {
+        let plain = corpus(TRICKY, 8, &[" ", "a ", " a", "a\tb", "a\nb", "\u{85}", "a\u{a0}", "x"]);
+        assert_documented_as_parsed::<Name>("Name", |s| Name::parse(s).is_ok(), &plain);
+        assert_documented_as_parsed::<Text>("Text", |s| Text::parse(s).is_ok(), &plain);
+        let lower = corpus("az09-_.A", 10, &["a", "ab", "a-", "a1", "-a", "a_b"]);
+        assert_documented_as_parsed::<TenantName>("TenantName", |s| TenantName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<ComponentName>("ComponentName", |s| ComponentName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<ComponentVersionLabel>(
+            "ComponentVersionLabel",
+            |s| ComponentVersionLabel::parse(s).is_ok(),
+            &lower,
+        );
+        assert_documented_as_parsed::<ConfigKey>("ConfigKey", |s| ConfigKey::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<FeatureName>("FeatureName", |s| FeatureName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<SuiteName>("SuiteName", |s| SuiteName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<JobName>("JobName", |s| JobName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<BackupId>("BackupId", |s| BackupId::parse(s).is_ok(), &lower);
+        let mut regions = corpus("austeg-19", 12, &["us-east-1", "us-east-12", "us-gov-west-1", "u-east-1", "us--1"]);
+        regions.extend(joints(&[
+            &["us", "ap", "eu", "sa", "u", "usa", "US", ""],
+            &["-east", "-gov-west", "-southeast", "-", "-east-", "east", "-e1"],
+            &["-1", "-12", "-", "1", "-a", ""],
+        ]));
+        assert_documented_as_parsed::<Region>("Region", |s| Region::parse(s).is_ok(), &regions);
+        let emails =
+            corpus("ab.@ \t\u{a0}\u{1}é", 9, &["a@b.c", "a@.b.c", "a@b.c.", "a@b..c", "@b.c", "a@b", "a@@b.c"]);
+        assert_documented_as_parsed::<Email>("Email", |s| Email::parse(s).is_ok(), &emails);
+        let mut arns = corpus(
+            "arn:aws-cn0123456789 \u{1}é/",
+            30,
+            &[
+                "arn:aws:s3:::b",
+                "arn:aws:rds:us-east-1:123456789012:db:x",
+                "arn:aws:s3:::a b",
+                "arn:aws:s3:::é",
+                "arn:aws:s3:::",
+            ],
+        );
+        arns.extend(joints(&[
+            &["arn:aws:", "arn:aws-cn:", "arn:aws-us-gov:", "arn:awz:", "arn:aws"],
+            &["s3", "rds", "ec2", "", "S3", "ec 2"],
+            &[":", ":us-east-1:", ":US:", "::"],
+            &["", "123456789012", "12345", "12345678901a"],
+            &[":b", ":db:x", ":instance/i-1", ":", ":a b", ":é", ":\u{1}", "b"],
+        ]));
+        assert_documented_as_parsed::<Arn>("Arn", |s| Arn::parse(s).is_ok(), &arns);
+        let mut versions = corpus(
+            "0123.-ab+",
+            12,
+            &["1.2.3", "01.2.3", "1.2.3-rc.01", "1.2.3-rc.0a", "1.2.3+b", "1.2.3-", "1.2.3-a..b"],
+        );
+        versions.extend(joints(&[
+            &["0", "1", "12", "01", "a", ""],
+            &[".0", ".2", ".10", ".02", "."],
+            &[".3", ".0", ".03", ""],
+            &["", "-rc.1", "-rc.01", "-0a", "-alpha", "-", "-a..b", "+build", "-x-y.7"],
+        ]));
+        assert_documented_as_parsed::<ReleaseVersion>(
+            "ReleaseVersion",
+            |s| ReleaseVersion::parse(s).is_ok(),
+            &versions,
+        );
+        let mut refs = corpus(
+            "ssm:/secretsmanager a_=@é",
+            16,
+            &["ssm:/a", "ssm:/", "ssm:a", "secretsmanager:a", "secretsmanager:"],
+        );
+        refs.extend(joints(&[
+            &["ssm:", "secretsmanager:", "ssm", "SSM:", ""],
+            &["/", "", "//"],
+            &["tenants/acme", "db_password", "a b", "é", "x=1@y:z", "", "arn:aws:secretsmanager:us-east-1:1:secret:s"],
+        ]));
+        assert_documented_as_parsed::<SecretRef>("SecretRef", |s| SecretRef::parse(s).is_ok(), &refs);
+    }
+
+    #[test]
+    fn arns_fit_the_partition_key_of_their_guard() {
+        let resource = "x".repeat(Arn::MAX_LEN - "arn:aws:s3:::".len());
+        let longest = Arn::parse(&format!("arn:aws:s3:::{resource}")).unwrap();
+        assert!(format!("ARN#{longest}").len() <= 2048, "DynamoDB's partition keys are at most 2048 bytes");
+        assert!(Arn::parse(&format!("arn:aws:s3:::{resource}x")).is_err());
+        assert!(Arn::parse("arn:aws:s3:::bücket").is_err(), "the resource part is ASCII");
     }
 
     #[test]

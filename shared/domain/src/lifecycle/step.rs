@@ -16,6 +16,7 @@ pub enum Step {
         name: String,
         job: JobName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         suite: Option<String>,
         poll_seconds: u64,
         timeout_seconds: u64,

@@ -19,11 +19,14 @@ pub struct TenantAwsResource {
     /// The AWS service, from the ARN (`rds`, `ec2`, `s3`...).
     pub service: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub name: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Text>,
     /// The tenants using this resource.
     #[serde(default)]
+    #[schema(max_items = 49)]
     pub tenant_ids: BTreeSet<TenantId>,
     #[serde(flatten)]
     pub stamp: Stamp,
@@ -41,7 +44,9 @@ pub struct ResourceCreate {
     pub name: Option<Name>,
     #[serde(default)]
     pub description: Option<Text>,
+    /// The tenants using it: at most 49 (a tenant listed twice counts once), each existing.
     #[serde(default)]
+    #[schema(value_type = Vec<TenantId>, max_items = 49)]
     pub tenant_ids: BTreeSet<TenantId>,
 }
 
@@ -54,8 +59,10 @@ pub struct ResourcePatch {
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
     pub description: Option<Option<Text>>,
-    /// Replaces the set of tenants using the resource.
+    /// Replaces the set of tenants using the resource: at most 49 (a tenant listed twice counts
+    /// once), each existing.
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(value_type = Vec<TenantId>, nullable = false, max_items = 49)]
     pub tenant_ids: Option<BTreeSet<TenantId>>,
 }
 

@@ -48,10 +48,13 @@ pub struct ChangeStep {
     pub status: StepStatus,
     pub started_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ended_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 
@@ -61,10 +64,13 @@ pub struct ChangeStep {
 #[serde(deny_unknown_fields)]
 pub struct ChangeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub release: Option<ReleaseVersion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub backup_id: Option<BackupId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub change_model: Option<ChangeModel>,
 }
 
@@ -115,30 +121,38 @@ pub struct TenantChangeRequest {
     pub tenant_id: TenantId,
     pub operation: Operation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub change_model: Option<ChangeModel>,
     /// The tenant's state when the change was requested (what "as started" resolves to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub started_from: Option<TenantState>,
     #[serde(default)]
     pub params: ChangeParams,
     pub status: ChangeRequestStatus,
     /// Why the change is made (ticket, incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<Text>,
     /// Who asked (`sub <email>`, or `system:<name>` for a schedule, an alarm, a rollout).
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub decided_at: Option<DateTime<Utc>>,
     /// The admin who aborted it, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub aborted_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub abort_reason: Option<Text>,
     /// The Step Functions execution this change request runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub execution_arn: Option<String>,
     /// The steps its execution runs, stored at `begin` from its plan; every task runs these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -146,11 +160,13 @@ pub struct TenantChangeRequest {
     /// When it must have ended, set at `begin` from its plan's steps; past it, the next task
     /// stops its work and fails it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub deadline_at: Option<DateTime<Utc>>,
     /// What ran so far, in order.
     #[serde(default)]
     pub steps: Vec<ChangeStep>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
     #[serde(flatten)]
     pub stamp: Stamp,

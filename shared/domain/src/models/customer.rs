@@ -14,8 +14,10 @@ pub struct Customer {
     pub id: CustomerId,
     pub name: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub contact_email: Option<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub notes: Option<Text>,
     #[serde(flatten)]
     pub stamp: Stamp,
@@ -34,7 +36,9 @@ pub struct CustomerCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
+    /// Leave it out to keep the name; it cannot be cleared.
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<Name>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Email>)]

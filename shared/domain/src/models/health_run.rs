@@ -21,6 +21,7 @@ pub struct SuiteResult {
     /// The Jenkins result (`SUCCESS`, `FAILURE`...), or `not_run`.
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub build_url: Option<String>,
 }
 

@@ -27,11 +27,14 @@ pub struct License {
     pub name: Name,
     pub kind: LicenseKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 10_000_000)]
     pub max_users: Option<u32>,
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub features: BTreeSet<FeatureName>,
     /// The license file template the key material is generated from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub template: Option<Text>,
     #[serde(flatten)]
     pub stamp: Stamp,
@@ -45,9 +48,13 @@ pub const MAX_USERS: u32 = 10_000_000;
 pub struct LicenseCreate {
     pub name: Name,
     pub kind: LicenseKind,
-    #[serde(default)]
+    /// 1 to 10,000,000.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub max_users: Option<u32>,
+    /// At most 64 (a feature listed twice counts once).
     #[serde(default)]
+    #[schema(value_type = Vec<FeatureName>, max_items = 64)]
     pub features: BTreeSet<FeatureName>,
     #[serde(default)]
     pub template: Option<Text>,
@@ -57,17 +64,60 @@ pub struct LicenseCreate {
 #[serde(deny_unknown_fields)]
 pub struct LicensePatch {
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<Name>,
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub kind: Option<LicenseKind>,
-    #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<u32>)]
+    /// 1 to 10,000,000; `null` for no bound.
+    #[serde(default, deserialize_with = "nullable_whole_number")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10_000_000)]
     pub max_users: Option<Option<u32>>,
+    /// Replaces the features: at most 64 (a feature listed twice counts once).
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(value_type = Vec<FeatureName>, nullable = false, max_items = 64)]
     pub features: Option<BTreeSet<FeatureName>>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
     pub template: Option<Option<Text>>,
+}
+
+/// A count, also written as a whole float (`436.0`): JSON Schema's `integer` is both.
+struct WholeNumber(u32);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = WholeNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number from 0 to 4294967295")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<WholeNumber, E> {
+                u32::try_from(n)
+                    .map(WholeNumber)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<WholeNumber, E> {
+                u32::try_from(n).map(WholeNumber).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<WholeNumber, E> {
+                match x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) {
+                    true => Ok(WholeNumber(x as u32)),
+                    false => Err(E::invalid_value(serde::de::Unexpected::Float(x), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Ok(Option::<WholeNumber>::deserialize(d)?.map(|n| n.0))
+}
+
+fn nullable_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Ok(Some(Option::<WholeNumber>::deserialize(d)?.map(|n| n.0)))
 }
 
 fn check_license_bounds(max_users: Option<u32>, features: &BTreeSet<FeatureName>) -> Result<(), FieldError> {
@@ -119,5 +169,19 @@ mod tests {
     fn licenses_bound_users() {
         let cmd: LicenseCreate = serde_json::from_str(r#"{"name":"Ent","kind":"subscription","max_users":0}"#).unwrap();
         assert_eq!(License::create(cmd, &ctx()).unwrap_err().field, "max_users");
+    }
+
+    #[test]
+    fn a_count_may_be_written_as_a_whole_float_as_json_schema_allows() {
+        let cmd: LicenseCreate = serde_json::from_str(r#"{"name":"Ent","kind":"trial","max_users":436.0}"#).unwrap();
+        assert_eq!(cmd.max_users, Some(436));
+        for bad in ["436.5", "-1", "4294967296", "\"5\""] {
+            let json = format!(r#"{{"name":"Ent","kind":"trial","max_users":{bad}}}"#);
+            assert!(serde_json::from_str::<LicenseCreate>(&json).is_err(), "{bad}");
+        }
+        let patch: LicensePatch = serde_json::from_str(r#"{"max_users":null}"#).unwrap();
+        assert_eq!(patch.max_users, Some(None));
+        let patch: LicensePatch = serde_json::from_str(r#"{"max_users":25.0}"#).unwrap();
+        assert_eq!(patch.max_users, Some(Some(25)));
     }
 }

@@ -25,10 +25,13 @@ pub struct LicenseAssignment {
     pub status: AssignmentStatus,
     /// Where the license key material lives; never the key itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub key_ref: Option<SecretRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub stamp: Stamp,
@@ -43,6 +46,7 @@ pub struct AssignmentCreate {
     pub key_ref: Option<SecretRef>,
     #[serde(default)]
     pub starts_at: Option<DateTime<Utc>>,
+    /// After `starts_at` when both are given.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -51,6 +55,7 @@ pub struct AssignmentCreate {
 #[serde(deny_unknown_fields)]
 pub struct AssignmentPatch {
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub status: Option<AssignmentStatus>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<SecretRef>)]

@@ -37,20 +37,44 @@ impl std::fmt::Display for ReleaseStatus {
 pub struct ProductRelease {
     pub version: ReleaseVersion,
     /// Component name → version shipped in this release.
-    #[schema(value_type = BTreeMap<String, ComponentVersionLabel>)]
+    #[schema(schema_with = manifest_schema)]
     pub components: BTreeMap<ComponentName, ComponentVersionLabel>,
     pub status: ReleaseStatus,
     /// The health-baseline suites that validate a tenant on this release (empty: the fleet's
     /// default suites).
     #[serde(default)]
+    #[schema(max_items = 20, schema_with = suites_schema)]
     pub health_suites: Vec<SuiteName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub notes: Option<Text>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
 
 pub const MAX_SUITES: usize = 20;
+
+/// The schema of a release manifest: 1 to [`MAX_COMPONENTS`] component names, each to its version.
+fn manifest_schema() -> utoipa::openapi::Object {
+    use utoipa::{PartialSchema, openapi::ObjectBuilder, openapi::RefOr, openapi::schema::AdditionalProperties};
+    let names = match ComponentName::schema() {
+        RefOr::T(schema) => Some(schema),
+        RefOr::Ref(_) => None,
+    };
+    ObjectBuilder::new()
+        .property_names(names)
+        .additional_properties(Some(AdditionalProperties::RefOr(ComponentVersionLabel::schema())))
+        .min_properties(Some(1))
+        .max_properties(Some(MAX_COMPONENTS))
+        .examples([serde_json::json!({"webapp": "3.1.0", "airflow": "2.9.3"})])
+        .build()
+}
+
+/// The schema of a release's health suites: at most [`MAX_SUITES`], each once.
+fn suites_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::{PartialSchema, openapi::schema::ArrayBuilder};
+    ArrayBuilder::new().items(SuiteName::schema()).max_items(Some(MAX_SUITES)).unique_items(true).build()
+}
 
 /// A release's manifest fits in one transaction with the tenant that is created from it.
 pub const MAX_COMPONENTS: usize = 64;
@@ -59,9 +83,12 @@ pub const MAX_COMPONENTS: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct ReleaseCreate {
     pub version: ReleaseVersion,
-    #[schema(value_type = BTreeMap<String, ComponentVersionLabel>)]
+    /// Component name → version: 1 to 64 components.
+    #[schema(schema_with = manifest_schema)]
     pub components: BTreeMap<ComponentName, ComponentVersionLabel>,
+    /// At most 20, each once (none: the fleet's default suites).
     #[serde(default)]
+    #[schema(schema_with = suites_schema)]
     pub health_suites: Vec<SuiteName>,
     #[serde(default)]
     pub notes: Option<Text>,
@@ -70,9 +97,12 @@ pub struct ReleaseCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleasePatch {
+    /// Replaces the suites: at most 20, each once.
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(schema_with = suites_schema)]
     pub health_suites: Option<Vec<SuiteName>>,
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub status: Option<ReleaseStatus>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]

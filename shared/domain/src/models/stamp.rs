@@ -11,6 +11,7 @@ use crate::{Actor, ChangeRequestId, Source};
 pub struct Stamp {
     /// Bumped by every write; the record's `ETag`. (Named `revision` because `version` is a
     /// field of releases and component versions themselves.)
+    #[schema(minimum = 1)]
     pub revision: u64,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
@@ -19,6 +20,7 @@ pub struct Stamp {
     pub updated_by: String,
     /// The change request the last write was part of, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub change_request_id: Option<ChangeRequestId>,
     pub source: Source,
 }

@@ -18,10 +18,13 @@ pub struct Tenant {
     pub state: TenantState,
     /// The change request that holds this tenant now (one at a time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub active_change_request_id: Option<ChangeRequestId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub region: Option<Region>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Text>,
     /// Registered as an already running deployment rather than provisioned by the portal.
     #[serde(default)]
@@ -49,7 +52,9 @@ pub struct TenantCreate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantPatch {
+    /// Leave it out to keep the name; it cannot be cleared.
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<TenantName>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Region>)]

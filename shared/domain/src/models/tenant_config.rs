@@ -22,22 +22,57 @@ pub struct TenantConfig {
     pub tenant_id: TenantId,
     pub key: ConfigKey,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub value: Option<PlainValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub secret_ref: Option<SecretRef>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
 
 /// `{"value": ...}` for a plain value or `{"secret_ref": "ssm:/..."}` for a secret.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigPut {
     #[serde(default)]
-    #[schema(value_type = Option<PlainValue>)]
     pub value: Option<serde_json::Value>,
     #[serde(default)]
     pub secret_ref: Option<SecretRef>,
+}
+
+/// Exactly one of `value` and `secret_ref` (the other left out or `null`), as [`ConfigPut::parse_for`]
+/// reads it.
+impl utoipa::PartialSchema for ConfigPut {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let branch = |given: &str, schema: &str, absent: &str| {
+            ObjectBuilder::new()
+                .property(given, Ref::from_schema_name(schema))
+                .property(absent, null())
+                .required(given)
+                .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        };
+        let one_of = OneOfBuilder::new()
+            .item(branch("value", "PlainValue", "secret_ref"))
+            .item(branch("secret_ref", "SecretRef", "value"))
+            .description(Some(
+                "`{\"value\": ...}` for a plain value, or `{\"secret_ref\": \"ssm:/...\"}` for a secret (a key that \
+                 names a secret takes only `secret_ref`).",
+            ))
+            .examples([serde_json::json!({"value": "smtp.acme.example"})]);
+        RefOr::T(one_of.into())
+    }
+}
+
+impl utoipa::ToSchema for ConfigPut {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push(("PlainValue".into(), PlainValue::schema()));
+        schemas.push(("SecretRef".into(), SecretRef::schema()));
+    }
 }
 
 impl ConfigPut {
