@@ -17,10 +17,14 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     pub detail: String,
-    /// The request field at fault (`name`, `components.webapp`, `limit`...), when there is one.
+    /// The request field at fault (`name`, `components.webapp`, `limit`, `If-Match`...), when there
+    /// is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 

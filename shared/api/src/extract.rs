@@ -85,6 +85,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
+        // Every body of this API is an object: serde would also read an array into a struct, by
+        // field position (`[null, null]` clearing the first two fields of a patch).
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+            return Err(ApiError::invalid("", "the body must be a JSON object"));
+        }
         let value = parse_json(&bytes)?;
         let sha256 = hex(&Sha256::digest(&bytes));
         Ok(Self { value, sha256 })
@@ -154,6 +160,44 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The form of an `If-Match` this API takes: `*`, or an ETag it returned (`"3"`, weak `W/"3"`; the
+/// revision unquoted, `3`, is taken too).
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?("[0-9]{1,19}"|[0-9]{1,19}))$"#;
+
+/// The form of an `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
+fn header_param(name: &str, pattern: &str, example: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::{ObjectBuilder, Required, path::ParameterBuilder, path::ParameterIn, schema::Type};
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+                .examples([serde_json::json!(example)]),
+        ))
+        .build()
+}
+
+/// Documents the header as the extractor reads it (`params(IfMatch)` in a handler's annotation).
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![header_param(
+            "If-Match",
+            IF_MATCH_PATTERN,
+            "\"3\"",
+            "The `ETag` of the record as you read it: the write happens only if it is still the current \
+             revision (412 otherwise). `*` or no header: no check (a lost race is then 409).",
+        )]
+    }
+}
+
 /// The optional `Idempotency-Key` header of a POST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(pub Option<String>);
@@ -171,6 +215,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             return Err(bad());
         }
         Ok(Self(Some(s.to_owned())))
+    }
+}
+
+/// Documents the header as the extractor reads it (`params(IdempotencyKey)` in an annotation).
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![header_param(
+            "Idempotency-Key",
+            IDEMPOTENCY_KEY_PATTERN,
+            "create-acme-prod-2026-11-30",
+            "Makes the POST safe to retry: the same key with the same body within 24 h answers as the \
+             first request did (with `idempotent-replayed: true`) and creates nothing; the same key with \
+             another body is 422.",
+        )]
     }
 }
 

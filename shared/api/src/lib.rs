@@ -3,6 +3,7 @@
 //! body limits and problem+json errors are middleware here, so both run the same stack.
 
 pub mod auth;
+pub mod document;
 pub mod error;
 pub mod extract;
 pub mod pagination;
@@ -133,9 +134,12 @@ fn mount<P: utoipa::Path, H: Handler<T, App>, T: 'static>(router: Router<App>, h
     router.route(&P::path(), methods)
 }
 
-/// The OpenAPI document of every route, built from the handlers' annotations.
+/// The OpenAPI document of every route, built from the handlers' annotations and completed with
+/// what every operation can answer ([`document::complete`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    let mut doc = documented_routes().split_for_parts().1;
+    document::complete(&mut doc);
+    doc
 }
 
 /// The OpenAPI document the API serves: `openapi()` as pretty JSON, checked in, so serving it

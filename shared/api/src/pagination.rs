@@ -14,8 +14,10 @@ pub const MAX_LIMIT: u32 = 500;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_token` of the previous page.
+    /// The `next_token` of the previous page (of this same list, with the same filters).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     pub next_token: Option<String>,
 }
 

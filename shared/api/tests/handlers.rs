@@ -475,6 +475,23 @@ async fn trailing_data_after_the_json_body_is_400() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_422_and_writes_nothing() {
+    let h = Harness::new();
+    let customer = h.customer("Acme").await;
+    let before = h.snapshot();
+    // serde would read `[null, null]` as the patch's first two fields, clearing them.
+    for body in ["[null, null]", r#"["Evil"]"#, r#""Acme""#, "3", "null"] {
+        h.raw(Method::PATCH, &format!("/v1/customers/{customer}"), OPERATOR, &[], Some("application/json"), body)
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, None);
+        h.raw(Method::POST, "/v1/customers", OPERATOR, &[], Some("application/json"), body)
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, None);
+    }
+    h.assert_unchanged(&before);
+}
+
+#[tokio::test]
 async fn a_viewer_posting_an_invalid_body_is_403() {
     let h = Harness::new();
     h.call(Method::POST, "/v1/customers", VIEWER, Some(json!({}))).await.expect_problem(StatusCode::FORBIDDEN, None);

@@ -14,12 +14,12 @@ use utoipa::ToSchema;
 
 use super::{path_param, tenants};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequestCreate {
     pub operation: Operation,
@@ -28,6 +28,131 @@ pub struct ChangeRequestCreate {
     /// Why (a ticket, an incident).
     #[serde(default)]
     pub reason: Option<Text>,
+}
+
+/// One shape of [`ChangeRequestCreate`]: the operations that take the same change models and
+/// need the same parameters, read from the lifecycle table (the models) and from
+/// [`ChangeParams::check_for`] (the parameters). `provision` has none: it is started only by
+/// creating a tenant.
+struct Shape {
+    operations: Vec<Operation>,
+    models: &'static [domain::ChangeModel],
+    release: bool,
+    backup: bool,
+}
+
+impl Shape {
+    fn all() -> Vec<Shape> {
+        let needs =
+            |op: Operation, field: &str| matches!(ChangeParams::default().check_for(op), Err(e) if e.field == field);
+        let mut shapes: Vec<Shape> = Vec::new();
+        for op in Operation::ALL {
+            let rule = domain::lifecycle::rule(op);
+            if rule.from.is_empty() {
+                continue;
+            }
+            let (models, release, backup) = (rule.models, needs(op, "params.release"), needs(op, "params.backup_id"));
+            match shapes.iter_mut().find(|s| (s.models, s.release, s.backup) == (models, release, backup)) {
+                Some(shape) => shape.operations.push(op),
+                None => shapes.push(Shape { operations: vec![op], models, release, backup }),
+            }
+        }
+        shapes
+    }
+
+    /// Its name in the document, unique by construction: `ChangeRequestCreate`, then the models
+    /// (`MaintenanceOrSwap`), then `WithRelease` / `WithBackup` (each shape is named, so that a
+    /// client generator makes one model of each, not one per place it appears).
+    fn name(&self, of: &str) -> String {
+        let camel = |s: &str| s.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>();
+        let models: Vec<String> = self.models.iter().map(|m| camel(m.as_str())).collect();
+        let mut name = format!("{of}{}", models.join("Or"));
+        if self.release {
+            name += "WithRelease";
+        }
+        if self.backup {
+            name += "WithBackup";
+        }
+        name
+    }
+
+    fn params(&self) -> utoipa::openapi::schema::Schema {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let models: Vec<serde_json::Value> =
+            self.models.iter().map(|m| m.as_str().into()).chain([serde_json::Value::Null]).collect();
+        let mut params = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "change_model",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .enum_values(Some(models)),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        params = match self.release {
+            true => params.property("release", Ref::from_schema_name("ReleaseVersion")).required("release"),
+            false => params.property("release", null()),
+        };
+        params = match self.backup {
+            true => params.property("backup_id", Ref::from_schema_name("BackupId")).required("backup_id"),
+            false => params.property("backup_id", null()),
+        };
+        params
+            .description(Some("What the operations take: a change model they accept (their default when left out)"))
+            .into()
+    }
+
+    fn request(&self) -> utoipa::openapi::schema::Schema {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let names: Vec<&str> = self.operations.iter().map(|op| op.as_str()).collect();
+        let reason =
+            OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(Ref::from_schema_name("Text"));
+        let mut request = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("operation", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)))
+            .required("operation")
+            .property("params", Ref::from_schema_name(self.name("ChangeParams")))
+            .property("reason", reason)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        if self.release || self.backup {
+            request = request.required("params");
+        }
+        request.into()
+    }
+}
+
+/// One branch per [`Shape`], each naming its operations.
+impl utoipa::PartialSchema for ChangeRequestCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::OneOfBuilder;
+        use utoipa::openapi::{Ref, RefOr};
+        let one_of = Shape::all()
+            .iter()
+            .fold(OneOfBuilder::new(), |one_of, shape| one_of.item(Ref::from_schema_name(shape.name("ChangeRequestCreate"))))
+            .description(Some(
+                "An operation and what it takes: `upgrade` needs `params.release`, `restore` needs \
+                 `params.backup_id`; `params.change_model` is one the operation accepts (its default when \
+                 left out); `reason` says why (a ticket, an incident).",
+            ))
+            .examples([serde_json::json!({"operation": "upgrade", "params": {"release": "3.2.0", "change_model": "maintenance"}, "reason": "CHG-1042"})]);
+        RefOr::T(one_of.into())
+    }
+}
+
+impl ToSchema for ChangeRequestCreate {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push(("ReleaseVersion".into(), domain::ReleaseVersion::schema()));
+        schemas.push(("BackupId".into(), domain::BackupId::schema()));
+        schemas.push(("Text".into(), Text::schema()));
+        for shape in Shape::all() {
+            schemas.push((shape.name("ChangeRequestCreate"), shape.request().into()));
+            schemas.push((shape.name("ChangeParams"), shape.params().into()));
+        }
+    }
 }
 
 /// `params` must be a JSON object (serde would also take an array, by field position).
@@ -56,9 +181,11 @@ pub struct AbortRequest {
 /// Request a lifecycle operation on a tenant. `202` with the change request, which is
 /// `running` (its execution started) or `awaiting_approval` (`terminate`, `restore`).
 #[utoipa::path(post, path = "/v1/tenants/{id}/change-requests", tag = "change requests", request_body = ChangeRequestCreate,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 202, body = TenantChangeRequest), (status = 409, body = Problem, description = "not allowed in the tenant's state, or the tenant is busy"),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
+    params(("id" = domain::TenantId, Path), IdempotencyKey),
+    responses((status = 202, body = TenantChangeRequest, headers(("Location" = String, description = "Where the change request is."))),
+        (status = 409, description = "The operation is not allowed in the tenant's state, or the tenant is busy with another change request."),
+        (status = 422, description = "A value is not acceptable, or the release of an upgrade is unknown, not available or \
+            the one the tenant runs; `field` names it.")))]
 pub async fn create_change_request(
     State(app): State<App>,
     principal: Principal,
@@ -89,7 +216,8 @@ fn parse_id(raw: &str) -> Result<ChangeRequestId, ApiError> {
 /// Approve a change request that awaits approval; it starts at once. Admins only, and not the
 /// admin who requested it.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/approve", tag = "change requests", params(("id" = ChangeRequestId, Path)),
-    responses((status = 202, body = TenantChangeRequest), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 202, body = TenantChangeRequest), (status = 403, description = "Admins only, and not the admin who requested it."),
+        (status = 409, description = "It does not await approval.")))]
 pub async fn approve_change_request(
     State(app): State<App>,
     principal: Principal,
@@ -101,7 +229,8 @@ pub async fn approve_change_request(
 
 /// Reject a change request that awaits approval; its tenant is released. Admins only.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/reject", tag = "change requests", params(("id" = ChangeRequestId, Path)),
-    responses((status = 200, body = TenantChangeRequest), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = TenantChangeRequest), (status = 403, description = "Admins only, and not the admin who requested it."),
+        (status = 409, description = "It does not await approval.")))]
 pub async fn reject_change_request(
     State(app): State<App>,
     principal: Principal,
@@ -113,7 +242,8 @@ pub async fn reject_change_request(
 /// Cancel a change request that has not started; its tenant is released. Its requester or an
 /// admin.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/cancel", tag = "change requests", params(("id" = ChangeRequestId, Path)),
-    responses((status = 200, body = TenantChangeRequest), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = TenantChangeRequest), (status = 403, description = "Only its requester or an admin."),
+        (status = 409, description = "It has started (an admin may abort it) or ended.")))]
 pub async fn cancel_change_request(
     State(app): State<App>,
     principal: Principal,
@@ -127,9 +257,8 @@ pub async fn cancel_change_request(
 /// failure of the operation goes. Admins only; the reason is required.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/abort", tag = "change requests", request_body = AbortRequest,
     params(("id" = ChangeRequestId, Path)),
-    responses((status = 200, body = TenantChangeRequest), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "the change request already ended"), (status = 422, body = Problem),
-        (status = 503, body = Problem)))]
+    responses((status = 200, body = TenantChangeRequest), (status = 403, description = "Admins only."),
+        (status = 409, description = "The change request already ended.")))]
 pub async fn abort_change_request(
     State(app): State<App>,
     principal: Principal,
@@ -142,7 +271,7 @@ pub async fn abort_change_request(
 
 /// A change request: its status, steps and the execution it runs as.
 #[utoipa::path(get, path = "/v1/change-requests/{id}", tag = "change requests", params(("id" = ChangeRequestId, Path)),
-    responses((status = 200, body = TenantChangeRequest), (status = 404, body = Problem)))]
+    responses((status = 200, body = TenantChangeRequest)))]
 pub async fn get_change_request(
     State(app): State<App>,
     _: Principal,
@@ -152,8 +281,8 @@ pub async fn get_change_request(
 }
 
 /// The change requests of a tenant, newest first.
-#[utoipa::path(get, path = "/v1/tenants/{id}/change-requests", tag = "change requests", params(("id" = String, Path), ListParams),
-    responses((status = 200, body = ListResponse<TenantChangeRequest>), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/tenants/{id}/change-requests", tag = "change requests",
+    params(("id" = domain::TenantId, Path), ListParams), responses((status = 200, body = ListResponse<TenantChangeRequest>)))]
 pub async fn list_tenant_change_requests(
     State(app): State<App>,
     _: Principal,

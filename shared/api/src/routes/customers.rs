@@ -7,7 +7,7 @@ use store::{Cond, Index, Query};
 
 use super::{ctx, path_param};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
@@ -21,9 +21,8 @@ pub(crate) async fn load(app: &App, id: &CustomerId) -> Result<Customer, ApiErro
 }
 
 /// Create a customer.
-#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreate,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h")),
-    responses((status = 201, body = Customer), (status = 422, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreate, params(IdempotencyKey),
+    responses((status = 201, body = Customer)))]
 pub async fn create_customer(
     State(app): State<App>,
     principal: Principal,
@@ -55,15 +54,14 @@ pub async fn list_customers(
 
 /// A customer.
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = CustomerId, Path)),
-    responses((status = 200, body = Customer, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, body = Customer)))]
 pub async fn get_customer(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 
 /// Change a customer (`null` clears an optional field).
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerPatch,
-    params(("id" = CustomerId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Customer), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = CustomerId, Path), IfMatch), responses((status = 200, body = Customer)))]
 pub async fn patch_customer(
     State(app): State<App>,
     principal: Principal,

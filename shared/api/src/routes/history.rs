@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::tenants;
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::pagination::{self, ListParams, ListResponse};
 use crate::persist::{self, App};
@@ -100,16 +100,22 @@ pub struct TenantHistoryParams {
     /// it (`alice <alice@example.com>`).
     pub actor: Option<String>,
     /// From this time (RFC 3339), inclusive; not after `until`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub since: Option<String>,
-    /// Up to this time (RFC 3339), inclusive.
+    /// Up to this time (RFC 3339), inclusive; not before `since`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub until: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_token` of the previous page (of this same history, with the same filters).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     pub next_token: Option<String>,
 }
 
 /// Field changes of a tenant and its configs and components, newest first.
-#[utoipa::path(get, path = "/v1/tenants/{id}/history", tag = "history", params(("id" = String, Path), TenantHistoryParams),
-    responses((status = 200, body = ListResponse<ChangeEntry>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/tenants/{id}/history", tag = "history", params(("id" = domain::TenantId, Path), TenantHistoryParams),
+    responses((status = 200, body = ListResponse<ChangeEntry>)))]
 pub async fn tenant_history(
     State(app): State<App>,
     _: Principal,
@@ -132,14 +138,22 @@ pub async fn tenant_history(
     Ok(axum::Json(result))
 }
 
+/// The kinds of record that have a change log, as the schema of `?entity=`.
+fn logged_kinds() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(domain::history::LOGGED_KINDS))
+        .build()
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// Only this kind of record: `customer`, `license`, `license_assignment`, `release`,
-    /// `component_version`, `tenant`, `tenant_config`.
+    /// Only this kind of record.
+    #[param(schema_with = logged_kinds)]
     pub entity: Option<String>,
-    /// With `entity`: only this record (`cus_...`, `3.1.0`, `ten_.../smtp.host`).
+    /// With `entity` (required then): only this record (`cus_...`, `3.1.0`, `ten_.../smtp.host`).
     pub entity_id: Option<String>,
     /// Only changes made by this actor: its `sub` (`alice`), or `sub <email>` as entries show
     /// it (`alice <alice@example.com>`).
@@ -147,16 +161,22 @@ pub struct HistoryParams {
     /// Only changes made by this change request.
     pub change_request_id: Option<String>,
     /// From this time (RFC 3339), inclusive; not after `until`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub since: Option<String>,
-    /// Up to this time (RFC 3339), inclusive.
+    /// Up to this time (RFC 3339), inclusive; not before `since`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub until: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_token` of the previous page (of this same history, with the same filters).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     pub next_token: Option<String>,
 }
 
 /// Field changes across the fleet, newest first.
 #[utoipa::path(get, path = "/v1/history", tag = "history", params(HistoryParams),
-    responses((status = 200, body = ListResponse<ChangeEntry>), (status = 400, body = Problem)))]
+    responses((status = 200, body = ListResponse<ChangeEntry>)))]
 pub async fn fleet_history(
     State(app): State<App>,
     _: Principal,

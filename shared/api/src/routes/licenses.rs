@@ -10,7 +10,7 @@ use store::{Cond, Index, Query, WriteOp};
 
 use super::{ctx, path_param};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
@@ -32,9 +32,8 @@ async fn load_assignment(app: &App, id: &AssignmentId) -> Result<LicenseAssignme
 }
 
 /// Create a license (a type of license and its template).
-#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = LicenseCreate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = License), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = LicenseCreate, params(IdempotencyKey),
+    responses((status = 201, body = License)))]
 pub async fn create_license(
     State(app): State<App>,
     principal: Principal,
@@ -66,15 +65,14 @@ pub async fn list_licenses(
 
 /// A license.
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = LicenseId, Path)),
-    responses((status = 200, body = License), (status = 404, body = Problem)))]
+    responses((status = 200, body = License)))]
 pub async fn get_license(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load_license(&app, &license_id(&id)?).await?)
 }
 
 /// Change a license.
 #[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", request_body = LicensePatch,
-    params(("id" = LicenseId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = License), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = LicenseId, Path), IfMatch), responses((status = 200, body = License)))]
 pub async fn patch_license(
     State(app): State<App>,
     principal: Principal,
@@ -92,8 +90,9 @@ pub async fn patch_license(
 
 /// Assign a license to a customer. The customer and the license must exist.
 #[utoipa::path(post, path = "/v1/license-assignments", tag = "licenses", request_body = AssignmentCreate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = LicenseAssignment), (status = 422, body = Problem)))]
+    params(IdempotencyKey), responses((status = 201, body = LicenseAssignment),
+        (status = 422, description = "A value is not acceptable, `customer_id` or `license_id` names no record, or \
+            `expires_at` is not after `starts_at`; `field` names it.")))]
 pub async fn create_assignment(
     State(app): State<App>,
     principal: Principal,
@@ -122,7 +121,7 @@ pub async fn create_assignment(
 
 /// A license assignment.
 #[utoipa::path(get, path = "/v1/license-assignments/{id}", tag = "licenses", params(("id" = AssignmentId, Path)),
-    responses((status = 200, body = LicenseAssignment), (status = 404, body = Problem)))]
+    responses((status = 200, body = LicenseAssignment)))]
 pub async fn get_assignment(
     State(app): State<App>,
     _: Principal,
@@ -133,8 +132,8 @@ pub async fn get_assignment(
 
 /// Change a license assignment: status (e.g. `revoked`), key reference, term.
 #[utoipa::path(patch, path = "/v1/license-assignments/{id}", tag = "licenses", request_body = AssignmentPatch,
-    params(("id" = AssignmentId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = LicenseAssignment), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = AssignmentId, Path), IfMatch), responses((status = 200, body = LicenseAssignment),
+        (status = 422, description = "A value is not acceptable, or `expires_at` is not after `starts_at`; `field` names it.")))]
 pub async fn patch_assignment(
     State(app): State<App>,
     principal: Principal,

@@ -7,7 +7,7 @@ use store::{Cond, Index, Query};
 
 use super::{ctx, path_param};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
@@ -22,9 +22,8 @@ pub(crate) async fn load(app: &App, v: &ReleaseVersion) -> Result<ProductRelease
 
 /// Publish a release and its component manifest. Versions are unique and the manifest is
 /// immutable once published.
-#[utoipa::path(post, path = "/v1/releases", tag = "releases", request_body = ReleaseCreate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = ProductRelease), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/releases", tag = "releases", request_body = ReleaseCreate, params(IdempotencyKey),
+    responses((status = 201, body = ProductRelease), (status = 409, description = "This version is already published.")))]
 pub async fn create_release(
     State(app): State<App>,
     principal: Principal,
@@ -56,15 +55,14 @@ pub async fn list_releases(
 
 /// A release and its manifest.
 #[utoipa::path(get, path = "/v1/releases/{version}", tag = "releases", params(("version" = ReleaseVersion, Path)),
-    responses((status = 200, body = ProductRelease), (status = 404, body = Problem)))]
+    responses((status = 200, body = ProductRelease)))]
 pub async fn get_release(State(app): State<App>, _: Principal, Path(v): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_version(&v)?).await?)
 }
 
 /// Change a release's status (`available`, `deprecated`, `withdrawn`) or notes.
 #[utoipa::path(patch, path = "/v1/releases/{version}", tag = "releases", request_body = ReleasePatch,
-    params(("version" = ReleaseVersion, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = ProductRelease), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("version" = ReleaseVersion, Path), IfMatch), responses((status = 200, body = ProductRelease)))]
 pub async fn patch_release(
     State(app): State<App>,
     principal: Principal,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{ctx, path_param, tenants};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::pagination::{self, ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
@@ -56,9 +56,9 @@ fn unlink(tx: &mut Tx, r: &TenantAwsResource, tenant: &TenantId) {
 }
 
 /// Register an AWS resource and the tenants using it. An ARN is registered once.
-#[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = ResourceCreate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = TenantAwsResource), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = ResourceCreate, params(IdempotencyKey),
+    responses((status = 201, body = TenantAwsResource), (status = 409, description = "This ARN is already registered."),
+        (status = 422, description = "A value is not acceptable, or a tenant of `tenant_ids` does not exist; `field` names it.")))]
 pub async fn create_resource(
     State(app): State<App>,
     principal: Principal,
@@ -98,15 +98,15 @@ pub async fn list_resources(
 
 /// An AWS resource.
 #[utoipa::path(get, path = "/v1/resources/{id}", tag = "resources", params(("id" = ResourceId, Path)),
-    responses((status = 200, body = TenantAwsResource), (status = 404, body = Problem)))]
+    responses((status = 200, body = TenantAwsResource)))]
 pub async fn get_resource(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 
 /// Change a resource's name, description or the set of tenants using it.
 #[utoipa::path(patch, path = "/v1/resources/{id}", tag = "resources", request_body = ResourcePatch,
-    params(("id" = ResourceId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TenantAwsResource), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = ResourceId, Path), IfMatch), responses((status = 200, body = TenantAwsResource),
+        (status = 422, description = "A value is not acceptable, or a tenant of `tenant_ids` does not exist; `field` names it.")))]
 pub async fn patch_resource(
     State(app): State<App>,
     principal: Principal,
@@ -133,8 +133,8 @@ pub async fn patch_resource(
 
 /// Forget a resource (the AWS resource itself is not touched).
 #[utoipa::path(delete, path = "/v1/resources/{id}", tag = "resources",
-    params(("id" = ResourceId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    params(("id" = ResourceId, Path), IfMatch), responses((status = 204, description = "Forgotten."),
+        (status = 403, description = "Admins only.")))]
 pub async fn delete_resource(
     State(app): State<App>,
     principal: Principal,
@@ -171,7 +171,7 @@ pub struct ResourceLink {
 
 /// The AWS resources a tenant uses (one query).
 #[utoipa::path(get, path = "/v1/tenants/{id}/resources", tag = "resources", params(("id" = TenantId, Path), ListParams),
-    responses((status = 200, body = ListResponse<ResourceLink>), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<ResourceLink>)))]
 pub async fn list_tenant_resources(
     State(app): State<App>,
     _: Principal,
@@ -191,7 +191,7 @@ pub async fn list_tenant_resources(
 
 /// The tenants using a resource (one query on the links, one batch read of the tenants).
 #[utoipa::path(get, path = "/v1/resources/{id}/tenants", tag = "resources", params(("id" = ResourceId, Path), ListParams),
-    responses((status = 200, body = ListResponse<Tenant>), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<Tenant>)))]
 pub async fn list_resource_tenants(
     State(app): State<App>,
     _: Principal,

@@ -14,7 +14,7 @@ use store::{Cond, Key, Query, WriteOp};
 
 use super::{ctx, path_param, tenants};
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Stored, Tx};
@@ -122,7 +122,7 @@ async fn find_item<R: Record>(app: &App, tenant: &TenantId, key: &Key) -> Result
 
 /// The configs of a tenant. Secrets show as their reference only.
 #[utoipa::path(get, path = "/v1/tenants/{id}/configs", tag = "configs", params(("id" = TenantId, Path), ListParams),
-    responses((status = 200, body = ListResponse<TenantConfig>), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<TenantConfig>)))]
 pub async fn list_configs(
     State(app): State<App>,
     _: Principal,
@@ -135,8 +135,7 @@ pub async fn list_configs(
 
 /// One config of a tenant.
 #[utoipa::path(get, path = "/v1/tenants/{id}/configs/{key}", tag = "configs",
-    params(("id" = TenantId, Path), ("key" = ConfigKey, Path)),
-    responses((status = 200, body = TenantConfig), (status = 404, body = Problem)))]
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path)), responses((status = 200, body = TenantConfig)))]
 pub async fn get_config(
     State(app): State<App>,
     _: Principal,
@@ -152,9 +151,12 @@ pub async fn get_config(
 /// A key that names a secret (`password`, `pwd`, `secret`, `token`, `api_key`, `dsn`..., in any case
 /// or separator: `smtp.pwd`, `apiKey`) only takes a reference.
 #[utoipa::path(put, path = "/v1/tenants/{id}/configs/{key}", tag = "configs", request_body = ConfigPut,
-    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TenantConfig), (status = 201, body = TenantConfig), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), IfMatch),
+    responses((status = 200, body = TenantConfig, description = "Replaced (or unchanged)."),
+        (status = 201, body = TenantConfig, description = "Created."),
+        (status = 409, description = "The tenant is EndOfLife (its configs are frozen), or the write lost a race."),
+        (status = 422, description = "A value is not acceptable, or the key names a secret and the body sends a `value` \
+            (a secret is stored only as `secret_ref`); `field` names it.")))]
 pub async fn put_config(
     State(app): State<App>,
     principal: Principal,
@@ -181,8 +183,7 @@ pub async fn put_config(
 
 /// Remove a config.
 #[utoipa::path(delete, path = "/v1/tenants/{id}/configs/{key}", tag = "configs",
-    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    params(("id" = TenantId, Path), ("key" = ConfigKey, Path), IfMatch), responses((status = 204, description = "Removed.")))]
 pub async fn delete_config(
     State(app): State<App>,
     principal: Principal,
@@ -202,7 +203,7 @@ pub async fn delete_config(
 
 /// The component versions running in a tenant.
 #[utoipa::path(get, path = "/v1/tenants/{id}/components", tag = "components", params(("id" = TenantId, Path), ListParams),
-    responses((status = 200, body = ListResponse<ComponentVersion>), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<ComponentVersion>)))]
 pub async fn list_components(
     State(app): State<App>,
     _: Principal,
@@ -215,8 +216,7 @@ pub async fn list_components(
 
 /// One component version of a tenant.
 #[utoipa::path(get, path = "/v1/tenants/{id}/components/{name}", tag = "components",
-    params(("id" = TenantId, Path), ("name" = ComponentName, Path)),
-    responses((status = 200, body = ComponentVersion), (status = 404, body = Problem)))]
+    params(("id" = TenantId, Path), ("name" = ComponentName, Path)), responses((status = 200, body = ComponentVersion)))]
 pub async fn get_component(
     State(app): State<App>,
     _: Principal,
@@ -232,9 +232,10 @@ pub async fn get_component(
 /// Record the version of a component in a tenant (e.g. a hotfix, or what a poll of the tenant
 /// found).
 #[utoipa::path(put, path = "/v1/tenants/{id}/components/{name}", tag = "components", request_body = ComponentPut,
-    params(("id" = TenantId, Path), ("name" = ComponentName, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = ComponentVersion), (status = 201, body = ComponentVersion), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = TenantId, Path), ("name" = ComponentName, Path), IfMatch),
+    responses((status = 200, body = ComponentVersion, description = "Replaced (or unchanged)."),
+        (status = 201, body = ComponentVersion, description = "Created."),
+        (status = 409, description = "The tenant is EndOfLife (its components are frozen), or the write lost a race.")))]
 pub async fn put_component(
     State(app): State<App>,
     principal: Principal,
@@ -262,7 +263,7 @@ pub async fn put_component(
 /// The health-baseline runs of a tenant, newest first: each suite's result and the build that
 /// ran it.
 #[utoipa::path(get, path = "/v1/tenants/{id}/health-runs", tag = "health", params(("id" = TenantId, Path), ListParams),
-    responses((status = 200, body = ListResponse<domain::HealthRun>), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<domain::HealthRun>)))]
 pub async fn list_health_runs(
     State(app): State<App>,
     _: Principal,

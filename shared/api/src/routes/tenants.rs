@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::path_param;
 use crate::auth::Principal;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::pagination::{ListParams, ListResponse};
 use crate::persist::{self, App, Idempotency, Stored, Tx};
@@ -28,9 +28,10 @@ pub(crate) async fn load(app: &App, id: &TenantId) -> Result<Tenant, ApiError> {
 /// Create a tenant. A new tenant starts `Provisioning` held by a `provision` change request;
 /// with `"import": true` an already running one is registered `InTesting` with a `validate`
 /// change request. Its component versions start as the release's manifest.
-#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Tenant), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate, params(IdempotencyKey),
+    responses((status = 201, body = Tenant), (status = 409, description = "A tenant with this name exists, or the write lost a race."),
+        (status = 422, description = "A value is not acceptable, `customer_id` names no customer, or `release` no available \
+            release; `field` names it.")))]
 pub async fn create_tenant(
     State(app): State<App>,
     principal: Principal,
@@ -52,14 +53,19 @@ pub async fn create_tenant(
 #[into_params(parameter_in = Query)]
 pub struct TenantListParams {
     /// Only tenants in this state (`Healthy`, `Broken`...).
+    #[param(value_type = Option<TenantState>)]
     pub state: Option<String>,
     /// Only tenants of this customer.
+    #[param(value_type = Option<CustomerId>)]
     pub customer_id: Option<String>,
     /// Only tenants on this release.
+    #[param(value_type = Option<ReleaseVersion>)]
     pub release: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_token` of the previous page.
+    /// The `next_token` of the previous page (of this same list, with the same filters).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     pub next_token: Option<String>,
 }
 
@@ -99,7 +105,7 @@ impl TenantListParams {
 
 /// List tenants, filtered by `state`, `customer_id` and `release` (any combination).
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(TenantListParams),
-    responses((status = 200, body = ListResponse<Tenant>), (status = 400, body = Problem)))]
+    responses((status = 200, body = ListResponse<Tenant>)))]
 pub async fn list_tenants(
     State(app): State<App>,
     _: Principal,
@@ -112,7 +118,7 @@ pub async fn list_tenants(
 
 /// A tenant.
 #[utoipa::path(get, path = "/v1/tenants/{id}", tag = "tenants", params(("id" = TenantId, Path)),
-    responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
+    responses((status = 200, body = Tenant)))]
 pub async fn get_tenant(State(app): State<App>, _: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
@@ -120,8 +126,8 @@ pub async fn get_tenant(State(app): State<App>, _: Principal, Path(id): Path<Str
 /// Change a tenant's name, region or description. Its state and release change only through
 /// change requests.
 #[utoipa::path(patch, path = "/v1/tenants/{id}", tag = "tenants", request_body = TenantPatch,
-    params(("id" = TenantId, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Tenant), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = TenantId, Path), IfMatch), responses((status = 200, body = Tenant),
+        (status = 409, description = "Another tenant has this name, or the write lost a race.")))]
 pub async fn patch_tenant(
     State(app): State<App>,
     principal: Principal,
