@@ -3,6 +3,7 @@
 //! and the API router over the real DynamoDB adapter.
 
 pub mod faults;
+pub mod served;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 #     python-jenkins (a real Jenkins client the stand-in Jenkins is checked with)
 #   - checkov (the template's security scan, in `make lint`) in a venv of its own: it pins boto3
 #     1.35 and networkx 2.x, which would downgrade the botocore moto runs on
+#   - schemathesis and openapi-python-client (the contract tests: a fuzzer and a client generator
+#     nobody here wrote read the served OpenAPI document) in a venv of their own, .tools/contract:
+#     their hypothesis/httpx/attrs pins stay out of moto's venv
 #   - asl-validator (npm) under .tools/node_modules
 # Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
 #
@@ -15,6 +18,7 @@ REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
 TOOLS="$REPO/.tools"
 VENV="$TOOLS/venv"
 CHECKOV_VENV="$TOOLS/checkov"
+CONTRACT_VENV="$TOOLS/contract"
 STAMP="$TOOLS/.bootstrap.stamp"
 PYTHON="${PYTHON:-python3}"
 
@@ -29,6 +33,10 @@ PY_REQUIREMENTS=(
 CHECKOV_REQUIREMENTS=(
   "checkov==3.3.30"
 )
+CONTRACT_REQUIREMENTS=(
+  "schemathesis==4.32.5"
+  "openapi-python-client==0.29.1"
+)
 NPM_REQUIREMENTS=(
   "asl-validator@4.0.0"
 )
@@ -41,12 +49,13 @@ hash_of() {
 
 # The stamp covers the requirement lists and this python's major.minor (a venv is tied to it).
 PY_MM="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${CHECKOV_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
+WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${CHECKOV_REQUIREMENTS[@]}" "${CONTRACT_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
 
 ASL_BIN="$TOOLS/node_modules/.bin/asl-validator"
 
 if [[ "${FORCE:-0}" != "1" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" \
       && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$CHECKOV_VENV/bin/checkov" \
+      && -x "$CONTRACT_VENV/bin/schemathesis" && -x "$CONTRACT_VENV/bin/openapi-python-client" \
       && -x "$ASL_BIN" ]]; then
   log "tools up to date ($TOOLS)"
   exit 0
@@ -79,6 +88,10 @@ ensure_venv "$CHECKOV_VENV"
 log "pip install ${CHECKOV_REQUIREMENTS[*]} (into $CHECKOV_VENV)"
 "$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${CHECKOV_REQUIREMENTS[@]}"
 
+ensure_venv "$CONTRACT_VENV"
+log "pip install ${CONTRACT_REQUIREMENTS[*]} (into $CONTRACT_VENV)"
+"$CONTRACT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${CONTRACT_REQUIREMENTS[@]}"
+
 # asl-validator: (re)install when missing or when the pin changed (stamp mismatch).
 ASL_PKG="$TOOLS/node_modules/asl-validator/package.json"
 ASL_WANT="${NPM_REQUIREMENTS[0]##*@}"
@@ -99,7 +112,9 @@ fi
 "$VENV/bin/python" -m ziglang version >/dev/null
 "$VENV/bin/python" -c 'import jenkins'
 CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$CHECKOV_VENV/bin/checkov" --version >/dev/null
+"$CONTRACT_VENV/bin/schemathesis" --version >/dev/null
+"$CONTRACT_VENV/bin/openapi-python-client" --version >/dev/null
 "$ASL_BIN" --help >/dev/null 2>&1 || { log "asl-validator does not run"; exit 1; }
 
 printf '%s\n' "$WANT" >"$STAMP"
-log "tools ready: venv=$VENV, checkov=$CHECKOV_VENV, asl-validator=$ASL_BIN"
+log "tools ready: venv=$VENV, checkov=$CHECKOV_VENV, contract=$CONTRACT_VENV, asl-validator=$ASL_BIN"
