@@ -75,9 +75,9 @@ class Api:
 class Client(threading.Thread):
     """One client: a loop of weighted operations until the deadline."""
 
-    def __init__(self, api, n, deadline, customer, results, acked, lock):
+    def __init__(self, api, n, deadline, customer, seeded, results, acked, lock):
         super().__init__(daemon=True)
-        self.api, self.n, self.deadline, self.customer = api, n, deadline, customer
+        self.api, self.n, self.deadline, self.customer, self.seeded = api, n, deadline, customer, seeded
         self.results, self.acked, self.lock = results, acked, lock
         self.rng = random.Random(n)
         self.seq = 0
@@ -92,8 +92,9 @@ class Client(threading.Thread):
             getattr(self, op)()
 
     def tenants(self):
+        # The demo fleet, and the tenants made here (still provisioning for most of a short run).
         with self.lock:
-            return list(self.acked["tenants"].keys())
+            return self.seeded + list(self.acked["tenants"].keys())
 
     def read(self):
         ids = self.tenants()
@@ -196,11 +197,18 @@ def main():
                 break
             time.sleep(1)
         customer = page["items"][0]["id"]
+        # The seed's tenants, once it has settled them all (no tenant held by a change request).
+        for _ in range(120):
+            fleet = api.all("/v1/tenants")
+            if len(fleet) >= 20 and not any(t.get("active_change_request_id") for t in fleet):
+                break
+            time.sleep(1)
+        seeded = [t["id"] for t in fleet]
         results, lock = [], threading.Lock()
         acked = {"tenants": {}, "patches": [], "changes": []}
         deadline = time.monotonic() + args.seconds
         started = time.monotonic()
-        clients = [Client(api, n, deadline, customer, results, acked, lock) for n in range(args.clients)]
+        clients = [Client(api, n, deadline, customer, seeded, results, acked, lock) for n in range(args.clients)]
         for c in clients:
             c.start()
         for c in clients:
