@@ -145,6 +145,9 @@ pub enum ApiCommand {
     /// A tenant's health runs, newest first.
     #[command(subcommand, name = "health-runs")]
     HealthRuns(HealthRuns),
+    /// A tenant's backup catalog, newest first.
+    #[command(subcommand)]
+    Backups(Backups),
     /// Product releases.
     #[command(subcommand)]
     Releases(Releases),
@@ -423,6 +426,18 @@ pub enum HealthRuns {
         #[command(flatten)]
         page: Page,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Backups {
+    /// A tenant's catalogued backups, newest first.
+    List {
+        tenant_id: String,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// One backup: where it is, its checksum, and the release, components and configs it restores.
+    Get { tenant_id: String, backup_id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::{
-    ApiCommand, ChangeRequests, Cli, Command, Components, Configs, Customers, Fleet, HealthRuns, HistoryArgs,
+    ApiCommand, Backups, ChangeRequests, Cli, Command, Components, Configs, Customers, Fleet, HealthRuns, HistoryArgs,
     Idempotency, LicenseAssignments, Licenses, Meta, Page, Precondition, Releases, Resources, Tenants, Wait,
 };
 use crate::error::CliError;
@@ -124,6 +124,7 @@ impl ApiCommand {
             Self::Configs(c) => c.call(),
             Self::Components(c) => c.call(),
             Self::HealthRuns(c) => c.call(),
+            Self::Backups(c) => c.call(),
             Self::Releases(c) => c.call(),
             Self::Customers(c) => c.call(),
             Self::Licenses(c) => c.call(),
@@ -292,6 +293,20 @@ impl HealthRuns {
             page,
             &["id", "verdict", "release", "change_request_id", "finished_at"],
         )
+    }
+}
+
+impl Backups {
+    fn call(&self) -> ApiCall {
+        match self {
+            Self::List { tenant_id, page } => ApiCall::list(
+                &routes::LIST_BACKUPS,
+                &[tenant_id],
+                page,
+                &["id", "release", "size_bytes", "made_by", "made_at"],
+            ),
+            Self::Get { tenant_id, backup_id } => ApiCall::record(&routes::GET_BACKUP, &[tenant_id, backup_id]),
+        }
     }
 }
 

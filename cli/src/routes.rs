@@ -71,6 +71,8 @@ routes! {
     DELETE_CONFIG = DELETE "/v1/tenants/{id}/configs/{key}" "delete_config": "configs delete T1 smtp_host";
     LIST_COMPONENTS = GET "/v1/tenants/{id}/components" "list_components": "components list T1";
     LIST_HEALTH_RUNS = GET "/v1/tenants/{id}/health-runs" "list_health_runs": "health-runs list T1";
+    LIST_BACKUPS = GET "/v1/tenants/{id}/backups" "list_backups": "backups list T1";
+    GET_BACKUP = GET "/v1/tenants/{id}/backups/{backup_id}" "get_backup": "backups get T1 bk_01JD8X3Q5C7M2R4T6V8W0Y1Z2A";
     GET_COMPONENT = GET "/v1/tenants/{id}/components/{name}" "get_component": "components get T1 webapp";
     PUT_COMPONENT = PUT "/v1/tenants/{id}/components/{name}" "put_component": "components set T1 webapp 3.2.1";
 

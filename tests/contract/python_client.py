@@ -193,6 +193,9 @@ put = call("put_config", tenant, key, status=201, body={"value": "through the cl
 call("get_config", tenant, key, status=200)
 call("delete_config", tenant, key, status=204, if_match=etag(put))
 call("list_health_runs", tenant, status=200)
+backups = parsed_dict(call("list_backups", tenant, status=200))["items"]
+assert backups, f"the seed backs up {tenant}"
+call("get_backup", tenant, backups[0]["id"], status=200)
 call("tenant_history", tenant, status=200)
 call("fleet_history", status=200, as_=VIEWER)
 call("list_tenant_resources", tenant, status=200)

@@ -217,7 +217,9 @@ impl TestApi {
         let jenkins = devstack::fake_jenkins::FakeJenkins::new("portal", "jenkins-token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("jenkins port");
         let jenkins_url = jenkins.serve(listener).await.expect("serving the stand-in Jenkins");
-        jenkins.set_report("provision-tenant", devstack::fake_jenkins::provision_report());
+        for (job, report) in devstack::fake_jenkins::reports() {
+            jenkins.set_report(job, report);
+        }
         let secret = format!("/admin-portal/test-{suffix}/jenkins");
         devstack::local_lambda::put_jenkins_secret(&config, &secret, "portal", "jenkins-token").await.expect("secret");
         let env = [

@@ -355,6 +355,99 @@ async fn a_backup_passes_through_backing_up_and_returns_to_where_it_started() {
     assert_eq!(moves[1], (json!("Healthy"), json!("BackingUp")));
 }
 
+async fn admin_request(api: &TestApi, tenant: &str, body: Value) -> Value {
+    let (requester, approver) = (api.token("admin", "dana"), api.token("admin", "erin"));
+    let path = format!("/v1/tenants/{tenant}/change-requests");
+    let r = api.send(Method::POST, &path, Some(&requester), &[], Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let cr = r.body["id"].as_str().unwrap().to_owned();
+    let a = api.send(Method::POST, &format!("/v1/change-requests/{cr}/approve"), Some(&approver), &[], None).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    api.settled(&cr).await
+}
+
+#[tokio::test]
+async fn a_backup_is_catalogued_and_a_restore_of_it_brings_back_its_release_components_and_configs() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    let put = |key: &'static str, value: Value| {
+        let api = &api;
+        let path = format!("/v1/tenants/{id}/configs/{key}");
+        async move { api.call("operator", Method::PUT, &path, Some(json!({ "value": value }))).await }
+    };
+    assert!(put("smtp.host", json!("old.example")).await.status.is_success());
+    let before = tenant(&api, &id).await;
+    let b = request(&api, &id, "operator", json!({"operation": "backup"})).await;
+    let done = api.settled(b["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let list = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/backups"), None).await.body;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let backup = &items[0];
+    assert_eq!(backup["change_request_id"], done["id"]);
+    assert_eq!(backup["release"], before["release"]);
+    assert_eq!(backup["configs"]["smtp.host"], json!({"value": "old.example"}));
+    assert!(backup["location"].as_str().unwrap().starts_with("s3://portal-backups-local/acme-prod/"), "{backup}");
+    assert!(backup["checksum"].as_str().unwrap().starts_with("sha256:"));
+    let backup_id = backup["id"].as_str().unwrap().to_owned();
+    let one = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/backups/{backup_id}"), None).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(&one.body, backup);
+
+    // Then an upgrade and an edited config; the restore brings back what the backup recorded.
+    let up = request(&api, &id, "operator", json!({"operation": "upgrade", "params": {"release": "3.2.0"}})).await;
+    assert_eq!(api.settled(up["id"].as_str().unwrap()).await["status"], "succeeded");
+    assert!(put("smtp.host", json!("new.example")).await.status.is_success());
+    assert_eq!(tenant(&api, &id).await["release"], "3.2.0");
+    let m = request(&api, &id, "operator", json!({"operation": "enter_maintenance"})).await;
+    assert_eq!(api.settled(m["id"].as_str().unwrap()).await["status"], "succeeded");
+    let restored = admin_request(
+        &api,
+        &id,
+        json!({"operation": "restore", "params": {"backup_id": backup_id, "change_model": "maintenance"}}),
+    )
+    .await;
+    assert_eq!(restored["status"], "succeeded", "{restored}");
+    let after = tenant(&api, &id).await;
+    assert_eq!((after["state"].clone(), after["release"].clone()), (json!("Healthy"), before["release"].clone()));
+    let host = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/configs/smtp.host"), None).await.body;
+    assert_eq!(host["value"], "old.example");
+    let components = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/components"), None).await.body;
+    let webapp = components["items"].as_array().unwrap().iter().find(|c| c["name"] == "webapp").cloned();
+    assert_eq!(webapp.map(|c| c["version"].clone()), Some(backup["components"]["webapp"].clone()));
+}
+
+#[tokio::test]
+async fn a_backup_job_that_reports_no_backup_fails_and_catalogues_nothing_and_a_restore_needs_a_catalogued_one() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-prod").await;
+    lc.jenkins.set_report("backup-tenant", json!({}));
+    let b = request(&api, &id, "operator", json!({"operation": "backup"})).await;
+    let done = api.settled(b["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("names no backup"), "{done}");
+    assert_eq!(tenant(&api, &id).await["state"], "Healthy", "a failed backup gives the tenant back");
+    let list = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/backups"), None).await.body;
+    assert_eq!(list["items"], json!([]));
+    let m = request(&api, &id, "operator", json!({"operation": "enter_maintenance"})).await;
+    assert_eq!(api.settled(m["id"].as_str().unwrap()).await["status"], "succeeded");
+    let path = format!("/v1/tenants/{id}/change-requests");
+    let r = api
+        .call(
+            "admin",
+            Method::POST,
+            &path,
+            Some(json!({"operation": "restore", "params": {"backup_id": "bk_nothing"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "params.backup_id");
+    assert_eq!(tenant(&api, &id).await["active_change_request_id"], Value::Null, "a refused restore claims nothing");
+    let missing = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/backups/bk_nothing"), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
 /// Not a check: measures each operation on the local stack with an instant Jenkins — the Step
 /// Functions state transitions of its execution (what Standard workflows bill) and the wall time
 /// from the API's 202 to the change request settling. `make bench` runs it and keeps the table.
@@ -426,6 +519,8 @@ async fn measure_lifecycle_operations() {
     let other = api.token("admin", "erin");
     let cr = request(&api, &id, "operator", json!({"operation": "enter_maintenance"})).await;
     assert_eq!(api.settled(cr["id"].as_str().unwrap()).await["status"], "succeeded");
+    let backups = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/backups"), None).await.body;
+    let backup_id = backups["items"][0]["id"].as_str().unwrap_or_else(|| panic!("a backup: {backups}")).to_owned();
     let started = std::time::Instant::now();
     let r = api
         .send(
@@ -433,7 +528,7 @@ async fn measure_lifecycle_operations() {
             &format!("/v1/tenants/{id}/change-requests"),
             Some(&admin),
             &[],
-            Some(json!({"operation": "restore", "params": {"backup_id": "bk-2026-11-30", "change_model": "maintenance"}})),
+            Some(json!({"operation": "restore", "params": {"backup_id": backup_id, "change_model": "maintenance"}})),
         )
         .await;
     let cr = r.body["id"].as_str().unwrap_or_else(|| panic!("a restore change request: {}", r.body)).to_owned();

@@ -1078,8 +1078,27 @@ async fn jenkins_start_passes_a_restores_backup_and_the_tenants_own_release() {
     let mut t = w.tenant(S::Broken, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Restore, Some(M::Maintenance), json!({ "backup_id": "bk-2024-10-01" })).await;
     let steps = w.begin(&cr.id).await;
+    // Not in the catalog (deleted since it was checked): the job is not started.
+    let e = w.call(step_task("jenkins_start", &cr.id, &steps, "jenkins restore-tenant")).await.unwrap_err();
+    assert!(format!("{e:?}").contains("not in the catalog"), "{e:?}");
+    assert!(w.jenkins.triggered().is_empty());
+    let reported: domain::ReportedBackup =
+        serde_json::from_value(engine::jenkins::backup_report()["backup"].clone()).unwrap();
+    let mut backup = domain::Backup::catalogued(
+        &t.id,
+        &cr.id,
+        "alice",
+        &reported,
+        t.release.clone(),
+        domain::TenantSnapshot::default(),
+        &domain::WriteContext::api(domain::Actor { sub: "alice".into(), email: None }),
+    );
+    backup.id = domain::BackupId::parse("bk-2024-10-01").unwrap();
+    w.put_record(&backup).await;
     w.call(step_task("jenkins_start", &cr.id, &steps, "jenkins restore-tenant")).await.unwrap();
     let p = &w.jenkins.triggered()[0].params;
+    assert_eq!(p.get("BACKUP_LOCATION"), Some(&reported.location), "the job restores from the catalogued place");
+    assert_eq!(p.get("BACKUP_CHECKSUM"), Some(&reported.checksum));
     assert_eq!(w.jenkins.triggered()[0].job, "restore-tenant");
     assert_eq!(p.get("BACKUP_ID").map(String::as_str), Some("bk-2024-10-01"));
     assert_eq!(p.get("RELEASE").map(String::as_str), Some("3.1.0"));

@@ -31,7 +31,7 @@ pub use auth::{Authenticator, Principal};
 pub use error::{ApiError, Problem};
 pub use persist::App;
 
-use routes::{change_requests, customers, history, licenses, meta, releases, resources, tenant_data, tenants};
+use routes::{backups, change_requests, customers, history, licenses, meta, releases, resources, tenant_data, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -105,6 +105,8 @@ api_routes! {
     tenant_data::delete_config,
     tenant_data::list_components,
     tenant_data::list_health_runs,
+    backups::list_backups,
+    backups::get_backup,
     tenant_data::get_component,
     tenant_data::put_component,
     resources::create_resource,

@@ -434,6 +434,7 @@ async fn restore_requested_by_an_operator_awaits_any_admin() {
     let h = Harness::new();
     let t = healthy_tenant(&h).await;
     settle(&h, &t, TenantState::Broken).await;
+    h.backup(&t, "bkp-2024-05-01").await;
     let before = h.workflows.started();
     let r = request(&h, &t, OPERATOR, json!({ "operation": "restore", "params": { "backup_id": "bkp-2024-05-01" } }))
         .await

@@ -69,6 +69,8 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/resources", &["get", "post"]),
     ("/v1/resources/{id}", &["get", "patch", "delete"]),
     ("/v1/resources/{id}/tenants", &["get"]),
+    ("/v1/tenants/{id}/backups", &["get"]),
+    ("/v1/tenants/{id}/backups/{backup_id}", &["get"]),
     ("/v1/change-requests/{id}", &["get"]),
     ("/v1/change-requests/{id}/approve", &["post"]),
     ("/v1/change-requests/{id}/reject", &["post"]),

@@ -24,6 +24,7 @@ pub fn reports(cr: &TenantChangeRequest) -> Result<WorkReport, ChangeError> {
             .map_err(|e| ChangeError::Internal(format!("the stored report of {} does not read: {e}", step.name)))?;
         merged.resources.extend(report.resources);
         merged.configs.extend(report.configs);
+        merged.backup = report.backup.or(merged.backup);
     }
     Ok(merged)
 }
@@ -96,7 +97,7 @@ impl Changes {
         Ok(tx)
     }
 
-    async fn config_write(
+    pub(crate) async fn config_write(
         &self,
         tx: &mut Tx<ChangeError>,
         held: &Held,

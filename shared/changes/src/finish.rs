@@ -77,6 +77,7 @@ impl Changes {
         let mut tenant = held.tenant.clone();
         tenant.active_change_request_id = None;
         let mut extra = Vec::new();
+        let (mut restored, mut catalogued) = (Tx::new(), Tx::new());
         let failed_state = plan.on_rollback_failure.map_or_else(|| plan.failure_state(), |e| e.resolve(plan.started));
         match ending {
             Ending::Succeeded => {
@@ -85,6 +86,11 @@ impl Changes {
                     extra = self.upgraded_components(held, &target, &ctx).await?;
                     tenant.release = target;
                 }
+                if let Some((release, writes)) = self.restored_writes(held, &ctx).await? {
+                    tenant.release = release;
+                    restored = writes;
+                }
+                catalogued = self.catalog_write(held, &ctx).await?;
                 cr.record_step("finish", StepStatus::Succeeded, Some(json!({ "state": tenant.state })), None, ctx.now);
                 cr.succeed(ctx.now)?;
             }
@@ -132,6 +138,8 @@ impl Changes {
             tx.put(&run, Cond::NotExists, raced())?;
         }
         tx.extend(self.built_writes(held, &ctx).await?);
+        tx.extend(restored);
+        tx.extend(catalogued);
         Ok((tx, cr.status, tenant.state))
     }
 

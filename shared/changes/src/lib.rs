@@ -12,6 +12,7 @@
 //! - [`fleet`]: the fleet counters kept in the same transactions.
 
 pub mod abort;
+pub mod backups;
 pub mod built;
 pub mod caller;
 pub mod create;

@@ -1,5 +1,5 @@
 //! The checks of a change request's parameters that need the registry: the release an upgrade
-//! goes to exists and is available. (What each operation takes is the domain's rule:
+//! goes to exists and is available; the backup a restore names is one of that tenant's. (What each operation takes is the domain's rule:
 //! [`domain::ChangeParams::check_for`].)
 
 use domain::{ChangeParams, Operation, ReleaseStatus, Tenant};
@@ -25,6 +25,13 @@ impl Changes {
             if release.status != ReleaseStatus::Available {
                 return Err(ChangeError::invalid("params.release", format!("release {v} is not available")));
             }
+        }
+        if let (Operation::Restore, Some(id)) = (op, &p.backup_id)
+            && self.backup(&tenant.id, id).await?.is_none()
+        {
+            let message =
+                format!("tenant {} has no backup {id} (GET /v1/tenants/{}/backups lists them)", tenant.id, tenant.id);
+            return Err(ChangeError::invalid("params.backup_id", message));
         }
         Ok(())
     }

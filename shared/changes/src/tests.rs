@@ -615,3 +615,147 @@ async fn a_finish_records_the_resources_and_configs_its_jobs_reported_sharing_a_
         .unwrap();
     assert_eq!((pwd["secret_ref"].as_str(), pwd.get("value")), (Some("ssm:/t/db"), None));
 }
+
+// --- the backup catalog --------------------------------------------------------------------------
+
+fn backup_report(n: u8) -> Value {
+    json!({"backup": {"location": format!("s3://portal-backups/t/{n}.tar.zst"), "size_bytes": 1000 + u64::from(n),
+        "checksum": format!("sha256:{}", format!("{n:02x}").repeat(32)), "parts": ["binary", "config", "data", "runtime"]}})
+}
+
+async fn set_config(w: &World, t: &Tenant, key: &str, value: domain::ConfigValue) {
+    let key = domain::ConfigKey::parse(key).unwrap();
+    let c = domain::TenantConfig::new(t.id.clone(), key, value, domain::Stamp::first(&alice().context(None)));
+    w.put(&c).await;
+}
+
+async fn set_component(w: &World, t: &Tenant, name: &str, version: &str) {
+    let key = layout::component_key(&t.id, &domain::ComponentName::parse(name).unwrap());
+    let current = w.table.get(&key).await.unwrap().map(|i| domain::ComponentVersion::from_item(i).unwrap());
+    let stamp = match &current {
+        Some(c) => c.stamp.next(&alice().context(None)),
+        None => domain::Stamp::first(&alice().context(None)),
+    };
+    let c = domain::ComponentVersion {
+        tenant_id: t.id.clone(),
+        name: domain::ComponentName::parse(name).unwrap(),
+        version: domain::ComponentVersionLabel::parse(version).unwrap(),
+        stamp,
+    };
+    w.put(&c).await;
+}
+
+fn plain(v: Value) -> domain::ConfigValue {
+    domain::ConfigValue::Plain(domain::PlainValue::parse(v).unwrap())
+}
+
+/// A `backup` of `t` whose job reported `report`, finished as `ending`.
+async fn back_up(w: &World, t: &Tenant, report: Option<Value>, ending: Ending) -> TenantChangeRequest {
+    let cr = w.request(t, Op::Backup, &olga()).await.unwrap();
+    if let Some(report) = report {
+        record_report(w, &cr, report).await;
+    }
+    w.core.finish(&cr.id, &Caller::system("workflow", Source::Workflow), ending).await.unwrap();
+    w.cr(&cr.id).await
+}
+
+fn restore(backup: &domain::BackupId) -> ChangeCreate {
+    ChangeCreate {
+        operation: Op::Restore,
+        params: ChangeParams { backup_id: Some(backup.clone()), ..Default::default() },
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn a_backup_that_succeeds_is_catalogued_with_the_tenant_as_it_was_and_one_that_fails_is_not() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    set_component(&w, &t, "webapp", "3.1.0").await;
+    set_config(&w, &t, "smtp.host", plain(json!("smtp.example"))).await;
+    set_config(&w, &t, "db.password", domain::ConfigValue::Secret(domain::SecretRef::parse("ssm:/t/db").unwrap()))
+        .await;
+
+    let cr = back_up(&w, &t, Some(backup_report(1)), Ending::Succeeded).await;
+    assert_eq!(cr.status, ChangeRequestStatus::Succeeded);
+    assert_eq!(w.reload(&t).await.state, S::Healthy, "a backup gives the tenant back as it was");
+    let id = domain::Backup::id_for(&cr.id);
+    let b = w.core.backup(&t.id, &id).await.unwrap().expect("catalogued");
+    assert_eq!((b.change_request_id.clone(), b.made_by.as_str(), b.size_bytes), (cr.id.clone(), "olga", 1001));
+    assert_eq!(b.location, "s3://portal-backups/t/1.tar.zst");
+    assert_eq!(b.release.to_string(), "3.1.0");
+    assert_eq!(b.components.len(), 1);
+    let json = serde_json::to_value(&b).unwrap();
+    assert_eq!(json["configs"]["db.password"], json!({"secret_ref": "ssm:/t/db"}), "a secret as its reference");
+    assert_eq!(json["configs"]["smtp.host"], json!({"value": "smtp.example"}));
+
+    let failed = back_up(&w, &t, Some(backup_report(2)), Ending::Failed { error: "upload failed".into() }).await;
+    assert_eq!(failed.status, ChangeRequestStatus::Failed);
+    assert_eq!(w.core.backup(&t.id, &domain::Backup::id_for(&failed.id)).await.unwrap(), None);
+    assert_eq!(w.core.backup(&w.tenant(S::Healthy).await.id, &id).await.unwrap(), None, "another tenant's");
+}
+
+#[tokio::test]
+async fn a_restore_names_a_backup_of_its_own_tenant() {
+    let w = world();
+    let t = w.tenant(S::Healthy).await;
+    let other = w.tenant(S::Healthy).await;
+    let theirs = back_up(&w, &other, Some(backup_report(3)), Ending::Succeeded).await;
+    let maintenance = |t: &Tenant| {
+        let mut t = t.clone();
+        t.state = S::Maintenance;
+        t
+    };
+    let (t, other) = (maintenance(&t), maintenance(&other));
+    w.put(&t).await;
+    w.put(&other).await;
+    for id in [domain::Backup::id_for(&theirs.id), domain::BackupId::parse("bk_unknown").unwrap()] {
+        match w.core.create(&t.id, restore(&id), &olga(), None).await {
+            Err(ChangeError::Invalid(e)) => {
+                assert_eq!(e.field, "params.backup_id");
+                assert!(e.message.contains(id.as_str()), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(w.reload(&t).await.active_change_request_id, None, "a refused restore claims nothing");
+    let own = w.core.create(&other.id, restore(&domain::Backup::id_for(&theirs.id)), &olga(), None).await.unwrap();
+    assert_eq!(own.status, ChangeRequestStatus::AwaitingApproval, "a restore waits for a second admin");
+}
+
+#[tokio::test]
+async fn a_restore_that_succeeds_brings_back_the_backups_release_components_and_configs() {
+    let w = world();
+    w.release("3.2.0").await;
+    let t = w.tenant(S::Healthy).await;
+    set_component(&w, &t, "webapp", "3.1.0").await;
+    set_config(&w, &t, "smtp.host", plain(json!("old.example"))).await;
+    set_config(&w, &t, "max_workers", plain(json!(4))).await;
+    let made = back_up(&w, &t, Some(backup_report(4)), Ending::Succeeded).await;
+    let backup = domain::Backup::id_for(&made.id);
+
+    // Since then: an upgrade, an edited config, a new one, a deleted one.
+    let mut now = w.reload(&t).await;
+    now.release = ReleaseVersion::parse("3.2.0").unwrap();
+    now.state = S::Maintenance;
+    w.put(&now).await;
+    set_component(&w, &t, "webapp", "3.2.0").await;
+    set_config(&w, &t, "smtp.host", plain(json!("new.example"))).await;
+    set_config(&w, &t, "feature.x", plain(json!(true))).await;
+    let key = layout::config_key(&t.id, &domain::ConfigKey::parse("max_workers").unwrap());
+    let deleted = domain::TenantConfig::from_item(w.table.get(&key).await.unwrap().unwrap()).unwrap();
+    w.table.inner.batch_put(vec![deleted.tombstone(0).unwrap()]).await.unwrap();
+
+    let cr = w.core.create(&t.id, restore(&backup), &olga(), None).await.unwrap();
+    let cr = w.core.approve(&cr.id, &bob()).await.unwrap();
+    assert_eq!(cr.status, ChangeRequestStatus::Running);
+    w.core.finish(&cr.id, &Caller::system("workflow", Source::Workflow), Ending::Succeeded).await.unwrap();
+
+    let after = w.reload(&t).await;
+    assert_eq!((after.state, after.release.to_string()), (S::Healthy, "3.1.0".to_owned()));
+    let (components, configs) = w.core.snapshot(&t.id).await.unwrap();
+    assert_eq!(components.values().map(|c| c.version.to_string()).collect::<Vec<_>>(), ["3.1.0"]);
+    let values: std::collections::BTreeMap<String, Value> =
+        configs.into_iter().map(|(k, c)| (k.to_string(), json!(c.value))).collect();
+    assert_eq!(values, [("max_workers".to_owned(), json!(4)), ("smtp.host".to_owned(), json!("old.example"))].into());
+}

@@ -345,14 +345,15 @@ impl FakeJenkins {
         self.state().crumb_fetches
     }
 
-    /// Every build triggered, in order.
     /// What finished builds of `job` archive as [`REPORT_ARTIFACT`]: `template`, with every
     /// `${NAME}` in its strings replaced by the build's parameter `NAME`, and `${INSTANCE_ID}`,
-    /// `${BUILD_NUMBER}` by an EC2 instance id and the number of that build.
+    /// `${BUILD_NUMBER}`, `${BUILD_DIGEST}` by an EC2 instance id, the number of that build and
+    /// 64 hex digits of its own (a stand-in for the checksum of what it wrote).
     pub fn set_report(&self, job: &str, template: Value) {
         self.state().reports.insert(job.to_owned(), template);
     }
 
+    /// Every build triggered, in order.
     pub fn builds(&self) -> Vec<FakeBuild> {
         self.state().items.iter().map(|i| i.build.clone()).collect()
     }
@@ -1153,6 +1154,36 @@ pub fn provision_report() -> Value {
     })
 }
 
+/// What the stand-in backup job reports: a full backup of the tenant in the local backups bucket.
+pub fn backup_report() -> Value {
+    json!({
+        "backup": {
+            "location": "s3://portal-backups-local/${TENANT_NAME}/${BUILD_NUMBER}.tar.zst",
+            "size_bytes": 7_340_032,
+            "checksum": "sha256:${BUILD_DIGEST}",
+            "parts": ["binary", "config", "data", "runtime"]
+        }
+    })
+}
+
+/// Every report the stand-in jobs archive: the provision's resources and configs, the backup's
+/// backup.
+pub fn reports() -> [(&'static str, Value); 2] {
+    [("provision-tenant", provision_report()), ("backup-tenant", backup_report())]
+}
+
+/// 64 hex digits that are the same for the same build and differ between builds.
+fn digest_of(job: &str, queue_id: u64, number: u64) -> String {
+    use std::hash::{Hash, Hasher};
+    (0..4u8)
+        .map(|round| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (job, queue_id, number, round).hash(&mut h);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
 /// `template` with its `${NAME}` placeholders filled from `vars`.
 fn render(template: &Value, vars: &BTreeMap<String, String>) -> Value {
     match template {
@@ -1199,6 +1230,7 @@ async fn artifact(
     let n = item.build.number.unwrap_or_default();
     vars.insert("BUILD_NUMBER".into(), n.to_string());
     vars.insert("INSTANCE_ID".into(), format!("i-{:017x}", (item.build.queue_id << 20) ^ n ^ 0x0a11_ce00));
+    vars.insert("BUILD_DIGEST".into(), digest_of(&job, item.build.queue_id, n));
     axum::Json(render(template, &vars)).into_response()
 }
 

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use changes::{Caller, ChangeCreate, Changes, Ending};
-use domain::{Actor, ChangeParams, ChangeRequestStatus, Operation, Role, Source, TenantState, Text};
+use changes::{Advance, Caller, ChangeCreate, Changes, Ending};
+use domain::{Actor, ChangeParams, ChangeRequestStatus, Operation, Role, Source, StepStatus, TenantState, Text};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -194,6 +194,9 @@ pub async fn seed(changes: &Changes, caller: &ApiCaller) -> anyhow::Result<usize
             shared_users.push(id.clone());
         }
         settle(changes, &id, *state).await?;
+        if *state == TenantState::Healthy && i % 2 == 0 {
+            back_up(changes, &id, &name, i).await?;
+        }
     }
     caller
         .ok(Method::POST, "/v1/resources", json!({"arn": shared_rds, "name": "Shared analytics cluster",
@@ -235,6 +238,37 @@ async fn settle(changes: &Changes, id: &str, state: TenantState) -> anyhow::Resu
         let approver = Caller { actor: Actor::system("seed-approver"), ..seed.clone() };
         cr = changes.approve(&cr.id, &approver).await?;
     }
+    changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
+    Ok(())
+}
+
+/// A full backup of a demo tenant, as its `backup` change request would have made it: the step of
+/// its job records what the job reported (as the stand-in Jenkins's backup job reports it), and
+/// the change request's end catalogues it with the tenant as it is.
+async fn back_up(changes: &Changes, id: &str, name: &str, i: usize) -> anyhow::Result<()> {
+    let id = domain::TenantId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seed = Caller { actor: Actor::system("backup-schedule"), role: Role::Admin, source: Source::Seed };
+    let cmd = ChangeCreate {
+        operation: Operation::Backup,
+        params: ChangeParams::default(),
+        reason: Some(Text::parse("demo data: the nightly backup")?),
+    };
+    let cr = changes.create(&id, cmd, &seed, None).await?;
+    let report = json!({"backup": {
+        "location": format!("s3://portal-backups-demo/{name}/nightly.tar.zst"),
+        "size_bytes": 1_073_741_824u64 + 52_428_800 * i as u64,
+        "checksum": format!("sha256:{:064x}", 0x5eed_0000 + i),
+        "parts": ["binary", "config", "data", "runtime"],
+    }});
+    let report = domain::WorkReport::parse(report).map_err(|e| anyhow::anyhow!("the demo backup report: {e}"))?;
+    changes
+        .advance(&cr.id, &seed, |held| {
+            let mut cr = held.cr.clone();
+            let detail = json!({"job": "backup-tenant", "result": "SUCCESS", "report": report.to_json()});
+            cr.record_step("jenkins backup-tenant", StepStatus::Succeeded, Some(detail), None, chrono::Utc::now());
+            Ok(Advance::Write { cr, state: None, answer: () })
+        })
+        .await?;
     changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
     Ok(())
 }

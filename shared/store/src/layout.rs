@@ -15,6 +15,7 @@
 //! | component_version | `TENANT#<tid>` | `COMPONENT#<name>` | | | | |
 //! | tenant_config | `TENANT#<tid>` | `CONFIG#<key>` | | | | |
 //! | health_run | `TENANT#<tid>` | `HEALTH#<id>` | | | | |
+//! | backup | `TENANT#<tid>` | `BACKUP#<id>` | | | | |
 //! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
 //! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
 //! | aws_resource | `RESOURCE#<id>` | `RESOURCE` | `RESOURCES` / id | | | |
@@ -32,7 +33,7 @@
 //! - customers / licenses / releases / tenants / resources: `Query gsi1` on the collection;
 //! - tenants by state, customer, release: `Query` gsi2 / gsi3 / gsi4 (a second filter is a
 //!   `FilterExpression` on that query);
-//! - a tenant's components, configs, resources, health runs (newest first): `Query pk =
+//! - a tenant's components, configs, resources, health runs and backups (newest first): `Query pk =
 //!   TENANT#<tid>, begins_with(sk, ...)`;
 //! - tenants of a resource: `Query gsi2 = RESOURCE#<rid>#TENANTS`;
 //! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
@@ -161,6 +162,12 @@ pub fn idempotency_key(sub: &str, key: &str) -> Key {
 pub const COMPONENT_PREFIX: &str = "COMPONENT#";
 pub const CONFIG_PREFIX: &str = "CONFIG#";
 pub const HEALTH_PREFIX: &str = "HEALTH#";
+pub const BACKUP_PREFIX: &str = "BACKUP#";
+
+/// The key of a tenant's backup (its id is `bk_` and a ULID: they sort by time).
+pub fn backup_key(tenant: &TenantId, id: &domain::BackupId) -> Key {
+    Key::new(tenant_partition(tenant), format!("{BACKUP_PREFIX}{id}"))
+}
 pub const RESOURCE_LINK_PREFIX: &str = "RESOURCE#";
 pub const FLEET_PARTITION: &str = "FLEET";
 /// `gsi2` partition of the change requests that hold a tenant (pending, awaiting approval,
@@ -288,6 +295,13 @@ impl Record for domain::HealthRun {
     const KIND: &'static str = "health_run";
     fn key(&self) -> Key {
         Key::new(tenant_partition(&self.tenant_id), format!("{HEALTH_PREFIX}{}", self.id))
+    }
+}
+
+impl Record for domain::Backup {
+    const KIND: &'static str = "backup";
+    fn key(&self) -> Key {
+        backup_key(&self.tenant_id, &self.id)
     }
 }
 

@@ -11,7 +11,7 @@ use changes::Held;
 use changes::work::{RunningWork, work_of};
 use chrono::Utc;
 use domain::lifecycle::Step;
-use domain::{ChangeRequestId, StepStatus, WorkReport};
+use domain::{ChangeRequestId, Operation, StepStatus, WorkReport};
 use engine::jenkins::REPORT_ARTIFACT;
 use engine::{BuildResult, BuildStatus, QueuedBuild};
 use serde_json::{Value, json};
@@ -43,6 +43,22 @@ fn params(held: &Held, suite: Option<&str>, step_id: &str) -> BTreeMap<String, S
         p.insert("SUITE".into(), s.to_owned());
     }
     p
+}
+
+/// Where the backup a restore names is, and its checksum, from the catalog: the job restores
+/// from there and checks what it read. (The backup was checked at create; one deleted since fails
+/// the step.)
+async fn restored_backup(deps: &Deps, held: &Held) -> Result<BTreeMap<String, String>, TaskError> {
+    let (domain::Operation::Restore, Some(id)) = (held.cr.operation, &held.cr.params.backup_id) else {
+        return Ok(BTreeMap::new());
+    };
+    let backup = deps.changes.backup(&held.tenant.id, id).await?.ok_or_else(|| {
+        TaskError::JenkinsFailed(format!("backup {id} of tenant {} is not in the catalog", held.tenant.id))
+    })?;
+    Ok(BTreeMap::from([
+        ("BACKUP_LOCATION".to_owned(), backup.location),
+        ("BACKUP_CHECKSUM".to_owned(), backup.checksum),
+    ]))
 }
 
 fn jenkins_step(held: &Held, at: &StepRef) -> Result<(usize, String, String, Option<String>, u64), TaskError> {
@@ -90,7 +106,11 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
             tracing::info!(change_request = %id, %step_id, "found the build an earlier try queued; not triggering again");
             b
         }
-        None => deps.changes.jenkins.trigger(&job, &params(&held, suite.as_deref(), &step_id)).await?,
+        None => {
+            let mut p = params(&held, suite.as_deref(), &step_id);
+            p.extend(restored_backup(deps, &held).await?);
+            deps.changes.jenkins.trigger(&job, &p).await?
+        }
     };
     let mut detail = intent_detail;
     detail["build"] = serde_json::to_value(&build).unwrap_or_default();
@@ -135,9 +155,20 @@ pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: Build
         // The work of an operation (not a health suite) may report what it built and set.
         if suite.is_none() {
             match deps.changes.jenkins.report(&url).await?.map(WorkReport::parse) {
+                Some(Ok(report)) if report.backup.is_none() && held.cr.operation == Operation::Backup => {
+                    let msg = format!("jenkins job {job} succeeded but its {REPORT_ARTIFACT} names no backup");
+                    record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
+                    return Err(TaskError::JenkinsFailed(msg));
+                }
                 Some(Ok(report)) => detail["report"] = report.to_json(),
                 Some(Err(e)) => {
                     let msg = format!("jenkins job {job} succeeded but its {REPORT_ARTIFACT} does not read: {e}");
+                    record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
+                    return Err(TaskError::JenkinsFailed(msg));
+                }
+                None if held.cr.operation == Operation::Backup => {
+                    let msg =
+                        format!("jenkins job {job} succeeded but archived no {REPORT_ARTIFACT} naming its backup");
                     record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
                     return Err(TaskError::JenkinsFailed(msg));
                 }

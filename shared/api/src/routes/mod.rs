@@ -1,5 +1,6 @@
 //! One module per resource; each handler is annotated for the OpenAPI document.
 
+pub mod backups;
 pub mod change_requests;
 pub mod customers;
 pub mod history;

@@ -266,6 +266,27 @@ impl Harness {
     }
 
     /// A customer, the release `3.1.0` and one tenant `acme-prod` on it; the tenant's id.
+    /// A catalogued backup `backup_id` of tenant `tenant`, as a backup that succeeded leaves it.
+    pub async fn backup(&self, tenant: &str, backup_id: &str) {
+        use store::layout::Record;
+        let reported: domain::ReportedBackup =
+            serde_json::from_value(engine::jenkins::backup_report()["backup"].clone()).expect("a reported backup");
+        let ctx = domain::WriteContext::api(domain::Actor { sub: "alice".into(), email: None });
+        let tenant = domain::TenantId::parse(tenant).expect("a tenant id");
+        let release = domain::ReleaseVersion::parse("3.1.0").expect("a release");
+        let mut backup = domain::Backup::catalogued(
+            &tenant,
+            &domain::ChangeRequestId::generate(),
+            "alice",
+            &reported,
+            release,
+            domain::TenantSnapshot::default(),
+            &ctx,
+        );
+        backup.id = domain::BackupId::parse(backup_id).expect("a backup id");
+        self.table.batch_put(vec![backup.to_item().expect("an item")]).await.expect("written");
+    }
+
     pub async fn one_tenant(&self) -> String {
         let customer = self.customer("Acme").await;
         self.release("3.1.0").await;

@@ -162,7 +162,9 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     std::fs::create_dir_all(dev_dir())
         .and_then(|_| std::fs::write(&url_file, format!("{jenkins_url}\n")))
         .with_context(|| format!("writing {}", url_file.display()))?;
-    jenkins.set_report("provision-tenant", devstack::fake_jenkins::provision_report());
+    for (job, report) in devstack::fake_jenkins::reports() {
+        jenkins.set_report(job, report);
+    }
     let secret = "/admin-portal/local/jenkins";
     local_lambda::put_jenkins_secret(&local.config, secret, "portal", "local-jenkins-token").await?;
     let vars = [

@@ -3,6 +3,7 @@
 //! returns.
 
 mod aws_resource;
+mod backup;
 mod change_request;
 mod component_version;
 mod customer;
@@ -16,6 +17,7 @@ mod tenant_config;
 mod work_report;
 
 pub use aws_resource::*;
+pub use backup::*;
 pub use change_request::*;
 pub use component_version::*;
 pub use customer::*;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigPut, ConfigValue};
+use super::{ConfigPut, ConfigValue, ReportedBackup};
 use crate::{Arn, ConfigKey, FieldError, Name};
 
 /// One resource the job created.
@@ -29,6 +29,8 @@ struct RawReport {
     resources: Vec<ReportedResource>,
     #[serde(default)]
     configs: BTreeMap<ConfigKey, ConfigPut>,
+    #[serde(default)]
+    backup: Option<ReportedBackup>,
 }
 
 /// A job's report, checked: ARNs parse, config keys are keys, and a key that names a secret
@@ -38,6 +40,9 @@ struct RawReport {
 pub struct WorkReport {
     pub resources: Vec<ReportedResource>,
     pub configs: BTreeMap<ConfigKey, ConfigValue>,
+    /// The backup a backup job wrote (`{"backup": {"location", "size_bytes", "checksum",
+    /// "parts"}}`), catalogued when its change request succeeds.
+    pub backup: Option<ReportedBackup>,
 }
 
 /// At most this many resources and configs are taken from one report (they are written in the
@@ -61,7 +66,10 @@ impl WorkReport {
             let value = put.parse_for(&key).map_err(|e| FieldError::new(format!("configs.{key}"), e.message))?;
             configs.insert(key, value);
         }
-        Ok(Self { resources: raw.resources, configs })
+        if let Some(backup) = &raw.backup {
+            backup.check()?;
+        }
+        Ok(Self { resources: raw.resources, configs, backup: raw.backup })
     }
 
     /// As stored on the step that read it.
@@ -77,7 +85,11 @@ impl WorkReport {
                 (k.to_string(), v)
             })
             .collect();
-        serde_json::json!({ "resources": self.resources, "configs": configs })
+        let mut json = serde_json::json!({ "resources": self.resources, "configs": configs });
+        if let Some(backup) = &self.backup {
+            json["backup"] = serde_json::json!(backup);
+        }
+        json
     }
 }
 
@@ -104,6 +116,16 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_job_reports_the_backup_it_wrote() {
+        let digest = "0f".repeat(32);
+        let r = WorkReport::parse(json!({"backup": {"location": "s3://portal-backups/acme/1.tar.zst", "size_bytes": 7,
+            "checksum": format!("sha256:{digest}"), "parts": ["binary", "config", "data", "runtime"]}}))
+        .unwrap();
+        assert_eq!(r.backup.as_ref().map(|b| b.size_bytes), Some(7));
+        assert_eq!(WorkReport::parse(r.to_json()).unwrap(), r, "stored as read");
+    }
+
+    #[test]
     fn a_report_with_a_secret_in_clear_or_a_bad_arn_is_refused_without_echoing_it() {
         let e = WorkReport::parse(json!({"configs": {"db.password": {"value": "hunter2"}}})).unwrap_err();
         assert_eq!(e.field, "configs.db.password");
@@ -111,6 +133,11 @@ mod tests {
         let e = WorkReport::parse(json!({"resources": [{"arn": "not-an-arn"}]})).unwrap_err();
         assert!(e.field.starts_with("resources"), "{e:?}");
         assert!(WorkReport::parse(json!({"machines": []})).is_err());
+        let e = WorkReport::parse(
+            json!({"backup": {"location": "s3://b/k", "size_bytes": 1, "checksum": "x", "parts": []}}),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "backup.location", "{e}");
         let many: Vec<_> = (0..41).map(|i| json!({"arn": format!("arn:aws:s3:::b-{i}")})).collect();
         assert!(WorkReport::parse(json!({"resources": many})).is_err());
     }

@@ -15,7 +15,7 @@ pub mod memory;
 pub mod secret;
 
 pub use http::{DEFAULT_TIMEOUT, HttpJenkins, JenkinsSetupError};
-pub use memory::{JobScript, MemoryJenkins, Triggered};
+pub use memory::{JobScript, MemoryJenkins, Triggered, backup_report};
 pub use secret::{NoJenkins, SecretJenkins};
 
 /// The build parameter naming the workflow step that triggered a build: a retried step finds
