@@ -99,7 +99,9 @@ async fn serve() -> anyhow::Result<()> {
         .await?
         .spawn(std::time::Duration::from_millis(250));
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
-    let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
+    // The web portal at `/` (built into web/dist by `make web`), the API under `/v1`.
+    let web_dir = PathBuf::from(env("PORTAL_WEB_DIR", "web/dist"));
+    let router = devstack::web::router(web_dir).merge(portal_api::router(app.clone(), Arc::new(tokens.clone())));
 
     // Demo history is written as if it had happened: the seed's change requests run no workflow.
     let quiet = changes::Changes { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..changes };
