@@ -1,9 +1,9 @@
 //! The web portal's built assets (`web/dist`, what `make web` builds), served locally at `/`
 //! next to the API under `/v1`, with the security headers CloudFront adds in AWS.
 //!
-//! Only `GET /` (the page) and `GET /assets/<file>` (Vite's hashed bundles) are served: the
-//! portal routes by the URL's fragment, so no other path needs the page, and every other path
-//! stays the API's (its `404` problem).
+//! Only `GET /` (the page), `GET /assets/<file>` (Vite's hashed bundles) and `GET /config.json`
+//! (a deployment's sign-in settings) are served: the portal routes by the URL's fragment, so no
+//! other path needs the page, and every other path stays the API's (its `404` problem).
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,21 @@ connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-ac
 
 /// `GET /` and `GET /assets/{file}` from `dir`.
 pub fn router(dir: PathBuf) -> Router {
-    Router::new().route("/", get(index)).route("/assets/{*file}", get(asset)).with_state(dir)
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*file}", get(asset))
+        .route("/config.json", get(config))
+        .route("/favicon.ico", get(|| async { StatusCode::NOT_FOUND }))
+        .with_state(dir)
+}
+
+/// The deployment's `config.json` (the Cognito hosted UI), which a local build has none of:
+/// `404`, and the page signs in with `make signin`'s links.
+async fn config(State(dir): State<PathBuf>) -> Response {
+    match tokio::fs::read(dir.join("config.json")).await {
+        Ok(body) => with_headers(body, "application/json", "no-cache"),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn index(State(dir): State<PathBuf>) -> Response {
