@@ -1,0 +1,44 @@
+// The typed client: every path, parameter and body is checked against shared/api/openapi.json
+// (types generated at build time into src/generated/api.d.ts), so a change to the API that the
+// portal does not follow fails `tsc --noEmit` in the build.
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./generated/api";
+
+export type Schemas = components["schemas"];
+export type Tenant = Schemas["Tenant"];
+export type ChangeRequest = Schemas["TenantChangeRequest"];
+export type ChangeEntry = Schemas["ChangeEntry"];
+export type Problem = Schemas["Problem"];
+export type TenantState = Schemas["TenantState"];
+export type Operation = Schemas["Operation"];
+export type ChangeModel = Schemas["ChangeModel"];
+
+let token: string | null = null;
+export function setToken(t: string | null) {
+  token = t;
+}
+
+/** Every request the portal made, for the tests and the status line (counts, not contents). */
+export const requestLog: string[] = [];
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    if (token) request.headers.set("authorization", `Bearer ${token}`);
+    requestLog.push(`${request.method} ${new URL(request.url).pathname}`);
+    return request;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: location.origin });
+api.use(auth);
+
+/** A problem's words for a person: its detail (and the field at fault). */
+export function problemText(error: unknown, status?: number): string {
+  const p = error as Partial<Problem> | undefined;
+  if (p && typeof p.detail === "string") return p.field ? `${p.detail} (field: ${p.field})` : p.detail;
+  return `The API answered ${status ?? "with an error"}.`;
+}
+
+export function idempotencyKey(): string {
+  return crypto.randomUUID();
+}
