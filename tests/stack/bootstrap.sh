@@ -5,6 +5,8 @@
 #   - checkov (the template's security scan, in `make lint`) in a venv of its own: it pins boto3
 #     1.35 and networkx 2.x, which would downgrade the botocore moto runs on
 #   - asl-validator (npm) under .tools/node_modules
+#   - Debian's chromium (/usr/bin/chromium), which the web portal's browser tests drive, with
+#     apt-get when it is missing (Playwright's own browser download cannot work here)
 # Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
 #
 # Usage: tests/stack/bootstrap.sh        (FORCE=1 to reinstall even when the stamp matches)
@@ -44,6 +46,20 @@ PY_MM="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${CHECKOV_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
 
 ASL_BIN="$TOOLS/node_modules/.bin/asl-validator"
+
+# The browser of `make test-browser`: installed only when missing (apt-get, as root or with sudo).
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM" ]]; then
+  sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing chromium with apt-get (for the browser tests)"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 \
+      || { log "could not install chromium: install it (apt-get install chromium) or set CHROMIUM=path"; exit 1; }
+  else
+    log "chromium not found at $CHROMIUM: install Debian's chromium or set CHROMIUM=path"; exit 1
+  fi
+fi
 
 if [[ "${FORCE:-0}" != "1" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" \
       && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$CHECKOV_VENV/bin/checkov" \
