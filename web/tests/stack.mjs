@@ -36,7 +36,11 @@ async function until(what, deadlineMs, check) {
   }
 }
 
-export async function startStack() {
+/**
+ * `memory: true` (what STACK=memory asks for): `devstack serve --memory` alone, the API over the
+ * in-memory store with no workflow running, to measure the board against a large fleet.
+ */
+export async function startStack({ memory = process.env.STACK === "memory" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "portal-browser-"));
   const [motoPort, invokePort, jenkinsPort, apiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const base = {
@@ -48,11 +52,11 @@ export async function startStack() {
     AWS_DEFAULT_REGION: "us-east-1",
   };
   const motoLog = join(dir, "moto.log");
-  const moto = spawn(PYTHON, [join(REPO, "tests/stack/moto_launcher.py"), "--host", "127.0.0.1", "--port", String(motoPort)], {
+  const moto = memory ? null : spawn(PYTHON, [join(REPO, "tests/stack/moto_launcher.py"), "--host", "127.0.0.1", "--port", String(motoPort)], {
     env: { ...base, LAMBDA_INVOKE_ENDPOINT: `http://127.0.0.1:${invokePort}` },
     stdio: ["ignore", openSync(motoLog, "a"), openSync(motoLog, "a")],
   });
-  const children = [moto];
+  const children = moto ? [moto] : [];
   const stop = async () => {
     for (const c of children.reverse()) {
       if (c.exitCode !== null || c.signalCode !== null) continue;
@@ -63,7 +67,8 @@ export async function startStack() {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until("moto", 60_000, () => {
+    if (moto)
+      await until("moto", 60_000, () => {
       if (moto.exitCode !== null) throw new Error(`moto ended: ${readFileSync(motoLog, "utf8")}`);
       return /^moto ready/m.test(readFileSync(motoLog, "utf8"));
     });
@@ -79,10 +84,10 @@ export async function startStack() {
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       DEMO_TENANTS: process.env.DEMO_TENANTS ?? "",
     };
-    const server = spawn(DEVSTACK, ["serve"], { cwd: REPO, env, stdio: ["ignore", openSync(serverLog, "a"), openSync(serverLog, "a")] });
+    const server = spawn(DEVSTACK, memory ? ["serve", "--memory"] : ["serve"], { cwd: REPO, env, stdio: ["ignore", openSync(serverLog, "a"), openSync(serverLog, "a")] });
     children.push(server);
     const url = `http://127.0.0.1:${apiPort}`;
-    await until("the API", 600_000, async () => {
+    await until("the API", Number(process.env.STACK_START_TIMEOUT_S ?? 600) * 1000, async () => {
       if (server.exitCode !== null) throw new Error(`devstack ended: ${readFileSync(serverLog, "utf8").slice(-4000)}`);
       try {
         return (await fetch(`${url}/v1/health`)).ok;
@@ -92,7 +97,7 @@ export async function startStack() {
     });
     const token = (role, sub) =>
       execFileSync(DEVSTACK, ["token", "--role", role, "--sub", sub], { env: { ...env, RUST_LOG: "error" } }).toString().trim();
-    const jenkins = readFileSync(join(dir, "jenkins-url"), "utf8").trim();
+    const jenkins = memory ? null : readFileSync(join(dir, "jenkins-url"), "utf8").trim();
     return { url, token, jenkins, stop, log: () => readFileSync(serverLog, "utf8") };
   } catch (e) {
     await stop();

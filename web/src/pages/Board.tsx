@@ -16,6 +16,8 @@ import { ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, When } from ".
 
 export const POLL_MS = 4000;
 export const DETAIL_CAP = 12;
+/** Broken tenants named on the board; the rest are one link away (the filtered list). */
+const SHOW_BROKEN = 20;
 const WINDOW_MS = 24 * 3600 * 1000;
 
 const names = new Map<string, string>();
@@ -146,7 +148,8 @@ export function BoardPage() {
   const waiting = board.changes.filter((c) => c.status === "awaiting_approval");
   const stuckOnes = board.changes.filter(stuck);
   const running = board.changes.filter((c) => c.status === "running" || c.status === "pending");
-  const attention = board.broken.length + failed.length + waiting.length + stuckOnes.length;
+  const brokenTotal = summary.by_state["Broken"] ?? board.broken.length;
+  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length;
 
   return (
     <section aria-labelledby="board-title">
@@ -161,7 +164,7 @@ export function BoardPage() {
         <p>Nothing needs attention.</p>
       ) : (
         <ul class="attention" aria-labelledby="attention">
-          {board.broken.map((t) => (
+          {board.broken.slice(0, SHOW_BROKEN).map((t) => (
             <li>
               <StateBadge state="Broken" /> <Link to={`/tenants/${t.id}`}>{t.name}</Link> is broken
               {failedOf.get(t.id) && (
@@ -179,6 +182,11 @@ export function BoardPage() {
               )}
             </li>
           ))}
+          {brokenTotal > SHOW_BROKEN && (
+            <li>
+              <Link to="/tenants?state=Broken">All {brokenTotal} broken tenants</Link>
+            </li>
+          )}
           {failed.map((c) => (
             <li>
               <StatusBadge status="failed" /> <ChangeLine c={c} />
