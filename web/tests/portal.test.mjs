@@ -220,6 +220,36 @@ test("a 409 is shown as its problem detail next to the form, and an admin aborts
   await tab.close();
 });
 
+test("a terminate waits for a second admin, who approves it with a confirmation", async () => {
+  const operator = await signedIn("operator", "olga");
+  const tenant = await tenantIn("Healthy", operator.token);
+  const { page } = operator;
+  await page.goto(`${stack.url}/#/tenants/${tenant.id}`);
+  await page.getByRole("group", { name: "Operations" }).getByRole("button", { name: "Terminate" }).click();
+  await page.getByText("This waits for a second admin's approval before it runs.").waitFor();
+  await page.getByLabel("Reason (ticket, incident)").fill("CHG-15 browser test");
+  await page.getByRole("button", { name: "Request terminate" }).click();
+  await page.waitForURL(/#\/change-requests\/chg_/, { waitUntil: "commit" });
+  const crId = page.url().split("/").pop();
+  await page.getByRole("heading", { level: 1 }).getByText("awaiting approval").waitFor();
+  // The requester may cancel it, not approve it.
+  const decisions = page.getByRole("group", { name: "Decisions" });
+  assert.deepEqual(await decisions.getByRole("button").allTextContents(), ["Cancel the request"]);
+  await operator.close();
+
+  const admin = await signedIn("admin", "alice", `/change-requests/${crId}`);
+  await admin.page.getByRole("group", { name: "Decisions" }).getByRole("button", { name: "Approve" }).click();
+  await admin.page.getByText("This change request will be approved.").waitFor();
+  await axe(admin.page, "the change request page with a confirmation");
+  await shot(admin.page, "approve-confirmation");
+  await admin.page.getByRole("button", { name: "Yes, approve it" }).click();
+  await admin.page.getByRole("heading", { level: 1 }).getByText(/running|succeeded/).waitFor({ timeout: 60_000 });
+  const cr = (await call(stack.url, admin.token, "GET", `/v1/change-requests/${crId}`)).body;
+  assert.match(cr.decided_by, /^alice/);
+  assert.match(cr.requested_by, /^olga/);
+  await admin.close();
+});
+
 test("the tenant's timeline shows a rename: who, old and new", async () => {
   const tab = await signedIn("operator", "olga");
   const tenant = await tenantIn("Suspended", tab.token);
