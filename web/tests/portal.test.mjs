@@ -191,16 +191,26 @@ test("a 409 is shown as its problem detail next to the form, and an admin aborts
   // Builds hang, so the change request below holds the tenant until it is aborted.
   await fetch(`${stack.jenkins}/__admin/jobs`, { method: "PATCH", headers: { "content-type": "application/json" }, body: '{"outcome":"hang"}' });
   try {
+    const { page } = tab;
+    await page.getByRole("heading", { name: /^Running now/ }).waitFor();
+    const requestsBefore = tab.api.length;
     const held = await call(stack.url, tab.token, "POST", `/v1/tenants/${tenant.id}/change-requests`, { operation: "validate", reason: "browser test" });
     assert.equal(held.status, 202);
-    const { page } = tab;
+    // The board, opened before, shows it running without a reload, with its steps.
+    const running = page.getByRole("list", { name: /Running now/ }).getByRole("listitem").filter({ hasText: tenant.name });
+    await running.waitFor({ timeout: 20_000 });
+    await running.locator(".steps").waitFor();
+    assert.ok(tab.api.length - requestsBefore <= 3 + 2 * 12, "one read of the board, not one per tenant");
+    await shot(page, "board-running");
     await page.goto(`${stack.url}/#/tenants/${tenant.id}`);
     const ops = page.getByRole("group", { name: "Operations" });
-    await ops.getByRole("button", { name: "Back up" }).click();
-    await page.getByRole("button", { name: "Request back up" }).click();
+    // The validate moved it to InTesting: Terminate is what that state allows.
+    await page.getByRole("heading", { level: 1 }).getByText("InTesting").waitFor();
+    await ops.getByRole("button", { name: "Terminate" }).click();
+    await page.getByRole("button", { name: "Request terminate" }).click();
     const alert = page.locator("form.panel").getByRole("alert");
     await alert.waitFor();
-    const again = await call(stack.url, tab.token, "POST", `/v1/tenants/${tenant.id}/change-requests`, { operation: "backup" });
+    const again = await call(stack.url, tab.token, "POST", `/v1/tenants/${tenant.id}/change-requests`, { operation: "terminate" });
     assert.equal(again.status, 409);
     assert.equal((await alert.textContent()).trim(), again.body.field ? `${again.body.detail} (field: ${again.body.field})` : again.body.detail);
     await axe(page, "the tenant page with a refusal");
