@@ -18,16 +18,19 @@ export function setToken(t: string | null) {
   token = t;
 }
 
-/** Every request the portal made, for the tests and the status line (counts, not contents). */
-export const requestLog: string[] = [];
-
 const auth: Middleware = {
   onRequest({ request }) {
     if (token) request.headers.set("authorization", `Bearer ${token}`);
-    requestLog.push(`${request.method} ${new URL(request.url).pathname}`);
     return request;
   },
+  onResponse({ response }) {
+    // An expired or revoked token: back to the sign-in page rather than errors on every panel.
+    if (response.status === 401 && token) dispatchEvent(new Event(UNAUTHORIZED));
+    return response;
+  },
 };
+
+export const UNAUTHORIZED = "portal:unauthorized";
 
 export const api = createClient<paths>({ baseUrl: location.origin });
 api.use(auth);

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { setToken } from "./api";
+import { UNAUTHORIZED, setToken } from "./api";
 import { type CognitoConfig, type Session, finishCognito, restore, signOut, startCognito } from "./auth";
 import { useRoute } from "./hooks";
 import { ApiDocsPage } from "./pages/ApiDocs";
@@ -26,6 +26,15 @@ function App() {
   const [cognito, setCognito] = useState<CognitoConfig | undefined>();
   const route = useRoute();
   setToken(session?.token ?? null);
+
+  useEffect(() => {
+    const out = () => {
+      signOut();
+      setSession(null);
+    };
+    addEventListener(UNAUTHORIZED, out);
+    return () => removeEventListener(UNAUTHORIZED, out);
+  }, []);
 
   useEffect(() => {
     void readConfig().then(async (c) => {

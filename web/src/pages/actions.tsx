@@ -3,7 +3,7 @@
 // params; a rename; and a change request's approve, reject, cancel and abort, each confirmed
 // first. A refusal (409, 412, 422...) is shown as the problem's detail next to its form.
 import { useState } from "preact/hooks";
-import { api, idempotencyKey, problemText, type ChangeModel, type ChangeRequest, type Operation, type Tenant } from "../api";
+import { api, idempotencyKey, problemText, type ChangeModel, type ChangeRequest, type Operation, type Schemas, type Tenant } from "../api";
 import type { Session } from "../auth";
 import { useLoad } from "../hooks";
 import { allowedOperations, label, shapeOf, takesParams } from "../lifecycle";
@@ -73,10 +73,19 @@ function RequestForm(props: { tenant: Tenant; op: Operation; onClose: () => void
     if (shape.takes_release && release) params.release = release;
     if (shape.takes_backup && backup) params.backup_id = backup;
     if (shape.models.length > 1 && model) params.change_model = model;
+    const body: { operation: Operation; params: Schemas["ChangeParams"]; reason: string | null } = {
+      operation: op,
+      params,
+      reason: reason || null,
+    };
     const { data, error, response } = await api.POST("/v1/tenants/{id}/change-requests", {
       params: { path: { id: tenant.id } },
       headers: { "idempotency-key": idempotencyKey() },
-      body: { operation: op, params, reason: reason || null },
+      // The operation is picked at run time, while the document gives one shape per group of
+      // operations (a union the compiler cannot pick from): the fields are checked here against
+      // the document's Operation and ChangeParams, which op takes which params is the lifecycle
+      // file's, and the API checks the pair.
+      body: body as never,
     });
     setBusy(false);
     if (data) props.onDone(data);
