@@ -12,7 +12,7 @@ TOOLS := .tools/venv/bin
 
 help: ## list the targets and the variables they take
 	@echo "Targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables (make <target> NAME=value), with their value now:"
 	@printf '  %-13s %s\n' \
@@ -22,7 +22,7 @@ help: ## list the targets and the variables they take
 		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
 		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
 
-tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
+tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/, and chromium when missing
 	@bash tests/stack/bootstrap.sh
 
 web: ## build the web portal into web/dist (npm ci from web/package-lock.json; types from openapi.json)

@@ -3,7 +3,7 @@
 // demo seed, started here on free ports and stopped after. Screenshots go to
 // target/screenshots/; axe-core (vendored from npm) runs on every page.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -20,6 +20,7 @@ let stack, browser;
 const figures = { stack: process.env.STACK === "memory" ? "devstack serve --memory" : "moto + devstack serve" };
 
 before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (make tools does, as root), or set CHROMIUM`);
   stack = await startStack();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 });
