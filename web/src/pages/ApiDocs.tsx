@@ -1,6 +1,6 @@
 // The API as the server documents it: GET /v1/openapi.json (served without a token), rendered
-// here (a small renderer of our own: the operations by tag, their parameters, bodies and
-// answers, the schemas they name).
+// here (a small renderer of our own: the operations by tag with their parameters, bodies and
+// answers; then every schema with its fields).
 import { useLoad } from "../hooks";
 import { ErrorBox, Loading } from "../ui";
 
@@ -54,6 +54,7 @@ export function ApiDocsPage() {
                 <summary>
                   <span class={`method method-${method}`}>{method.toUpperCase()}</span> <code>{path}</code> {op.summary?.split("\n")[0]}
                 </summary>
+                {op.summary?.includes("\n") && <p>{op.summary}</p>}
                 {op.description && <p>{op.description}</p>}
                 {(op.parameters ?? []).length > 0 && (
                   <table class="list">
@@ -94,6 +95,50 @@ export function ApiDocsPage() {
             ))}
         </section>
       ))}
+      <section aria-labelledby="schemas-title">
+        <h2 id="schemas-title">Schemas</h2>
+        {Object.entries((doc.components?.schemas ?? {}) as Json).map(([name, schema]) => (
+          <Schema name={name} schema={schema as Json} />
+        ))}
+      </section>
     </section>
+  );
+}
+
+function Schema({ name, schema }: { name: string; schema: Json }) {
+  // An object's own properties, and those of the objects it is made of (allOf).
+  const parts: Json[] = [schema, ...((schema.allOf ?? []) as Json[])];
+  const props = parts.flatMap((p) => Object.entries((p.properties ?? {}) as Json).map(([k, v]) => ({ k, v: v as Json, required: ((p.required ?? []) as string[]).includes(k) })));
+  return (
+    <details class="op" id={`schema-${name}`}>
+      <summary>
+        <code>{name}</code> <span class="muted">{schema.enum ? `one of ${(schema.enum as string[]).join(", ")}` : ref(schema)}</span>
+      </summary>
+      {schema.description && <p>{schema.description}</p>}
+      {props.length > 0 && (
+        <table class="list">
+          <caption>Fields of {name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Field</th>
+              <th scope="col">Type</th>
+              <th scope="col">About</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.map(({ k, v, required }) => (
+              <tr>
+                <th scope="row">
+                  {k}
+                  {required ? " *" : ""}
+                </th>
+                <td>{ref(v)}</td>
+                <td>{v.description}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </details>
   );
 }
