@@ -20,7 +20,7 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   const key = query.toString();
   const load = useLoad(async () => {
     setMore(null);
-    const { data, error, response } = await api.GET("/v1/history", { params: { query: { ...q, limit: 100 } } });
+    const { data, error, response } = await api.GET("/v1/history", { params: { query: { ...q, limit: 50 } } });
     if (!data) throw new Error((error as { detail?: string })?.detail ?? `history: ${response.status}`);
     return data;
   }, [key]);
@@ -33,7 +33,7 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   };
   const loadMore = async () => {
     if (!next) return;
-    const { data } = await api.GET("/v1/history", { params: { query: { ...q, limit: 100, next_token: next } } });
+    const { data } = await api.GET("/v1/history", { params: { query: { ...q, limit: 50, next_token: next } } });
     if (data) setMore({ items: [...(more?.items ?? []), ...data.items], next: data.next_token ?? null });
   };
   const field = (name: keyof typeof form, title: string, placeholder = "") => (
