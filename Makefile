@@ -1,7 +1,7 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev jenkins test token openapi lint build deploy bench load clean
+.PHONY: help tools web deploy-web dev jenkins test test-browser token signin openapi web-lifecycle lint build deploy bench load clean
 
 PORT ?= 3000
 ROLE ?= admin
@@ -12,20 +12,23 @@ TOOLS := .tools/venv/bin
 
 help: ## list the targets and the variables they take
 	@echo "Targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables (make <target> NAME=value), with their value now:"
 	@printf '  %-13s %s\n' \
 		'PORT=$(PORT)' 'port of the local API (make dev): http://127.0.0.1:$(PORT)' \
-		'ROLE=$(ROLE)' 'role of the token (make token): admin, operator or viewer' \
-		'SUB=$(SUB)' "the token's user, its sub (make token; default dev-<ROLE>)" \
+		'ROLE=$(ROLE)' 'role of the token (make token, make signin): admin, operator or viewer' \
+		'SUB=$(SUB)' "the token's user, its sub (make token, make signin; default dev-<ROLE>)" \
 		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
 		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
 
-tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
+tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/, and chromium when missing
 	@bash tests/stack/bootstrap.sh
 
-dev: tools ## local stack: moto + the API on http://127.0.0.1:PORT with demo data (Ctrl-C stops all)
+web: ## build the web portal into web/dist (npm ci from web/package-lock.json; types from openapi.json)
+	@bash web/build.sh
+
+dev: tools web ## local stack: moto + the API and the web portal on http://127.0.0.1:PORT with demo data (Ctrl-C stops all)
 	@PORT=$(PORT) bash tests/stack/dev.sh
 
 jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=name] (no JOB: every job without its own)
@@ -40,14 +43,25 @@ jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=
 	if [[ "$$code" != 200 ]]; then echo "make jenkins: the stand-in Jenkins refused it: $$body" >&2; exit 1; fi; \
 	echo "stand-in Jenkins ($$url): builds of $(if $(JOB),$(JOB),every job without its own behaviour) triggered from now on: $$body"
 
-test: tools ## every test: unit tests and integration tests against a moto server the tests start
+test: tools ## every test: unit, integration (moto), and the web portal's in a real browser (chromium)
 	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked
+	@$(MAKE) --no-print-directory test-browser
+
+test-browser: tools web ## the web portal in chromium (Playwright) against the local stack it starts; screenshots in target/screenshots/
+	@cargo build --locked --bin devstack
+	AWS_EC2_METADATA_DISABLED=true npm --prefix web test
 
 token: ## print a bearer token the local API accepts: make token ROLE=admin|operator|viewer [SUB=name]
 	@cargo run -q --locked --bin devstack -- token --role $(ROLE) $(if $(SUB),--sub $(SUB))
 
+signin: ## print a local sign-in link for the web portal: make signin ROLE=admin|operator|viewer [SUB=name]
+	@echo "http://127.0.0.1:$(PORT)/#access_token=$$(cargo run -q --locked --bin devstack -- token --role $(ROLE) $(if $(SUB),--sub $(SUB)))"
+
 openapi: ## rewrite shared/api/openapi.json (the served OpenAPI document) from the handlers' annotations
 	UPDATE_OPENAPI=1 cargo test --workspace --lib --locked openapi_json_is_the_generated_document
+
+web-lifecycle: ## rewrite web/src/generated/lifecycle.json (what the portal offers per state) from the lifecycle table
+	UPDATE_WEB_LIFECYCLE=1 cargo test --workspace --locked --test web_lifecycle
 
 lint: tools ## rustfmt, clippy, cfn-lint and checkov on the SAM template, asl-validator on the state machines
 	cargo fmt --all --check
@@ -68,6 +82,18 @@ build: tools ## release build of every function with cargo-lambda (x86_64 here; 
 deploy: ## build for arm64 and deploy with SAM (needs the SAM CLI and AWS credentials)
 	sam build --template-file infra/template.yaml
 	sam deploy
+
+deploy-web: web ## after make deploy: web/dist and config.json (Cognito sign-in) to the stack's bucket, then invalidate (AWS CLI)
+	@out() { aws cloudformation describe-stacks --stack-name $${STACK:-admin-portal} \
+		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	bucket="$$(out WebBucketName)"; url="$$(out WebUrl)"; \
+	printf '{"cognito":{"domain":"%s","client_id":"%s","redirect_uri":"%s"}}\n' \
+		"$$(out WebSignInDomain)" "$$(out WebUserPoolClientId)" "$$url" > web/dist/config.json; \
+	aws s3 sync --delete --cache-control 'public, max-age=31536000, immutable' web/dist/assets "s3://$$bucket/assets" && \
+	aws s3 cp --cache-control no-cache web/dist/index.html "s3://$$bucket/index.html" && \
+	aws s3 cp --cache-control no-cache --content-type application/json web/dist/config.json "s3://$$bucket/config.json" && \
+	aws cloudfront create-invalidation --distribution-id "$$(out WebDistributionId)" --paths /index.html /config.json >/dev/null && \
+	echo "web portal: $$url"
 
 bench: tools ## release sizes, cold and warm starts vs a bare runtime and Python, memory, request costs (bench/RESULTS.md)
 	@bash bench/run.sh

@@ -8,6 +8,8 @@
 #     nobody here wrote read the served OpenAPI document) in a venv of their own, .tools/contract:
 #     their hypothesis/httpx/attrs pins stay out of moto's venv
 #   - asl-validator (npm) under .tools/node_modules
+#   - Debian's chromium (/usr/bin/chromium), which the web portal's browser tests drive, with
+#     apt-get when it is missing (Playwright's own browser download cannot work here)
 # Idempotent: a stamp file holding a hash of the pinned requirements makes a second run a no-op.
 #
 # Usage: tests/stack/bootstrap.sh        (FORCE=1 to reinstall even when the stamp matches)
@@ -52,6 +54,21 @@ PY_MM="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 WANT="$( { printf '%s\n' "${PY_REQUIREMENTS[@]}" "${CHECKOV_REQUIREMENTS[@]}" "${CONTRACT_REQUIREMENTS[@]}" "${NPM_REQUIREMENTS[@]}"; echo "python=$PY_MM"; } | hash_of)"
 
 ASL_BIN="$TOOLS/node_modules/.bin/asl-validator"
+
+# The browser of `make test-browser`: installed only when missing (apt-get, as root or with sudo);
+# without it everything else still works, and the browser tests say what is missing.
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM" ]]; then
+  sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing chromium with apt-get (for the browser tests)"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 \
+      || log "could not install chromium (make test-browser needs it): apt-get install chromium, or set CHROMIUM=path"
+  else
+    log "chromium not found at $CHROMIUM (make test-browser needs it): install Debian's chromium or set CHROMIUM=path"
+  fi
+fi
 
 if [[ "${FORCE:-0}" != "1" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" \
       && -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -x "$CHECKOV_VENV/bin/checkov" \

@@ -60,8 +60,13 @@ until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/v1/health" 2>/
   sleep 0.2
 done
 if kill -0 "$SERVER_PID" 2>/dev/null; then
+  # A sign-in link for an admin (the fragment never reaches the server; the page keeps the
+  # token in sessionStorage). Other roles: make signin ROLE=operator|viewer [SUB=name].
+  SIGNIN="http://127.0.0.1:$PORT/#access_token=$("${CARGO_TARGET_DIR:-$REPO/target}/debug/devstack" token --role admin --sub admin)"
   cat >&2 <<MSG
 
+  Web portal (admin)     $SIGNIN
+      (another role: make signin ROLE=operator|viewer [SUB=name])
   Admin Portal (local)   http://127.0.0.1:$PORT/v1/health
   OpenAPI                http://127.0.0.1:$PORT/v1/openapi.json
   AWS emulator (moto)    $AWS_ENDPOINT_URL   (log: .dev/moto.log)

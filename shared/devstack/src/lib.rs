@@ -8,14 +8,18 @@
 //! - [`execution_events`]: delivers execution ends and the sweep to the reconciler, as
 //!   EventBridge would.
 //! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
+//! - [`web`]: the web portal's built assets at `/`, with the headers CloudFront adds in AWS.
+//! - [`logged_memory`]: the registry in memory with its change log, for `serve --memory`.
 
 pub mod execution_events;
 pub mod fake_jenkins;
 pub mod local_auth;
 pub mod local_lambda;
+pub mod logged_memory;
 pub mod seed;
 pub mod streams;
 pub mod table_def;
+pub mod web;
 
 /// The timeouts and retries of every SDK client of the local stack and the tests: those of
 /// Lambda ([`lambda_setup::SdkLimits::LAMBDA`]) made roomier for moto, which serves one

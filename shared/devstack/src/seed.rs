@@ -154,7 +154,7 @@ pub async fn seed(changes: &Changes, caller: &ApiCaller) -> anyhow::Result<usize
 
     let shared_rds = "arn:aws:rds:us-east-1:123456789012:cluster:shared-analytics";
     let mut shared_users = Vec::new();
-    for (i, state) in STATES.iter().enumerate() {
+    for (i, state) in STATES.iter().cycle().take(demo_tenants()).enumerate() {
         let customer = &customers[i % customers.len()];
         let slug = CUSTOMERS[i % CUSTOMERS.len()].0.split(' ').next().unwrap_or("t").to_lowercase();
         let name = format!("{slug}-{}-{}", ENVIRONMENTS[i / customers.len() % ENVIRONMENTS.len()], i + 1);
@@ -190,7 +190,8 @@ pub async fn seed(changes: &Changes, caller: &ApiCaller) -> anyhow::Result<usize
                 "name": format!("{name} app server"), "tenant_ids": [id]}),
             )
             .await?;
-        if i % 4 == 0 {
+        // A resource takes at most 49 tenants: a large demo fleet shares the cluster among 40.
+        if i % 4 == 0 && shared_users.len() < 40 {
             shared_users.push(id.clone());
         }
         settle(changes, &id, *state).await?;
@@ -203,7 +204,13 @@ pub async fn seed(changes: &Changes, caller: &ApiCaller) -> anyhow::Result<usize
             "description": "One Aurora cluster serving several tenants' analytics schemas", "tenant_ids": shared_users}))
         .await?;
     caller.ok(Method::PATCH, "/v1/releases/3.0.0", json!({"status": "deprecated"})).await?;
-    Ok(STATES.len())
+    Ok(demo_tenants())
+}
+
+/// How many demo tenants: `DEMO_TENANTS` (to measure a page against a large fleet), else one
+/// of each entry of [`STATES`]. Beyond those, the spread of states repeats.
+fn demo_tenants() -> usize {
+    std::env::var("DEMO_TENANTS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(STATES.len())
 }
 
 /// Moves a freshly created demo tenant to `state` through the change-request core, as its

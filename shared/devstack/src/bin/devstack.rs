@@ -1,4 +1,6 @@
 //! `devstack serve`: the local API on the local emulator, with demo data.
+//! `devstack serve --memory`: the same API and portal over the in-memory store (no emulator, no
+//! workflow runs), to measure pages against a large fleet (`DEMO_TENANTS=1000`) in seconds.
 //! `devstack token --role admin [--sub alice]`: a bearer token the local API accepts.
 //! `devstack create-table`: the tables, as `infra/template.yaml` declares them.
 //!
@@ -53,8 +55,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("create-table") => ensure_tables(&clients().await?).await,
+        Some("serve") if args.iter().any(|a| a == "--memory") => serve_memory().await,
         Some("serve") => serve().await,
-        _ => bail!("usage: devstack serve | token --role admin|operator|viewer [--sub NAME] | create-table"),
+        _ => bail!("usage: devstack serve [--memory] | token --role admin|operator|viewer [--sub NAME] | create-table"),
     }
 }
 
@@ -99,7 +102,9 @@ async fn serve() -> anyhow::Result<()> {
         .await?
         .spawn(std::time::Duration::from_millis(250));
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
-    let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
+    // The web portal at `/` (built into web/dist by `make web`), the API under `/v1`.
+    let web_dir = PathBuf::from(env("PORTAL_WEB_DIR", "web/dist"));
+    let router = devstack::web::router(web_dir).merge(portal_api::router(app.clone(), Arc::new(tokens.clone())));
 
     // Demo history is written as if it had happened: the seed's change requests run no workflow.
     let quiet = changes::Changes { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..changes };
@@ -115,6 +120,30 @@ async fn serve() -> anyhow::Result<()> {
     let addr = format!("127.0.0.1:{}", env("PORT", "3000"));
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!("Admin Portal API on http://{addr}  (token: make token ROLE=admin)");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The API and the portal over the in-memory store, its change log written as each write
+/// commits; seeded like `serve`. Change requests are started on in-memory workflows: none runs.
+async fn serve_memory() -> anyhow::Result<()> {
+    let history: Arc<store::memory::MemoryTable> = Arc::new(store::memory::MemoryTable::new());
+    let table = Arc::new(devstack::logged_memory::LoggedMemoryTable::new(history.clone()));
+    let changes = changes::Changes {
+        table,
+        workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
+        jenkins: Arc::new(engine::MemoryJenkins::new()),
+        remote: Arc::new(engine::MemoryCommands::new()),
+    };
+    let tokens = LocalTokens::for_checkout(&dev_dir())?;
+    let api = portal_api::router(App::new(history.clone(), changes.clone()), Arc::new(tokens.clone()));
+    let seeder = ApiCaller::new(api.clone(), tokens.mint("seed", None, "admin", 600));
+    let n = seed::seed(&changes, &seeder).await?;
+    tracing::info!(tenants = n, "seeded demo data (in memory)");
+    let router = devstack::web::router(PathBuf::from(env("PORTAL_WEB_DIR", "web/dist"))).merge(api);
+    let addr = format!("127.0.0.1:{}", env("PORT", "3000"));
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!("Admin Portal API (in memory) on http://{addr}");
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

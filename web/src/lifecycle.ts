@@ -1,0 +1,50 @@
+// What the lifecycle table allows from a state. The API exposes no route for it, so this reads
+// the file written from shared/domain/src/lifecycle/table.rs (a Rust test fails when they differ).
+import table from "./generated/lifecycle.json";
+import type { ChangeModel, Operation, TenantState } from "./api";
+
+interface OperationShape {
+  models: ChangeModel[];
+  default_model: ChangeModel | null;
+  needs_approval: boolean;
+  validates: boolean;
+  takes_release: boolean;
+  takes_backup: boolean;
+}
+
+const allowed = table.allowed_from as Record<string, Operation[]>;
+const ops = table.operations as Record<string, OperationShape>;
+
+export function allowedOperations(state: TenantState): Operation[] {
+  return allowed[state] ?? [];
+}
+
+export function shapeOf(op: Operation): OperationShape {
+  return ops[op] ?? { models: [], default_model: null, needs_approval: false, validates: false, takes_release: false, takes_backup: false };
+}
+
+/** Whether the operation asks for anything but a reason (then its button ends with "…"). */
+export function takesParams(op: Operation): boolean {
+  const s = shapeOf(op);
+  return s.takes_release || s.takes_backup || s.models.length > 1;
+}
+
+const LABELS: Record<Operation, string> = {
+  provision: "Provision",
+  terminate: "Terminate",
+  suspend: "Suspend",
+  resume: "Resume",
+  enter_maintenance: "Enter maintenance",
+  exit_maintenance: "Exit maintenance",
+  upgrade: "Upgrade",
+  backup: "Back up",
+  restore: "Restore",
+  validate: "Validate",
+  rotate_webapp_password: "Rotate web app password",
+  rotate_db_password: "Rotate DB password",
+  rotate_airflow_password: "Rotate Airflow password",
+};
+
+export function label(op: Operation): string {
+  return LABELS[op] ?? op;
+}
