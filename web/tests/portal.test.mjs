@@ -120,6 +120,32 @@ test("the board's counts are the fleet summary's, from a number of requests that
   await tab.close();
 });
 
+test("a tenant page lists the tenant's catalogued backups as the API does", async () => {
+  const tab = await signedIn("viewer", "vera");
+  const { body } = await call(stack.url, tab.token, "GET", "/v1/tenants?state=Healthy&limit=100");
+  let tenant, backups;
+  for (const t of body.items) {
+    const answer = await call(stack.url, tab.token, "GET", `/v1/tenants/${t.id}/backups`);
+    if (answer.body.items.length > 0) {
+      [tenant, backups] = [t, answer.body.items];
+      break;
+    }
+  }
+  assert.ok(tenant, "the seed backs up some Healthy tenants");
+  const { page } = tab;
+  await page.goto(`${stack.url}/#/tenants/${tenant.id}`);
+  const table = page.getByRole("table", { name: "Backups" });
+  await table.waitFor();
+  const rows = table.locator("tbody tr");
+  assert.equal(await rows.count(), backups.length);
+  for (const [i, b] of backups.entries()) {
+    const text = await rows.nth(i).innerText();
+    assert.ok(text.includes(b.id) && text.includes(b.location) && text.includes(b.release), `${text} shows ${b.id}`);
+  }
+  await axe(page, "the tenant page with backups");
+  await tab.close();
+});
+
 test("an operator requests a validate and watches its steps complete", async () => {
   const tab = await signedIn("operator", "olga");
   const tenant = await tenantIn("Healthy", tab.token);

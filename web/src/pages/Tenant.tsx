@@ -62,6 +62,7 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
       <Configs id={id} rev={rev} />
       <Resources id={id} rev={rev} />
       <HealthRuns id={id} rev={rev} />
+      <Backups id={id} rev={rev} />
       <Timeline id={id} rev={rev} />
     </section>
   );
@@ -264,6 +265,64 @@ function HealthRuns({ id, rev }: { id: string; rev: string }) {
             </li>
           ))}
         </ul>
+      )}
+    </>
+  );
+}
+
+/** Bytes as a person reads them (1.1 GB). */
+function size(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1000 && u < units.length - 1) {
+    n /= 1000;
+    u++;
+  }
+  return `${n.toFixed(n < 10 && u > 0 ? 1 : 0)} ${units[u]}`;
+}
+
+function Backups({ id, rev }: { id: string; rev: string }) {
+  const load = useLoad(async () => {
+    const { data } = await api.GET("/v1/tenants/{id}/backups", { params: { path: { id }, query: { limit: 20 } } });
+    return data?.items ?? [];
+  }, [id, rev]);
+  if (!load.data) return <Loading what="backups" />;
+  return (
+    <>
+      <h2 id="backups">Backups</h2>
+      {load.data.length === 0 ? (
+        <p>None yet.</p>
+      ) : (
+        <table aria-labelledby="backups">
+          <thead>
+            <tr>
+              <th scope="col">Backup</th>
+              <th scope="col">Made</th>
+              <th scope="col">Release</th>
+              <th scope="col">Size</th>
+              <th scope="col">Where</th>
+            </tr>
+          </thead>
+          <tbody>
+            {load.data.map((b) => (
+              <tr>
+                <td>
+                  <code>{b.id}</code>
+                </td>
+                <td>
+                  <When at={b.made_at} /> by <Actor who={b.made_by} /> (
+                  <Link to={`/change-requests/${b.change_request_id}`}>change request</Link>)
+                </td>
+                <td>{b.release}</td>
+                <td>{size(b.size_bytes)}</td>
+                <td>
+                  <code>{b.location}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </>
   );
