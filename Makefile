@@ -1,13 +1,15 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev jenkins test token openapi lint build deploy bench load clean
+.PHONY: help tools dev jenkins alarm test token openapi lint build deploy bench load clean
 
 PORT ?= 3000
 ROLE ?= admin
 SUB ?=
 OUTCOME ?=
 JOB ?=
+TENANT ?=
+STATE ?= ALARM
 TOOLS := .tools/venv/bin
 
 help: ## list the targets and the variables they take
@@ -20,7 +22,9 @@ help: ## list the targets and the variables they take
 		'ROLE=$(ROLE)' 'role of the token (make token): admin, operator or viewer' \
 		'SUB=$(SUB)' "the token's user, its sub (make token; default dev-<ROLE>)" \
 		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
-		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
+		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)' \
+		'TENANT=$(TENANT)' "the tenant whose standard health alarm changes state (make alarm)" \
+		'STATE=$(STATE)' 'the state the alarm goes to (make alarm): ALARM or OK'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
 	@bash tests/stack/bootstrap.sh
@@ -39,6 +43,18 @@ jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=
 	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
 	if [[ "$$code" != 200 ]]; then echo "make jenkins: the stand-in Jenkins refused it: $$body" >&2; exit 1; fi; \
 	echo "stand-in Jenkins ($$url): builds of $(if $(JOB),$(JOB),every job without its own behaviour) triggered from now on: $$body"
+
+alarm: ## while make dev runs: make alarm TENANT=<id> [STATE=ALARM|OK] (the tenant's health alarm changes state)
+	@[[ -n "$(TENANT)" ]] || { echo "usage: make alarm TENANT=<tenant id> [STATE=ALARM|OK]" >&2; exit 2; }
+	@url="$$(cat .dev/events-url 2>/dev/null)"; \
+	if [[ -z "$$url" ]] || ! curl -sS -o /dev/null --max-time 2 "$$url/" 2>/dev/null; then \
+		echo "make alarm: the local stack is not running: start it with 'make dev' first" >&2; exit 1; \
+	fi; \
+	answer="$$(curl -sS --max-time 60 -X POST -H 'content-type: application/json' \
+		-d '{"tenant_id": "$(TENANT)", "state": "$(STATE)"}' -w '\n%{http_code}' "$$url/__admin/alarms")" || exit 1; \
+	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
+	if [[ "$$code" != 200 ]]; then echo "make alarm: refused ($$code): $$body" >&2; exit 1; fi; \
+	echo "alarm portal-$(TENANT)-app-health is $(STATE): $$body"
 
 test: tools ## every test: unit tests and integration tests against a moto server the tests start
 	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked

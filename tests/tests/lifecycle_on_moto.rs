@@ -528,6 +528,9 @@ async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy
             let id = healthy_tenant(api, &name).await;
             let body = match op {
                 domain::Operation::Upgrade => json!({"operation": op, "params": {"release": "3.2.0"}}),
+                domain::Operation::MarkBroken => json!({"operation": op, "params": {"alarm": {
+                    "alarm_name": "ops-check", "state": "ALARM", "reason": "seen by hand", "at": "2026-12-03T02:00:00Z"
+                }}}),
                 _ => json!({"operation": op}),
             };
             let mut cr = request(api, &id, "operator", body).await;

@@ -10,6 +10,7 @@
 //! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
 //! - [`built`]: what its jobs reported they built and set, recorded when it finishes.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
+//! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
 pub mod built;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod finish;
 pub mod fleet;
 pub mod input;
+pub mod once;
 pub mod params;
 pub mod progress;
 pub mod read;

@@ -7,8 +7,12 @@
 //! - [`streams`]: delivers the registry stream to the change-log handler as Lambda would.
 //! - [`execution_events`]: delivers execution ends and the sweep to the reconciler, as
 //!   EventBridge would.
+//! - [`alarm_events`]: a tenant's standard health alarm changing state, delivered to the alarm
+//!   handler as EventBridge would; [`event_admin`]: the loopback endpoint `make alarm` calls.
 //! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
 
+pub mod alarm_events;
+pub mod event_admin;
 pub mod execution_events;
 pub mod fake_jenkins;
 pub mod local_auth;

@@ -3,6 +3,7 @@
 //! (HTTP body, stream record, table item) and is valid once it exists.
 
 pub mod actor;
+pub mod alarms;
 pub mod error;
 pub mod history;
 pub mod ids;
