@@ -1,7 +1,7 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools dev jenkins alarm test token openapi lint build deploy bench load clean
+.PHONY: help tools dev jenkins alarm schedule test token openapi lint build deploy bench load clean
 
 PORT ?= 3000
 ROLE ?= admin
@@ -9,6 +9,7 @@ SUB ?=
 OUTCOME ?=
 JOB ?=
 TENANT ?=
+NAME ?=
 STATE ?= ALARM
 TOOLS := .tools/venv/bin
 
@@ -24,7 +25,8 @@ help: ## list the targets and the variables they take
 		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
 		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)' \
 		'TENANT=$(TENANT)' "the tenant whose standard health alarm changes state (make alarm)" \
-		'STATE=$(STATE)' 'the state the alarm goes to (make alarm): ALARM or OK'
+		'STATE=$(STATE)' 'the state the alarm goes to (make alarm): ALARM or OK' \
+		'NAME=$(NAME)' 'the schedule that runs now (make schedule): backup or validate'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/
 	@bash tests/stack/bootstrap.sh
@@ -55,6 +57,18 @@ alarm: ## while make dev runs: make alarm TENANT=<id> [STATE=ALARM|OK] (the tena
 	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
 	if [[ "$$code" != 200 ]]; then echo "make alarm: refused ($$code): $$body" >&2; exit 1; fi; \
 	echo "alarm portal-$(TENANT)-app-health is $(STATE): $$body"
+
+schedule: ## while make dev runs: make schedule NAME=backup|validate (the schedule's rule fires now)
+	@[[ -n "$(NAME)" ]] || { echo "usage: make schedule NAME=backup|validate" >&2; exit 2; }
+	@url="$$(cat .dev/events-url 2>/dev/null)"; \
+	if [[ -z "$$url" ]] || ! curl -sS -o /dev/null --max-time 2 "$$url/" 2>/dev/null; then \
+		echo "make schedule: the local stack is not running: start it with 'make dev' first" >&2; exit 1; \
+	fi; \
+	answer="$$(curl -sS --max-time 600 -X POST -H 'content-type: application/json' \
+		-d '{"name": "$(NAME)"}' -w '\n%{http_code}' "$$url/__admin/schedules")" || exit 1; \
+	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
+	if [[ "$$code" != 200 ]]; then echo "make schedule: refused ($$code): $$body" >&2; exit 1; fi; \
+	echo "schedule $(NAME) ran: $$body"
 
 test: tools ## every test: unit tests and integration tests against a moto server the tests start
 	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked

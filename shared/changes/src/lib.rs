@@ -10,6 +10,7 @@
 //! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
 //! - [`built`]: what its jobs reported they built and set, recorded when it finishes.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
+//! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -18,6 +19,7 @@ pub mod caller;
 pub mod create;
 pub mod decide;
 pub mod error;
+pub mod fanout;
 pub mod finish;
 pub mod fleet;
 pub mod input;
@@ -39,6 +41,7 @@ use store::Table;
 pub use caller::Caller;
 pub use create::{ChangeCreate, Guard, Prepared};
 pub use error::ChangeError;
+pub use fanout::{FanOutReport, Pace};
 pub use finish::{Ending, Finished};
 pub use input::WorkflowInput;
 pub use progress::Advance;

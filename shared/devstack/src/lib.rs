@@ -8,7 +8,9 @@
 //! - [`execution_events`]: delivers execution ends and the sweep to the reconciler, as
 //!   EventBridge would.
 //! - [`alarm_events`]: a tenant's standard health alarm changing state, delivered to the alarm
-//!   handler as EventBridge would; [`event_admin`]: the loopback endpoint `make alarm` calls.
+//!   handler as EventBridge would; [`schedule_events`]: a schedule's rule firing, delivered to
+//!   the schedules handler; [`event_admin`]: the loopback endpoint `make alarm` and `make
+//!   schedule` call.
 //! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
 
 pub mod alarm_events;
@@ -17,6 +19,7 @@ pub mod execution_events;
 pub mod fake_jenkins;
 pub mod local_auth;
 pub mod local_lambda;
+pub mod schedule_events;
 pub mod seed;
 pub mod streams;
 pub mod table_def;

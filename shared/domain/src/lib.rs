@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod models;
 pub mod patch;
 pub mod redact;
+pub mod schedule;
 pub mod state;
 pub mod values;
 

@@ -187,8 +187,11 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     });
     devstack::execution_events::ExecutionEvents::new(aws_sdk_sfn::Client::new(&local.config), &machine, reconciler)
         .spawn(std::time::Duration::from_secs(2), std::time::Duration::from_secs(60));
-    // Alarm events moto never emits: `make alarm` delivers them through this.
-    let targets = devstack::event_admin::EventTargets { alarms: Arc::new(alarms::Deps { changes: changes.clone() }) };
+    // Alarm and schedule events moto never emits: `make alarm` and `make schedule` deliver them.
+    let targets = devstack::event_admin::EventTargets {
+        alarms: Arc::new(alarms::Deps { changes: changes.clone() }),
+        schedules: Arc::new(schedules::Deps { changes: changes.clone(), pace: changes::Pace::per_second(10) }),
+    };
     let events_addr = format!("127.0.0.1:{}", env("EVENTS_PORT", "0"));
     let listener =
         tokio::net::TcpListener::bind(&events_addr).await.with_context(|| format!("binding {events_addr}"))?;
