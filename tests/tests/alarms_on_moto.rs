@@ -1,7 +1,8 @@
 //! Alarms on moto: CloudWatch never evaluates one here, so the tenant's standard health alarm
 //! changing state is delivered to the alarm handler as EventBridge would
 //! (`devstack::alarm_events`), and its `mark_broken` change request runs for real (Step
-//! Functions in moto executing the lifecycle ASL).
+//! Functions in moto executing the lifecycle ASL). A provision creates the tenant's standard
+//! alarms in moto's CloudWatch, and a terminate deletes them.
 
 use axum::http::{Method, StatusCode};
 use devstack::alarm_events::{deliver, health_alarm_event};
@@ -101,4 +102,46 @@ async fn an_alarm_for_an_unknown_resource_changes_nothing() {
     let t = tenant(&api, &id).await;
     assert_eq!(t["state"], "Healthy");
     assert!(t.get("active_change_request_id").is_none());
+}
+
+async fn alarm_names(tenant: &str) -> Vec<String> {
+    let config = devstack::local_aws_config(&integration_tests::moto().endpoint).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let out = cw.describe_alarms().alarm_name_prefix(format!("portal-{tenant}-")).send().await.expect("DescribeAlarms");
+    out.metric_alarms().iter().filter_map(|a| a.alarm_name().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn a_provision_creates_the_standard_alarms_in_cloudwatch_and_a_terminate_deletes_them() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api, "acme-watched").await;
+    let mut names = alarm_names(&id).await;
+    names.sort();
+    let expected: Vec<String> =
+        ["app-health", "cpu", "disk", "status-check"].iter().map(|k| format!("portal-{id}-{k}")).collect();
+    assert_eq!(names, expected);
+    let resources = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/resources"), None).await.body;
+    let alarm_arns = resources["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["arn"].as_str().is_some_and(|a| a.contains(":alarm:portal-")))
+        .count();
+    assert_eq!(alarm_arns, 4, "recorded as the tenant's resources: {resources}");
+
+    let r = api
+        .call(
+            "operator",
+            Method::POST,
+            &format!("/v1/tenants/{id}/change-requests"),
+            Some(json!({"operation": "terminate"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let cr = r.body["id"].as_str().unwrap().to_owned();
+    let r = api.call("admin", Method::POST, &format!("/v1/change-requests/{cr}/approve"), None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(alarm_names(&id).await.is_empty(), "deleted with the tenant");
 }

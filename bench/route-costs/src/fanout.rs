@@ -58,6 +58,7 @@ pub async fn fan_out(args: &[String]) -> anyhow::Result<Value> {
         workflows: workflows.clone(),
         jenkins: Arc::new(engine::MemoryJenkins::new()),
         remote: Arc::new(engine::MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     };
     let at = Utc.with_ymd_and_hms(2026, 12, 3, 2, 0, 0).single().context("a time")?;
     let pace = changes::Pace::per_second(per_second);

@@ -31,6 +31,7 @@ fn world() -> World {
         workflows: workflows.clone(),
         jenkins: Arc::new(MemoryJenkins::new()),
         remote: Arc::new(MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     };
     World { workflows, deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) } } }
 }
