@@ -1,13 +1,16 @@
 # The Admin Portal. `make dev` and `make test` install what they need (into .tools/).
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help tools web deploy-web dev jenkins test test-browser token signin openapi web-lifecycle lint build deploy bench load clean
+.PHONY: help tools web deploy-web dev jenkins alarm schedule test test-browser token signin openapi web-lifecycle lint build deploy bench load clean
 
 PORT ?= 3000
 ROLE ?= admin
 SUB ?=
 OUTCOME ?=
 JOB ?=
+TENANT ?=
+NAME ?=
+STATE ?= ALARM
 TOOLS := .tools/venv/bin
 
 help: ## list the targets and the variables they take
@@ -20,7 +23,10 @@ help: ## list the targets and the variables they take
 		'ROLE=$(ROLE)' 'role of the token (make token, make signin): admin, operator or viewer' \
 		'SUB=$(SUB)' "the token's user, its sub (make token, make signin; default dev-<ROLE>)" \
 		'OUTCOME=$(OUTCOME)' 'how the stand-in Jenkins ends builds (make jenkins): SUCCESS, FAILURE, hang...' \
-		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)'
+		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)' \
+		'TENANT=$(TENANT)' "the tenant whose standard health alarm changes state (make alarm)" \
+		'STATE=$(STATE)' 'the state the alarm goes to (make alarm): ALARM or OK' \
+		'NAME=$(NAME)' 'the schedule that runs now (make schedule): backup or validate'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/, and chromium when missing
 	@bash tests/stack/bootstrap.sh
@@ -42,6 +48,30 @@ jenkins: ## while make dev runs: make jenkins OUTCOME=SUCCESS|FAILURE|hang [JOB=
 	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
 	if [[ "$$code" != 200 ]]; then echo "make jenkins: the stand-in Jenkins refused it: $$body" >&2; exit 1; fi; \
 	echo "stand-in Jenkins ($$url): builds of $(if $(JOB),$(JOB),every job without its own behaviour) triggered from now on: $$body"
+
+alarm: ## while make dev runs: make alarm TENANT=<id> [STATE=ALARM|OK] (the tenant's health alarm changes state)
+	@[[ -n "$(TENANT)" ]] || { echo "usage: make alarm TENANT=<tenant id> [STATE=ALARM|OK]" >&2; exit 2; }
+	@url="$$(cat .dev/events-url 2>/dev/null)"; \
+	if [[ -z "$$url" ]] || ! curl -sS -o /dev/null --max-time 2 "$$url/" 2>/dev/null; then \
+		echo "make alarm: the local stack is not running: start it with 'make dev' first" >&2; exit 1; \
+	fi; \
+	answer="$$(curl -sS --max-time 60 -X POST -H 'content-type: application/json' \
+		-d '{"tenant_id": "$(TENANT)", "state": "$(STATE)"}' -w '\n%{http_code}' "$$url/__admin/alarms")" || exit 1; \
+	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
+	if [[ "$$code" != 200 ]]; then echo "make alarm: refused ($$code): $$body" >&2; exit 1; fi; \
+	echo "alarm portal-$(TENANT)-app-health is $(STATE): $$body"
+
+schedule: ## while make dev runs: make schedule NAME=backup|validate (the schedule's rule fires now)
+	@[[ -n "$(NAME)" ]] || { echo "usage: make schedule NAME=backup|validate" >&2; exit 2; }
+	@url="$$(cat .dev/events-url 2>/dev/null)"; \
+	if [[ -z "$$url" ]] || ! curl -sS -o /dev/null --max-time 2 "$$url/" 2>/dev/null; then \
+		echo "make schedule: the local stack is not running: start it with 'make dev' first" >&2; exit 1; \
+	fi; \
+	answer="$$(curl -sS --max-time 600 -X POST -H 'content-type: application/json' \
+		-d '{"name": "$(NAME)"}' -w '\n%{http_code}' "$$url/__admin/schedules")" || exit 1; \
+	code="$${answer##*$$'\n'}"; body="$${answer%$$'\n'*}"; \
+	if [[ "$$code" != 200 ]]; then echo "make schedule: refused ($$code): $$body" >&2; exit 1; fi; \
+	echo "schedule $(NAME) ran: $$body"
 
 test: tools ## every test: unit, integration (moto), and the web portal's in a real browser (chromium)
 	AWS_EC2_METADATA_DISABLED=true cargo test --workspace --all-targets --locked

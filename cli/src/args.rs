@@ -18,6 +18,7 @@ pub const OPERATIONS: &[&str] = &[
     "rotate_webapp_password",
     "rotate_db_password",
     "rotate_airflow_password",
+    "mark_broken",
 ];
 pub const STATES: &[&str] = &[
     "Provisioning",

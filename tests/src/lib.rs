@@ -284,6 +284,7 @@ impl TestApi {
                 workflows: workflows.clone(),
                 jenkins: Arc::new(engine::MemoryJenkins::new()),
                 remote: Arc::new(engine::MemoryCommands::new()),
+                alarms: Arc::new(engine::MemoryAlarms::new()),
             },
         );
         let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());

@@ -605,7 +605,9 @@ async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy
     let id = healthy_tenant(&api, "acme-built").await;
     let resources = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/resources"), None).await.body;
     let arns: Vec<&str> = resources["items"].as_array().unwrap().iter().map(|r| r["arn"].as_str().unwrap()).collect();
-    assert_eq!(arns.len(), 3, "{resources}");
+    // What the job built, and the four standard alarms the provision created on its instance.
+    let (alarms, built): (Vec<&str>, Vec<&str>) = arns.iter().partition(|a| a.starts_with("arn:aws:cloudwatch:"));
+    assert_eq!((built.len(), alarms.len()), (3, 4), "{resources}");
     assert!(arns.iter().any(|a| a.starts_with("arn:aws:ec2:") && a.contains(":instance/i-")), "{arns:?}");
     assert!(arns.contains(&"arn:aws:s3:::acme-built-data"));
     let configs = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/configs"), None).await.body;
@@ -623,6 +625,9 @@ async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy
             let id = healthy_tenant(api, &name).await;
             let body = match op {
                 domain::Operation::Upgrade => json!({"operation": op, "params": {"release": "3.2.0"}}),
+                domain::Operation::MarkBroken => json!({"operation": op, "params": {"alarm": {
+                    "alarm_name": "ops-check", "state": "ALARM", "reason": "seen by hand", "at": "2026-12-03T02:00:00Z"
+                }}}),
                 _ => json!({"operation": op}),
             };
             let mut cr = request(api, &id, "operator", body).await;

@@ -13,6 +13,7 @@ pub fn core(registry: Arc<dyn Table>) -> changes::Changes {
         workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
         jenkins: Arc::new(engine::MemoryJenkins::new()),
         remote: Arc::new(engine::MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     }
 }
 

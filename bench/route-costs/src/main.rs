@@ -10,6 +10,10 @@
 //! interceptor counts the requests really sent, by operation. Prints JSON on stdout. Exits 1
 //! when a route answers an error (a new route may need a path id or a body here).
 //!
+//! `route-costs fan-out --moto ENDPOINT [--tenants 1000] [--per-second 1000]`: one schedule
+//! run over that many tenants in moto, and the same event again: requests, capacity, time
+//! (`fanout.rs`; `bench/fanout.sh` runs it).
+//!
 //! `route-costs fixtures --endpoint URL --table T --changelog-table C --changes N --secret-param P`
 //! prepares moto for the warm and cold runs of the functions: both tables, the Jenkins
 //! credentials as an SSM SecureString at P, N tenants each with its running `provision` change
@@ -17,6 +21,7 @@
 //! `{"fresh": [N change request ids], "begun": id}`.
 
 mod fakes;
+mod fanout;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -613,6 +618,9 @@ async fn main() {
     let result = async {
         if args.first().map(String::as_str) == Some("fixtures") {
             return fixtures(&args).await.map(|v| (v, false));
+        }
+        if args.first().map(String::as_str) == Some("fan-out") {
+            return fanout::fan_out(&args).await.map(|v| (v, false));
         }
         let mut reports = vec![("memory", measure(memory_backend()).await.context("on the in-memory table")?)];
         if let Ok(endpoint) = flag(&args, "--moto") {

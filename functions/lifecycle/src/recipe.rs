@@ -56,6 +56,8 @@ fn work(op: Operation, model: Option<ChangeModel>, pace: Pace) -> Vec<Step> {
         Operation::RotateWebappPassword => vec![playbook("rotate-webapp-password", pace)],
         Operation::RotateDbPassword => vec![jenkins("rotate-db-password", pace)],
         Operation::RotateAirflowPassword => vec![jenkins("rotate-airflow-password", pace)],
+        // The alarm was the work: its one step is the move to `Broken`.
+        Operation::MarkBroken => vec![],
     }
 }
 
@@ -118,6 +120,12 @@ mod tests {
         assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["ansible maintenance-on"]);
         let p = plan(TenantState::Broken, Operation::Terminate, None).unwrap();
         assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["jenkins terminate-tenant"]);
+    }
+
+    #[test]
+    fn an_alarm_is_one_move_to_broken() {
+        let p = plan(TenantState::Healthy, Operation::MarkBroken, None).unwrap();
+        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["state Broken"]);
     }
 
     #[test]

@@ -186,8 +186,13 @@ fn world() -> World {
     let workflows = Arc::new(MemoryWorkflows::new());
     let jenkins = Arc::new(MemoryJenkins::new());
     let ssm = Arc::new(MemoryCommands::new());
-    let changes =
-        Changes { table: table.clone(), workflows: workflows.clone(), jenkins: jenkins.clone(), remote: ssm.clone() };
+    let changes = Changes {
+        table: table.clone(),
+        workflows: workflows.clone(),
+        jenkins: jenkins.clone(),
+        remote: ssm.clone(),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
+    };
     World {
         table,
         workflows,
@@ -2297,7 +2302,12 @@ async fn a_provision_reports_what_it_built_and_the_finish_makes_it_the_tenants()
     assert_eq!(step.detail.unwrap()["report"]["resources"][0]["arn"], ec2);
     let q = Query::new(None, layout::tenant_partition(&t.id)).prefix(layout::RESOURCE_LINK_PREFIX);
     let links = w.table.query(&q).await.unwrap().items;
-    assert_eq!(links.iter().map(|i| i["arn"].clone()).collect::<Vec<_>>(), vec![json!(ec2)]);
+    let (alarms, built): (Vec<Value>, Vec<Value>) = links
+        .iter()
+        .map(|i| i["arn"].clone())
+        .partition(|a| a.as_str().is_some_and(|a| a.starts_with("arn:aws:cloudwatch:")));
+    assert_eq!(built, vec![json!(ec2)]);
+    assert_eq!(alarms.len(), 4, "and the provision's standard alarms: {alarms:?}");
     // Its EC2 instance is what an SSM step now runs on.
     let mut t = w.tenant_now(&t.id).await;
     let m = w.hold(&mut t, Op::EnterMaintenance, None, json!({})).await;

@@ -29,6 +29,7 @@ fn world() -> World {
         workflows: workflows.clone(),
         jenkins: Arc::new(MemoryJenkins::new()),
         remote: Arc::new(MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     };
     World { workflows, deps: Deps { changes, state_machine_arn: Some(MACHINE.into()), grace: Duration::minutes(5) } }
 }

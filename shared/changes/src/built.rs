@@ -2,6 +2,7 @@
 //! reported in its build's artifact (`domain::WorkReport`, stored on the step that read it)
 //! become the tenant's, in the change request's finishing transaction, whatever its outcome (a
 //! provision whose health suites failed still built its instance, and a terminate must find it).
+//! A provision that succeeded records its standard alarms with them (`standard_alarms.rs`).
 
 use std::collections::BTreeSet;
 
@@ -36,8 +37,18 @@ fn raced() -> ChangeError {
 impl Changes {
     /// The writes that make what was reported the tenant's: each resource registered (or the
     /// tenant added to the one already registered with that ARN) and linked, each config set.
-    pub(crate) async fn built_writes(&self, held: &Held, ctx: &WriteContext) -> Result<Tx<ChangeError>, ChangeError> {
-        let report = reports(&held.cr)?;
+    /// The standard alarms of a provision that `succeeded` are recorded with them.
+    pub(crate) async fn built_writes(
+        &self,
+        held: &Held,
+        ctx: &WriteContext,
+        succeeded: bool,
+    ) -> Result<Tx<ChangeError>, ChangeError> {
+        let mut report = reports(&held.cr)?;
+        if succeeded && held.cr.operation == domain::Operation::Provision {
+            let instance = report.resources.iter().find_map(|r| r.arn.ec2_instance_id().map(str::to_owned));
+            report.resources.extend(self.put_standard_alarms(&held.tenant.id, instance.as_deref()).await);
+        }
         let mut tx = Tx::new();
         let tenant = &held.tenant.id;
         let mut seen = BTreeSet::new();

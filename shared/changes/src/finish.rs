@@ -82,6 +82,9 @@ impl Changes {
         match ending {
             Ending::Succeeded => {
                 tenant.state = plan.success_state();
+                if cr.operation == domain::Operation::Terminate {
+                    self.delete_standard_alarms(&tenant.id).await;
+                }
                 if let Some(target) = cr.target_release() {
                     extra = self.upgraded_components(held, &target, &ctx).await?;
                     tenant.release = target;
@@ -137,7 +140,7 @@ impl Changes {
         if let Some(run) = health_run(&cr, &tenant, &ctx) {
             tx.put(&run, Cond::NotExists, raced())?;
         }
-        tx.extend(self.built_writes(held, &ctx).await?);
+        tx.extend(self.built_writes(held, &ctx, matches!(ending, Ending::Succeeded)).await?);
         tx.extend(restored);
         tx.extend(catalogued);
         Ok((tx, cr.status, tenant.state))

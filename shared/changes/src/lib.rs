@@ -8,8 +8,11 @@
 //! - [`decide`]: approve, reject, cancel; [`abort`]: stop a running one.
 //! - [`progress`]: record a step, move the tenant through its plan; [`finish`]: end it.
 //! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
-//! - [`built`]: what its jobs reported they built and set, recorded when it finishes.
+//! - [`built`]: what its jobs reported they built and set, recorded when it finishes;
+//!   [`standard_alarms`]: a provision's CloudWatch alarms, deleted by a terminate.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
+//! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
+//! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
 pub mod backups;
@@ -18,40 +21,45 @@ pub mod caller;
 pub mod create;
 pub mod decide;
 pub mod error;
+pub mod fanout;
 pub mod finish;
 pub mod fleet;
 pub mod input;
+pub mod once;
 pub mod params;
 pub mod progress;
 pub mod read;
 pub mod reconcile;
 pub mod retry;
+pub mod standard_alarms;
 pub mod start;
 pub mod wiring;
 pub mod work;
 
 use std::sync::Arc;
 
-use engine::{Jenkins, RemoteCommands, Workflows};
+use engine::{Alarms, Jenkins, RemoteCommands, Workflows};
 use store::Table;
 
 pub use caller::Caller;
 pub use create::{ChangeCreate, Guard, Prepared};
 pub use error::ChangeError;
+pub use fanout::{FanOutReport, Pace};
 pub use finish::{Ending, Finished};
 pub use input::WorkflowInput;
 pub use progress::Advance;
 pub use read::Held;
 pub use reconcile::{Reconciled, SweepReport};
 
-/// The core, over its ports: the registry table, the workflows that run change requests, and
-/// the Jenkins and SSM that run their work (to stop it).
+/// The core, over its ports: the registry table, the workflows that run change requests, the
+/// Jenkins and SSM that run their work (to stop it), and CloudWatch for the tenants' alarms.
 #[derive(Clone)]
 pub struct Changes {
     pub table: Arc<dyn Table>,
     pub workflows: Arc<dyn Workflows>,
     pub jenkins: Arc<dyn Jenkins>,
     pub remote: Arc<dyn RemoteCommands>,
+    pub alarms: Arc<dyn Alarms>,
 }
 
 #[cfg(test)]

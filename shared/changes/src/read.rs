@@ -1,6 +1,9 @@
 //! Reading change requests and their tenants.
 
-use domain::{ChangeRequestId, ChangeRequestStatus, Tenant, TenantChangeRequest, TenantId};
+use domain::{
+    Arn, ChangeRequestId, ChangeRequestStatus, ResourceId, Tenant, TenantAwsResource, TenantChangeRequest, TenantId,
+};
+use serde_json::Value;
 use store::Key;
 use store::layout::{self, Record};
 
@@ -46,6 +49,24 @@ impl Changes {
     /// A tenant; `NotFound` when there is none.
     pub async fn tenant(&self, id: &TenantId) -> Result<Tenant, ChangeError> {
         self.find(&layout::tenant_key(id)).await?.ok_or_else(|| ChangeError::NotFound(format!("no tenant {id}")))
+    }
+
+    /// A tenant if there is one (`None` for an id no tenant has).
+    pub async fn tenant_if_any(&self, id: &TenantId) -> Result<Option<Tenant>, ChangeError> {
+        self.find(&layout::tenant_key(id)).await
+    }
+
+    /// The tenants using the AWS resource registered with this ARN (none when no resource is):
+    /// two `GetItem`s, the ARN's uniqueness guard then the resource.
+    pub async fn tenants_of_arn(&self, arn: &Arn) -> Result<Vec<TenantId>, ChangeError> {
+        let owner = match self.table.get(&layout::arn_guard(arn)).await? {
+            Some(g) if !layout::is_tombstone(&g) => g.get("owner").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        let Some(owner) = owner else { return Ok(Vec::new()) };
+        let id = ResourceId::parse(&owner).map_err(|e| ChangeError::Internal(e.to_string()))?;
+        let resource: Option<TenantAwsResource> = self.find(&layout::resource_key(&id)).await?;
+        Ok(resource.map(|r| r.tenant_ids.into_iter().collect()).unwrap_or_default())
     }
 
     /// A change request and its tenant, if the tenant is still there.

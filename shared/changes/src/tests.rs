@@ -75,6 +75,7 @@ struct World {
     workflows: Arc<MemoryWorkflows>,
     jenkins: Arc<MemoryJenkins>,
     ssm: Arc<MemoryCommands>,
+    alarms: Arc<engine::MemoryAlarms>,
     core: Changes,
 }
 
@@ -87,9 +88,15 @@ fn world() -> World {
     let workflows = Arc::new(MemoryWorkflows::new());
     let jenkins = Arc::new(MemoryJenkins::new());
     let ssm = Arc::new(MemoryCommands::new());
-    let core =
-        Changes { table: table.clone(), workflows: workflows.clone(), jenkins: jenkins.clone(), remote: ssm.clone() };
-    World { table, workflows, jenkins, ssm, core }
+    let alarms = Arc::new(engine::MemoryAlarms::new());
+    let core = Changes {
+        table: table.clone(),
+        workflows: workflows.clone(),
+        jenkins: jenkins.clone(),
+        remote: ssm.clone(),
+        alarms: alarms.clone(),
+    };
+    World { table, workflows, jenkins, ssm, alarms, core }
 }
 
 impl World {
@@ -758,4 +765,56 @@ async fn a_restore_that_succeeds_brings_back_the_backups_release_components_and_
     let values: std::collections::BTreeMap<String, Value> =
         configs.into_iter().map(|(k, c)| (k.to_string(), json!(c.value))).collect();
     assert_eq!(values, [("max_workers".to_owned(), json!(4)), ("smtp.host".to_owned(), json!("old.example"))].into());
+}
+
+#[tokio::test]
+async fn a_provision_creates_the_standard_alarms_as_resources_of_the_tenant_and_a_terminate_deletes_them() {
+    let w = world();
+    w.release("3.1.0").await;
+    let customer =
+        domain::Customer::create(serde_json::from_value(json!({"name": "Acme"})).unwrap(), &alice().context(None));
+    w.put(&customer).await;
+    let cmd: TenantCreate =
+        serde_json::from_value(json!({"customer_id": customer.id, "name": "t-alarmed", "release": "3.1.0"})).unwrap();
+    let (tenant, prepared) = w.core.prepare_tenant(cmd, &olga()).await.unwrap();
+    let cr = w.core.submit(prepared, None).await.unwrap();
+    let instance = "arn:aws:ec2:us-east-1:123456789012:instance/i-0bbbbbbbbbbbbbbbb";
+    record_report(&w, &cr, json!({"resources": [{"arn": instance}]})).await;
+    w.core.finish(&cr.id, &reconcile::reconciler(), Ending::Succeeded).await.unwrap();
+
+    let alarms = w.alarms.alarms();
+    let names: Vec<&str> = alarms.keys().map(String::as_str).collect();
+    let expected: Vec<String> = domain::alarms::StandardAlarm::ALL.iter().map(|a| a.name(&tenant.id)).collect();
+    let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert!(alarms.values().filter(|a| a.namespace == "AWS/EC2").all(|a| a.dimensions[0].1 == "i-0bbbbbbbbbbbbbbbb"));
+    let q = Query::new(None, layout::tenant_partition(&tenant.id)).prefix(layout::RESOURCE_LINK_PREFIX);
+    let links: Vec<String> =
+        w.table.query(&q).await.unwrap().items.iter().map(|i| i["arn"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(links.len(), 5, "the instance and its four alarms: {links:?}");
+    assert!(links.iter().filter(|a| a.contains(":alarm:portal-")).count() == 4, "{links:?}");
+
+    let now = w.reload(&tenant).await;
+    let terminate = w.request(&now, Op::Terminate, &olga()).await.unwrap();
+    w.core.approve(&terminate.id, &alice()).await.unwrap();
+    w.core.finish(&terminate.id, &reconcile::reconciler(), Ending::Succeeded).await.unwrap();
+    assert!(w.alarms.alarms().is_empty(), "deleted with the tenant");
+}
+
+#[tokio::test]
+async fn cloudwatch_down_never_fails_a_provision() {
+    let w = world();
+    w.release("3.1.0").await;
+    let customer =
+        domain::Customer::create(serde_json::from_value(json!({"name": "Acme"})).unwrap(), &alice().context(None));
+    w.put(&customer).await;
+    let cmd: TenantCreate =
+        serde_json::from_value(json!({"customer_id": customer.id, "name": "t-quiet", "release": "3.1.0"})).unwrap();
+    let (tenant, prepared) = w.core.prepare_tenant(cmd, &olga()).await.unwrap();
+    let cr = w.core.submit(prepared, None).await.unwrap();
+    w.alarms.fail(true);
+    let done = w.core.finish(&cr.id, &reconcile::reconciler(), Ending::Succeeded).await.unwrap();
+    assert_eq!((done.status, done.state), (domain::ChangeRequestStatus::Succeeded, S::Healthy));
+    assert_eq!(w.reload(&tenant).await.state, S::Healthy);
 }

@@ -40,5 +40,6 @@ pub fn from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Option<String>
         workflows,
         jenkins,
         remote: Arc::new(SsmCommands::new(ssm, document)),
+        alarms: Arc::new(engine::CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(config))),
     })
 }

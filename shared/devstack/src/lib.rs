@@ -7,15 +7,22 @@
 //! - [`streams`]: delivers the registry stream to the change-log handler as Lambda would.
 //! - [`execution_events`]: delivers execution ends and the sweep to the reconciler, as
 //!   EventBridge would.
+//! - [`alarm_events`]: a tenant's standard health alarm changing state, delivered to the alarm
+//!   handler as EventBridge would; [`schedule_events`]: a schedule's rule firing, delivered to
+//!   the schedules handler; [`event_admin`]: the loopback endpoint `make alarm` and `make
+//!   schedule` call.
 //! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
 //! - [`web`]: the web portal's built assets at `/`, with the headers CloudFront adds in AWS.
 //! - [`logged_memory`]: the registry in memory with its change log, for `serve --memory`.
 
+pub mod alarm_events;
+pub mod event_admin;
 pub mod execution_events;
 pub mod fake_jenkins;
 pub mod local_auth;
 pub mod local_lambda;
 pub mod logged_memory;
+pub mod schedule_events;
 pub mod seed;
 pub mod streams;
 pub mod table_def;

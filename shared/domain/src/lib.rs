@@ -3,6 +3,7 @@
 //! (HTTP body, stream record, table item) and is valid once it exists.
 
 pub mod actor;
+pub mod alarms;
 pub mod error;
 pub mod history;
 pub mod ids;
@@ -10,6 +11,7 @@ pub mod lifecycle;
 pub mod models;
 pub mod patch;
 pub mod redact;
+pub mod schedule;
 pub mod state;
 pub mod values;
 

@@ -93,6 +93,9 @@ pub enum Operation {
     RotateWebappPassword,
     RotateDbPassword,
     RotateAirflowPassword,
+    /// A CloudWatch alarm fired on a serving (or tested) tenant: it is `Broken`, with the
+    /// alarm's evidence on the change request.
+    MarkBroken,
 }
 
 impl Operation {
@@ -112,10 +115,11 @@ impl Operation {
             Self::RotateWebappPassword => "rotate_webapp_password",
             Self::RotateDbPassword => "rotate_db_password",
             Self::RotateAirflowPassword => "rotate_airflow_password",
+            Self::MarkBroken => "mark_broken",
         }
     }
 
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Self::Provision,
         Self::Terminate,
         Self::Suspend,
@@ -129,6 +133,7 @@ impl Operation {
         Self::RotateWebappPassword,
         Self::RotateDbPassword,
         Self::RotateAirflowPassword,
+        Self::MarkBroken,
     ];
 
     /// Operations that destroy data or access and wait for a second admin's approval (a column

@@ -25,6 +25,8 @@ fn generated() -> Value {
                 "validates": r.validates,
                 "takes_release": r.operation == Operation::Upgrade,
                 "takes_backup": r.operation == Operation::Restore,
+                // Requested by the alarm handler with the alarm's evidence, not by a person.
+                "by_alarms_only": r.operation == Operation::MarkBroken,
             });
             (name_of(r.operation), shape)
         })

@@ -6,8 +6,10 @@
 //!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
 //! - [`RemoteCommands`]: run an allow-listed Ansible playbook on a tenant's EC2s through the
 //!   project's SSM document, follow, find and cancel it (`remote/{mod,ssm,memory}.rs`).
+//! - [`Alarms`]: create and delete the tenants' CloudWatch alarms (`metrics/{mod,cloudwatch,memory}.rs`).
 
 pub mod jenkins;
+pub mod metrics;
 pub mod remote;
 pub mod workflows;
 
@@ -15,5 +17,6 @@ pub use jenkins::{
     BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, JenkinsSetupError, JobScript, MemoryJenkins,
     QueuedBuild, STEP_ID_PARAM, Triggered, console_url,
 };
+pub use metrics::{Alarms, AlarmsError, CloudWatchAlarms, MemoryAlarms};
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
 pub use workflows::{ExecutionStatus, WorkflowError, Workflows};

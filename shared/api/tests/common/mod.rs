@@ -113,6 +113,7 @@ pub fn core(table: Arc<dyn store::Table>, workflows: Arc<MemoryWorkflows>) -> ch
         workflows,
         jenkins: Arc::new(engine::MemoryJenkins::new()),
         remote: Arc::new(engine::MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     }
 }
 

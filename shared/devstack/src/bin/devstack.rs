@@ -134,6 +134,7 @@ async fn serve_memory() -> anyhow::Result<()> {
         workflows: Arc::new(engine::workflows::MemoryWorkflows::new()),
         jenkins: Arc::new(engine::MemoryJenkins::new()),
         remote: Arc::new(engine::MemoryCommands::new()),
+        alarms: Arc::new(engine::MemoryAlarms::new()),
     };
     let tokens = LocalTokens::for_checkout(&dev_dir())?;
     let api = portal_api::router(App::new(history.clone(), changes.clone()), Arc::new(tokens.clone()));
@@ -218,6 +219,18 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     });
     devstack::execution_events::ExecutionEvents::new(aws_sdk_sfn::Client::new(&local.config), &machine, reconciler)
         .spawn(std::time::Duration::from_secs(2), std::time::Duration::from_secs(60));
-    tracing::info!(%jenkins_url, state_machine = %machine, "lifecycle workflows ready");
+    // Alarm and schedule events moto never emits: `make alarm` and `make schedule` deliver them.
+    let targets = devstack::event_admin::EventTargets {
+        alarms: Arc::new(alarms::Deps { changes: changes.clone() }),
+        schedules: Arc::new(schedules::Deps { changes: changes.clone(), pace: changes::Pace::per_second(10) }),
+    };
+    let events_addr = format!("127.0.0.1:{}", env("EVENTS_PORT", "0"));
+    let listener =
+        tokio::net::TcpListener::bind(&events_addr).await.with_context(|| format!("binding {events_addr}"))?;
+    let events_url = devstack::event_admin::serve(targets, listener).await?;
+    let events_file = dev_dir().join("events-url");
+    std::fs::write(&events_file, format!("{events_url}\n"))
+        .with_context(|| format!("writing {}", events_file.display()))?;
+    tracing::info!(%jenkins_url, %events_url, state_machine = %machine, "lifecycle workflows ready");
     Ok(changes)
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::LIFECYCLE;
 use super::plan::{Plan, op_name};
-use super::{ALARM, LIFECYCLE};
 use crate::{ChangeModel, TenantState};
 
 use TenantState as S;
@@ -43,7 +43,10 @@ pub fn mermaid() -> String {
                     positions.push(s);
                     at = s;
                 }
-                add(Node::State(at), Node::State(p.success_state()), op.to_owned());
+                // Where the last step already is the end (`mark_broken`), no loop onto itself.
+                if at != p.success_state() || p.through.is_empty() {
+                    add(Node::State(at), Node::State(p.success_state()), op.to_owned());
+                }
                 if p.enter.is_some() {
                     positions.remove(0);
                 }
@@ -67,9 +70,6 @@ pub fn mermaid() -> String {
                 }
             }
         }
-    }
-    for &from in ALARM.from {
-        add(Node::State(from), Node::State(ALARM.to), "alarm".to_owned());
     }
     add(Node::State(S::EndOfLife), Node::End, "resources deleted".to_owned());
 
@@ -123,7 +123,8 @@ mod tests {
         ] {
             assert!(d.contains(edge), "{edge} missing from\n{d}");
         }
-        assert!(d.lines().any(|l| l.starts_with("    Healthy --> Broken:") && l.contains("alarm")), "{d}");
+        assert!(d.lines().any(|l| l.starts_with("    Healthy --> Broken:") && l.contains("mark_broken")), "{d}");
+        assert!(!d.contains("Broken --> Broken"), "{d}");
         // Swap leaves the live side alone: no "rollback failed" straight from where it started.
         assert!(!d.contains("Healthy --> Broken: upgrade"), "{d}");
         assert!(d.contains("    BackingUp --> Healthy: backup\n"), "{d}");

@@ -12,7 +12,9 @@
 //!   moves (also for `restore`, not only `upgrade`);
 //! - `rotate_db_password` / `rotate_airflow_password` with the `maintenance` model pass through
 //!   `Maintenance` when started from `Healthy`, like `upgrade`;
-//! - `restore` with `maintenance` has no rollback (it overwrote the data): failure ⇒ `Broken`.
+//! - `restore` with `maintenance` has no rollback (it overwrote the data): failure ⇒ `Broken`;
+//! - a firing alarm is the `mark_broken` operation, a change request like any other (it was a
+//!   rule of its own beside the table), so its evidence and actor are on record.
 
 mod diagram;
 mod plan;
@@ -22,4 +24,4 @@ mod table;
 pub use diagram::mermaid;
 pub use plan::{Plan, Refusal, creation_plan, plan};
 pub use step::Step;
-pub use table::{ALARM, AlarmRule, End, LIFECYCLE, OperationRule, Route, alarm_fires, allowed_operations, rule};
+pub use table::{End, LIFECYCLE, OperationRule, Route, alarm_fires, allowed_operations, rule};

@@ -1,5 +1,6 @@
 //! The lifecycle table: which operations may be requested from which states, the states they
-//! pass through under each change model, and where they end; and what a CloudWatch alarm does.
+//! pass through under each change model, and where they end (a CloudWatch alarm too: its
+//! `mark_broken` is a row like any other).
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -74,19 +75,8 @@ pub struct OperationRule {
     pub validates: bool,
 }
 
-/// A CloudWatch alarm is not an operation, but it moves a tenant too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct AlarmRule {
-    pub from: &'static [TenantState],
-    pub to: TenantState,
-}
-
 // ---------------------------------------------------------------------------------------------
 // The table
-
-/// A firing CloudWatch alarm breaks a tenant that is serving (or being tested); in any other
-/// state the alarm is expected (work in progress, access revoked) or already acted on.
-pub static ALARM: AlarmRule = AlarmRule { from: &[S::Healthy, S::InTesting], to: S::Broken };
 
 const ANY: Option<ChangeModel> = None;
 const ONLY_LIVE: &[ChangeModel] = &[M::Live];
@@ -100,7 +90,7 @@ const STRAIGHT: &[Route] = &[Route { model: ANY, entered_at_start: true, through
 const TESTED: &[Route] = &[Route { model: ANY, entered_at_start: true, through: &[S::InTesting] }];
 
 /// The lifecycle, one row per operation, in [`Operation::ALL`] order.
-pub static LIFECYCLE: [OperationRule; 13] = [
+pub static LIFECYCLE: [OperationRule; 14] = [
     // A new deployment. The tenant is created `Provisioning`, with this change request holding it.
     OperationRule {
         operation: Operation::Provision,
@@ -321,6 +311,25 @@ pub static LIFECYCLE: [OperationRule; 13] = [
         needs_approval: false,
         validates: false,
     },
+    // A firing CloudWatch alarm breaks a tenant that is serving (or being tested); in any other
+    // state the alarm is expected (work in progress, access revoked) or already acted on. The
+    // change request (actor `alarm:<name>`, the alarm's evidence in its params) has no work:
+    // its one step writes `Broken`, and a failure of its workflow ends there too (the alarm
+    // fired whatever the workflow did). Only a `validate` (or a restore) brings the tenant
+    // back; an alarm going `OK` does not.
+    OperationRule {
+        operation: Operation::MarkBroken,
+        from: &[S::Healthy, S::InTesting],
+        on_creation: None,
+        models: ONLY_LIVE,
+        default_model: Some(M::Live),
+        routes: &[Route { model: ANY, entered_at_start: false, through: &[S::Broken] }],
+        on_success: End::State(S::Broken),
+        on_failure: End::State(S::Broken),
+        rolls_back: &[],
+        needs_approval: false,
+        validates: false,
+    },
 ];
 
 // The rows are in `Operation` order, so `rule` is an index.
@@ -356,9 +365,10 @@ pub fn allowed_operations(state: TenantState) -> Vec<Operation> {
     Operation::ALL.into_iter().filter(|&op| rule(op).from.contains(&state)).collect()
 }
 
-/// The state a firing CloudWatch alarm moves a tenant to, if it moves it.
+/// The state a firing CloudWatch alarm moves a tenant to (through `mark_broken`), if it moves it.
 pub fn alarm_fires(state: TenantState) -> Option<TenantState> {
-    ALARM.from.contains(&state).then_some(ALARM.to)
+    let r = rule(Operation::MarkBroken);
+    r.from.contains(&state).then(|| r.on_success.resolve(state))
 }
 
 #[cfg(test)]
@@ -384,7 +394,7 @@ mod tests {
     /// Written by hand from the brief, not from the table: `x` may be requested in that state,
     /// `.` may not, `c` is started only by creating a tenant.
     #[rustfmt::skip]
-    const EXPECTED: [(Operation, &str); 13] = [
+    const EXPECTED: [(Operation, &str); 14] = [
         //                              Prov Heal Main BkUp Rest InTe Susp Brok EoL
         (O::Provision,             "c    c    c    c    c    c    c    c    c"),
         (O::Terminate,             "x    x    x    x    x    x    x    x    ."),
@@ -399,6 +409,7 @@ mod tests {
         (O::RotateWebappPassword,  ".    x    .    .    .    .    .    .    ."),
         (O::RotateDbPassword,      ".    x    x    .    .    .    .    .    ."),
         (O::RotateAirflowPassword, ".    x    x    .    .    .    .    .    ."),
+        (O::MarkBroken,            ".    x    .    .    .    x    .    .    ."),
     ];
 
     #[test]
@@ -440,7 +451,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9 * 13);
+        assert_eq!(checked, 9 * 14);
     }
 
     #[test]
@@ -468,7 +479,7 @@ mod tests {
         assert!(!healthy.contains(&O::Resume));
         assert!(!healthy.contains(&O::Provision));
         assert_eq!(allowed_operations(S::Suspended), [O::Terminate, O::Resume]);
-        assert_eq!(allowed_operations(S::InTesting), [O::Terminate]);
+        assert_eq!(allowed_operations(S::InTesting), [O::Terminate, O::MarkBroken]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Stamp, Tenant, WriteContext, stamped};
+use super::{AlarmEvidence, Stamp, Tenant, WriteContext, stamped};
 use crate::lifecycle::{self, Plan, Refusal, Step};
 use crate::{
     Actor, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation, ReleaseVersion,
@@ -58,8 +58,9 @@ pub struct ChangeStep {
     pub error: Option<String>,
 }
 
-/// Parameters of an operation: `upgrade` takes `release`, `restore` takes `backup_id`; those
-/// that have several change models take `change_model`.
+/// Parameters of an operation: `upgrade` takes `release`, `restore` takes `backup_id`,
+/// `mark_broken` takes the `alarm` that fired (its evidence); those that have several change
+/// models take `change_model`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeParams {
@@ -72,6 +73,9 @@ pub struct ChangeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub change_model: Option<ChangeModel>,
+    /// The alarm that moved the tenant (`mark_broken` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<AlarmEvidence>,
 }
 
 impl ChangeParams {
@@ -88,10 +92,18 @@ impl ChangeParams {
         }
         match (op, &self.backup_id) {
             (Operation::Restore, None) => {
-                Err(FieldError::new("params.backup_id", "restore needs the backup to restore"))
+                return Err(FieldError::new("params.backup_id", "restore needs the backup to restore"));
             }
-            (Operation::Restore, Some(_)) => Ok(()),
-            (_, Some(_)) => Err(FieldError::new("params.backup_id", format!("{op} takes no backup_id"))),
+            (Operation::Restore, Some(_)) => {}
+            (_, Some(_)) => return Err(FieldError::new("params.backup_id", format!("{op} takes no backup_id"))),
+            (_, None) => {}
+        }
+        match (op, &self.alarm) {
+            (Operation::MarkBroken, None) => {
+                Err(FieldError::new("params.alarm", "mark_broken needs the alarm that fired (its evidence)"))
+            }
+            (Operation::MarkBroken, Some(alarm)) => alarm.check(),
+            (_, Some(_)) => Err(FieldError::new("params.alarm", format!("{op} takes no alarm"))),
             (_, None) => Ok(()),
         }
     }
@@ -436,5 +448,24 @@ mod tests {
         assert!(bad.is_err());
         let unknown: Result<ChangeParams, _> = serde_json::from_value(serde_json::json!({"force": true}));
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn mark_broken_takes_the_alarm_evidence_and_nothing_else_does() {
+        let alarm = AlarmEvidence {
+            alarm_name: "portal-ten_1-cpu".into(),
+            alarm_arn: None,
+            state: "ALARM".into(),
+            reason: "Threshold Crossed".into(),
+            metric: Some("AWS/EC2/CPUUtilization".into()),
+            at: Utc::now(),
+        };
+        let broken = ChangeParams { alarm: Some(alarm.clone()), ..Default::default() };
+        assert!(broken.check_for(Operation::MarkBroken).is_ok());
+        assert_eq!(ChangeParams::default().check_for(Operation::MarkBroken).unwrap_err().field, "params.alarm");
+        assert_eq!(broken.check_for(Operation::Validate).unwrap_err().field, "params.alarm");
+        let nameless =
+            ChangeParams { alarm: Some(AlarmEvidence { alarm_name: String::new(), ..alarm }), ..Default::default() };
+        assert_eq!(nameless.check_for(Operation::MarkBroken).unwrap_err().field, "params.alarm.alarm_name");
     }
 }

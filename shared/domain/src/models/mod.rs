@@ -1,7 +1,8 @@
-//! The nine seed models, their write stamp, and the commands (create / patch bodies) that make
+//! The nine seed models (and the evidence an alarm leaves on a change request), their write stamp, and the commands (create / patch bodies) that make
 //! and change them. Commands refuse unknown fields; models are what the store keeps and the API
 //! returns.
 
+mod alarm_evidence;
 mod aws_resource;
 mod backup;
 mod change_request;
@@ -16,6 +17,7 @@ mod tenant;
 mod tenant_config;
 mod work_report;
 
+pub use alarm_evidence::*;
 pub use aws_resource::*;
 pub use backup::*;
 pub use change_request::*;

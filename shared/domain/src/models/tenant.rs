@@ -1,9 +1,12 @@
 //! Tenants: one deployment of the product for a customer, and the change request creating one starts.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Stamp, TenantChangeRequest, WriteContext, stamped};
+use crate::schedule::{ScheduleName, Window};
 use crate::{
     ChangeRequestId, ChangeRequestStatus, CustomerId, TenantId, TenantState, patch,
     values::{Region, ReleaseVersion, TenantName, Text},
@@ -29,6 +32,16 @@ pub struct Tenant {
     /// Registered as an already running deployment rather than provisioned by the portal.
     #[serde(default)]
     pub imported: bool,
+    /// When the schedules may lock the tenant (the health validation; the backup too, unless
+    /// it has a backup window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<Window>,
+    /// When the nightly backup may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_window: Option<Window>,
+    /// The schedules that leave this tenant alone.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub schedule_opt_outs: BTreeSet<ScheduleName>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -62,6 +75,17 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
     pub description: Option<Option<Text>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<Window>)]
+    pub maintenance_window: Option<Option<Window>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<Window>)]
+    pub backup_window: Option<Option<Window>>,
+    /// Replaces the set (`[]`: every schedule serves the tenant).
+    #[serde(default, deserialize_with = "patch::not_null")]
+    pub schedule_opt_outs: Option<BTreeSet<ScheduleName>>,
 }
 
 impl TenantPatch {
@@ -69,6 +93,9 @@ impl TenantPatch {
         patch::set(&mut t.name, self.name);
         patch::apply(&mut t.region, self.region);
         patch::apply(&mut t.description, self.description);
+        patch::apply(&mut t.maintenance_window, self.maintenance_window);
+        patch::apply(&mut t.backup_window, self.backup_window);
+        patch::set(&mut t.schedule_opt_outs, self.schedule_opt_outs);
     }
 }
 
@@ -99,6 +126,9 @@ impl Tenant {
             region: cmd.region,
             description: cmd.description,
             imported: cmd.import,
+            maintenance_window: None,
+            backup_window: None,
+            schedule_opt_outs: BTreeSet::new(),
             stamp: Stamp::first(&ctx),
         };
         (tenant, change_request)
