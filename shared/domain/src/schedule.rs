@@ -152,7 +152,8 @@ pub struct TimeOfDay(NaiveTime);
 impl FromStr for TimeOfDay {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let ok = s.len() == 5 && s.as_bytes()[2] == b':';
+        let ok =
+            s.len() == 5 && s.bytes().enumerate().all(|(i, b)| if i == 2 { b == b':' } else { b.is_ascii_digit() });
         ok.then(|| NaiveTime::parse_from_str(s, "%H:%M").ok())
             .flatten()
             .map(Self)
@@ -199,12 +200,22 @@ string_serde!(TimeZone, |z| z.0.name().to_owned());
 pub struct Window {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub days: BTreeSet<Day>,
-    #[schema(value_type = String, example = "02:00")]
+    #[schema(value_type = String, example = "02:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: TimeOfDay,
-    #[schema(value_type = String, example = "05:00")]
+    #[schema(value_type = String, example = "05:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: TimeOfDay,
-    #[schema(value_type = String, example = "Europe/Berlin")]
+    /// An IANA time zone name, as the tz database spells it.
+    #[schema(schema_with = time_zone_schema)]
     pub time_zone: TimeZone,
+}
+
+/// Every name of the tz database the parser takes, as the schema's enum.
+fn time_zone_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+        .examples([serde_json::json!("Europe/Berlin")])
+        .build()
 }
 
 impl Window {
@@ -247,6 +258,23 @@ mod tests {
         t.state = state;
         t.active_change_request_id = None;
         t
+    }
+
+    #[test]
+    fn the_documented_time_zones_and_times_are_what_the_parsers_take() {
+        for z in chrono_tz::TZ_VARIANTS {
+            assert!(z.name().parse::<TimeZone>().is_ok(), "{}", z.name());
+        }
+        let pattern = regex::Regex::new(r"^([01][0-9]|2[0-3]):[0-5][0-9]$").unwrap();
+        for h in 0..30 {
+            for m in [0, 5, 59, 60, 99] {
+                let s = format!("{h:02}:{m:02}");
+                assert_eq!(s.parse::<TimeOfDay>().is_ok(), pattern.is_match(&s), "{s}");
+            }
+        }
+        for s in ["2:00", " 2:00", "+2:00", "02:0 ", "0200", "02:000", "٠٢:٠٠"] {
+            assert!(s.parse::<TimeOfDay>().is_err() && !pattern.is_match(s), "{s}");
+        }
     }
 
     #[test]

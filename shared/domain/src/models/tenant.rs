@@ -85,6 +85,7 @@ pub struct TenantPatch {
     pub backup_window: Option<Option<Window>>,
     /// Replaces the set (`[]`: every schedule serves the tenant).
     #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
     pub schedule_opt_outs: Option<BTreeSet<ScheduleName>>,
 }
 
