@@ -168,10 +168,25 @@ pub struct TimeZone(chrono_tz::Tz);
 impl FromStr for TimeZone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        if signed_gmt(s) {
+            return Err(format!(
+                "{s:?} is a POSIX-signed zone (Etc/GMT+5 is five hours behind UTC); name UTC or a place such as America/New_York"
+            ));
+        }
         s.parse::<chrono_tz::Tz>()
             .map(Self)
             .map_err(|_| format!("{s:?} is not an IANA time zone such as Europe/Berlin or UTC"))
     }
+}
+
+/// `Etc/GMT+5`, `GMT-0`...: tz database names whose sign is the inverse of what they read as,
+/// not taken (and not offered: clients generated from the document would name `GMT+0`, `GMT-0`
+/// and `GMT0` alike).
+fn signed_gmt(name: &str) -> bool {
+    name.match_indices("GMT").any(|(i, _)| {
+        let rest = &name.as_bytes()[i + 3..];
+        matches!(rest, [b'+' | b'-', d, ..] if d.is_ascii_digit())
+    })
 }
 
 macro_rules! string_serde {
@@ -213,7 +228,7 @@ pub struct Window {
 fn time_zone_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).filter(|n| !signed_gmt(n))))
         .examples([serde_json::json!("Europe/Berlin")])
         .build()
 }
@@ -263,8 +278,10 @@ mod tests {
     #[test]
     fn the_documented_time_zones_and_times_are_what_the_parsers_take() {
         for z in chrono_tz::TZ_VARIANTS {
-            assert!(z.name().parse::<TimeZone>().is_ok(), "{}", z.name());
+            assert_eq!(z.name().parse::<TimeZone>().is_ok(), !signed_gmt(z.name()), "{}", z.name());
         }
+        assert!(signed_gmt("Etc/GMT+5") && signed_gmt("GMT-0") && !signed_gmt("GMT0") && !signed_gmt("Etc/GMT"));
+        assert!("Europe/Berlin".parse::<TimeZone>().is_ok() && "Etc/GMT-3".parse::<TimeZone>().is_err());
         let pattern = regex::Regex::new(r"^([01][0-9]|2[0-3]):[0-5][0-9]$").unwrap();
         for h in 0..30 {
             for m in [0, 5, 59, 60, 99] {
