@@ -292,6 +292,12 @@ pub enum ChangeRequests {
         /// The backup to restore.
         #[arg(long, value_name = "ID")]
         backup_id: Option<String>,
+        /// An upgrade to an older release than the tenant's (`params.allow_downgrade`).
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// An upgrade in maintenance without its snapshot backup (`params.snapshot: false`).
+        #[arg(long)]
+        no_snapshot: bool,
         /// Any parameter of the operation, as sent in `params`.
         #[arg(long = "param", value_name = "KEY=VALUE", value_parser = key_value)]
         params: Vec<(String, String)>,

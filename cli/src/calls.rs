@@ -183,6 +183,8 @@ impl ChangeRequests {
                 release,
                 change_model,
                 backup_id,
+                allow_downgrade,
+                no_snapshot,
                 params,
                 reason,
                 idempotency,
@@ -202,6 +204,12 @@ impl ChangeRequests {
                             all.insert(key.to_owned(), Value::String(value.clone()));
                         }
                     }
+                }
+                if *allow_downgrade {
+                    all.insert("allow_downgrade".into(), Value::Bool(true));
+                }
+                if *no_snapshot {
+                    all.insert("snapshot".into(), Value::Bool(false));
                 }
                 let body = object([
                     ("operation", Some(json!(operation))),
@@ -475,6 +483,13 @@ mod tests {
         );
         let key = c.idempotency_key.expect("a key");
         assert!(ulid::Ulid::from_string(&key).is_ok(), "{key}");
+        let back = call("change-requests create T1 upgrade --release 3.1.0 --allow-downgrade --no-snapshot").unwrap();
+        assert_eq!(
+            back.body,
+            Some(
+                json!({"operation": "upgrade", "params": {"release": "3.1.0", "allow_downgrade": true, "snapshot": false}})
+            )
+        );
         let again = call("change-requests create T1 upgrade --release 3.2.0").unwrap();
         assert_ne!(again.idempotency_key, Some(key), "each run has its own key");
     }

@@ -39,8 +39,12 @@ impl Deps {
     /// The health suites of the release the tenant will run when the change ends (the upgrade
     /// target, or its release): the release's own list, or the fleet's default.
     pub async fn suites_for(&self, held: &Held) -> Result<Vec<String>, TaskError> {
-        let release = held.cr.target_release().unwrap_or_else(|| held.tenant.release.clone());
-        let own = match self.changes.table.get(&layout::release_key(&release)).await? {
+        self.suites_of(&held.cr.target_release().unwrap_or_else(|| held.tenant.release.clone())).await
+    }
+
+    /// The health suites of `release`: its own list, or the fleet's default.
+    pub async fn suites_of(&self, release: &domain::ReleaseVersion) -> Result<Vec<String>, TaskError> {
+        let own = match self.changes.table.get(&layout::release_key(release)).await? {
             Some(item) if !layout::is_tombstone(&item) => ProductRelease::from_item(item)?.health_suites,
             _ => Vec::new(),
         };
@@ -67,6 +71,10 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         Task::SsmSend { change_request_id, at } => steps::ssm::send(deps, &change_request_id, &at).await,
         Task::SsmPoll { change_request_id, at, ticket } => {
             steps::ssm::poll(deps, &change_request_id, &at, ticket).await
+        }
+        Task::Record { change_request_id, at } => steps::record::run(deps, &change_request_id, &at).await,
+        Task::Rollback { change_request_id, error } => {
+            steps::rollback::run(deps, &change_request_id, error.as_ref()).await
         }
         Task::Finish { change_request_id, outcome, error } => {
             steps::finish::run(deps, &change_request_id, outcome, error.as_ref()).await

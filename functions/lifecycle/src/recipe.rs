@@ -1,9 +1,9 @@
 //! What each operation does, as steps the state machine runs one by one: work on the tenant
 //! (a Jenkins job or an SSM command), the state transitions of its plan, and the health
-//! baseline when the plan validates.
+//! baseline when the plan validates; and, when a change that rolls back fails, its rollback.
 
 use domain::lifecycle::{Plan, Step};
-use domain::{ChangeModel, JobName, Operation};
+use domain::{ChangeModel, ChangeParams, JobName, Operation, TenantChangeRequest};
 
 /// How long steps wait between polls and at most.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +12,12 @@ pub struct Pace {
     pub jenkins_timeout_seconds: u64,
     pub ssm_timeout_seconds: u64,
 }
+
+/// The job that makes a full backup (a `backup`'s work, an upgrade's snapshot).
+pub const BACKUP_JOB: &str = "backup-tenant";
+
+/// The prefix of a rollback step's name (and, with the work's job, of its undo job).
+pub use domain::lifecycle::ROLLBACK;
 
 /// A job or playbook named here: a constant of this file, so always an identifier.
 fn id(name: &str) -> JobName {
@@ -23,6 +29,20 @@ fn jenkins(job: &str, pace: Pace) -> Step {
         name: format!("jenkins {job}"),
         job: id(job),
         suite: None,
+        backup: false,
+        undo: false,
+        poll_seconds: pace.poll_seconds,
+        timeout_seconds: pace.jenkins_timeout_seconds,
+    }
+}
+
+fn backup(name: &str, pace: Pace) -> Step {
+    Step::Jenkins {
+        name: name.to_owned(),
+        job: id(BACKUP_JOB),
+        suite: None,
+        backup: true,
+        undo: false,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }
@@ -37,8 +57,14 @@ fn playbook(playbook: &str, pace: Pace) -> Step {
     }
 }
 
-/// The work an operation does on the tenant, before the plan's transitions.
-fn work(op: Operation, model: Option<ChangeModel>, pace: Pace) -> Vec<Step> {
+fn record_release() -> Step {
+    Step::RecordRelease { name: "record release".into() }
+}
+
+/// The work an operation does on the tenant, before the plan's transitions. An upgrade in
+/// maintenance first takes a full backup (its snapshot) unless the request opted out; every
+/// upgrade records its release once its job applied it, before it is tested.
+fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: Pace) -> Vec<Step> {
     let swap = model == Some(ChangeModel::Swap);
     match op {
         Operation::Provision => vec![jenkins("provision-tenant", pace)],
@@ -47,9 +73,12 @@ fn work(op: Operation, model: Option<ChangeModel>, pace: Pace) -> Vec<Step> {
         Operation::Resume => vec![playbook("restore-access", pace)],
         Operation::EnterMaintenance => vec![playbook("maintenance-on", pace)],
         Operation::ExitMaintenance => vec![playbook("maintenance-off", pace)],
-        Operation::Upgrade if swap => vec![jenkins("upgrade-tenant-swap", pace)],
-        Operation::Upgrade => vec![jenkins("upgrade-tenant", pace)],
-        Operation::Backup => vec![jenkins("backup-tenant", pace)],
+        Operation::Upgrade if swap => vec![jenkins("upgrade-tenant-swap", pace), record_release()],
+        Operation::Upgrade => {
+            let snapshot = params.takes_snapshot(model).then(|| backup("snapshot", pace));
+            snapshot.into_iter().chain([jenkins("upgrade-tenant", pace), record_release()]).collect()
+        }
+        Operation::Backup => vec![backup(&format!("jenkins {BACKUP_JOB}"), pace)],
         Operation::Restore if swap => vec![jenkins("restore-tenant-swap", pace)],
         Operation::Restore => vec![jenkins("restore-tenant", pace)],
         Operation::Validate => vec![],
@@ -61,27 +90,84 @@ fn work(op: Operation, model: Option<ChangeModel>, pace: Pace) -> Vec<Step> {
     }
 }
 
-/// The steps of a change request with this plan: its work, then each state of the plan after
-/// the one entered at the start, then one Jenkins job per health suite when it validates. A
-/// suite whose job (`health-<suite>`) would not be a job name is refused.
-pub fn steps(plan: &Plan, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
-    let mut steps = work(plan.operation, plan.change_model, pace);
+/// One Jenkins job per health suite (`health-<suite>`), named with `prefix`. A suite whose job
+/// would not be a job name is refused.
+fn suite_steps(prefix: &str, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    suites
+        .iter()
+        .map(|suite| {
+            let job = JobName::parse(&format!("health-{suite}"))
+                .map_err(|e| format!("health suite {suite:?} does not name a Jenkins job: {}", e.message))?;
+            Ok(Step::Jenkins {
+                name: format!("{prefix}health suite {suite}"),
+                job,
+                suite: Some(suite.clone()),
+                backup: false,
+                undo: false,
+                poll_seconds: pace.poll_seconds,
+                timeout_seconds: pace.jenkins_timeout_seconds,
+            })
+        })
+        .collect()
+}
+
+/// The steps of a change request with this plan and these params: its work, then each state
+/// of the plan after the one entered at the start, then one Jenkins job per health suite when
+/// it validates.
+pub fn steps(plan: &Plan, params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    let mut steps = work(plan.operation, plan.change_model, params, pace);
     let skip = usize::from(plan.enter.is_some());
     for &to in plan.through.iter().skip(skip) {
         steps.push(Step::Transition { name: format!("state {to}"), to });
     }
     if plan.validates {
-        for suite in suites {
-            let job = JobName::parse(&format!("health-{suite}"))
-                .map_err(|e| format!("health suite {suite:?} does not name a Jenkins job: {}", e.message))?;
-            steps.push(Step::Jenkins {
-                name: format!("health suite {suite}"),
-                job,
-                suite: Some(suite.clone()),
-                poll_seconds: pace.poll_seconds,
-                timeout_seconds: pace.jenkins_timeout_seconds,
-            });
+        steps.extend(suite_steps("", suites, pace)?);
+    }
+    Ok(steps)
+}
+
+/// The work step of a change's own steps: the job or playbook that changes the tenant (not a
+/// snapshot, not a suite).
+fn work_step(own: &[Step]) -> Option<&Step> {
+    own.iter().find(|s| match s {
+        Step::Jenkins { suite, backup, undo, .. } => suite.is_none() && !backup && !undo,
+        Step::Ssm { .. } => true,
+        _ => false,
+    })
+}
+
+/// The rollback of a failed change request whose plan rolls back, given what it ran: when its
+/// work never started there is nothing to undo (no steps); otherwise the undo job of its work
+/// (`rollback-<job>`: given the release to go back to and the snapshot, if one was taken), what
+/// was recorded before written back if the change recorded its release, the move to the plan's
+/// testing state, and the health suites of the release it went back to (`suites`).
+pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    let plan = cr.plan().map_err(|e| e.to_string())?;
+    let (own, _) = cr.phases();
+    let Some(work) = work_step(own).filter(|w| cr.ran(w.name())) else { return Ok(Vec::new()) };
+    let job = match work {
+        Step::Jenkins { job, .. } => format!("{ROLLBACK}-{job}"),
+        Step::Ssm { playbook, .. } => format!("{ROLLBACK}-{playbook}"),
+        _ => unreachable!("work_step finds only jobs and playbooks"),
+    };
+    let job = JobName::parse(&job).map_err(|e| format!("the undo job {job:?} is not a job name: {}", e.message))?;
+    let mut steps = vec![Step::Jenkins {
+        name: format!("{ROLLBACK} jenkins {job}"),
+        job,
+        suite: None,
+        backup: false,
+        undo: true,
+        poll_seconds: pace.poll_seconds,
+        timeout_seconds: pace.jenkins_timeout_seconds,
+    }];
+    if own.iter().any(|s| matches!(s, Step::RecordRelease { name } if cr.ran(name))) {
+        steps.push(Step::RevertRelease { name: format!("{ROLLBACK} revert release") });
+    }
+    if plan.validates {
+        if let Some(&to) = plan.through.last() {
+            steps.push(Step::Transition { name: format!("{ROLLBACK} state {to}"), to });
         }
+        steps.extend(suite_steps(&format!("{ROLLBACK} "), suites, pace)?);
     }
     Ok(steps)
 }
@@ -93,6 +179,14 @@ mod tests {
     use domain::lifecycle::{creation_plan, plan};
 
     const PACE: Pace = Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 };
+    const NONE: ChangeParams = ChangeParams {
+        release: None,
+        backup_id: None,
+        change_model: None,
+        alarm: None,
+        allow_downgrade: None,
+        snapshot: None,
+    };
 
     fn names(steps: &[Step]) -> Vec<&str> {
         steps.iter().map(Step::name).collect()
@@ -100,7 +194,7 @@ mod tests {
 
     #[test]
     fn provisioning_builds_then_tests_then_runs_every_suite() {
-        let s = steps(&creation_plan(false), &["api".into(), "ui".into()], PACE).unwrap();
+        let s = steps(&creation_plan(false), &NONE, &["api".into(), "ui".into()], PACE).unwrap();
         assert_eq!(names(&s), ["jenkins provision-tenant", "state InTesting", "health suite api", "health suite ui"]);
     }
 
@@ -108,24 +202,29 @@ mod tests {
     fn an_upgrade_in_maintenance_enters_it_at_the_start_and_tests_after_the_job() {
         let p = plan(TenantState::Healthy, Operation::Upgrade, Some(ChangeModel::Maintenance)).unwrap();
         assert_eq!(p.enter, Some(TenantState::Maintenance));
-        let s = steps(&p, &["api".into()], PACE).unwrap();
-        assert_eq!(names(&s), ["jenkins upgrade-tenant", "state InTesting", "health suite api"]);
+        let s = steps(&p, &NONE, &["api".into()], PACE).unwrap();
+        assert_eq!(
+            names(&s),
+            ["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting", "health suite api"]
+        );
+        let opted_out = ChangeParams { snapshot: Some(false), ..NONE };
+        assert_eq!(steps(&p, &opted_out, &[], PACE).unwrap()[0].name(), "jenkins upgrade-tenant");
         let swap = plan(TenantState::Healthy, Operation::Upgrade, Some(ChangeModel::Swap)).unwrap();
-        assert_eq!(steps(&swap, &[], PACE).unwrap()[0].name(), "jenkins upgrade-tenant-swap");
+        assert_eq!(steps(&swap, &NONE, &[], PACE).unwrap()[0].name(), "jenkins upgrade-tenant-swap");
     }
 
     #[test]
     fn live_operations_without_validation_are_their_work_alone() {
         let p = plan(TenantState::Healthy, Operation::EnterMaintenance, None).unwrap();
-        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["ansible maintenance-on"]);
+        assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["ansible maintenance-on"]);
         let p = plan(TenantState::Broken, Operation::Terminate, None).unwrap();
-        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["jenkins terminate-tenant"]);
+        assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["jenkins terminate-tenant"]);
     }
 
     #[test]
     fn an_alarm_is_one_move_to_broken() {
         let p = plan(TenantState::Healthy, Operation::MarkBroken, None).unwrap();
-        assert_eq!(names(&steps(&p, &["api".into()], PACE).unwrap()), ["state Broken"]);
+        assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["state Broken"]);
     }
 
     #[test]
@@ -133,7 +232,7 @@ mod tests {
         for op in Operation::ALL {
             for state in TenantState::ALL {
                 if let Ok(p) = plan(state, op, None) {
-                    let s = steps(&p, &["api".into()], PACE).unwrap();
+                    let s = steps(&p, &NONE, &["api".into()], PACE).unwrap();
                     assert!(!s.is_empty(), "{op} from {state}");
                     assert_eq!(p.validates, s.iter().any(|st| matches!(st, Step::Jenkins { suite: Some(_), .. })));
                 }

@@ -14,6 +14,8 @@ use serde_json::Value;
 pub enum Outcome {
     Succeeded,
     Failed,
+    /// It failed and its rollback ran to the end (or there was nothing to undo).
+    RolledBack,
 }
 
 /// Which step of the stored plan a task is for.
@@ -81,6 +83,18 @@ pub enum Task {
         at: StepRef,
         ticket: CommandTicket,
     },
+    /// A step that records (or, in a rollback, writes back) the release the tenant runs.
+    Record {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
+    /// A step of the change failed: whether it rolls back, and the rollback's steps.
+    Rollback {
+        change_request_id: ChangeRequestId,
+        #[serde(default)]
+        error: Option<Value>,
+    },
     Finish {
         change_request_id: ChangeRequestId,
         outcome: Outcome,
@@ -100,6 +114,23 @@ pub enum Task {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Begun {
     pub steps: Vec<Step>,
+}
+
+/// A step with its index in the stored plan (the rollback's Map items: its steps do not start
+/// at 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexedStep {
+    pub index: usize,
+    pub step: Step,
+}
+
+/// What `rollback` answers: whether the change rolls back at all (when not, it finishes
+/// failed), whether there is anything to run, and the steps to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackPlanned {
+    pub rolls_back: bool,
+    pub run: bool,
+    pub steps: Vec<IndexedStep>,
 }
 
 /// What a step without polling answers.

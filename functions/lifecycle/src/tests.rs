@@ -332,9 +332,26 @@ impl World {
             .unwrap()
             .items
             .into_iter()
+            .filter(|i| !layout::is_tombstone(i))
             .map(|i| ComponentVersion::from_item(i).unwrap())
             .map(|c| (c.name.to_string(), c))
             .collect()
+    }
+
+    async fn health_runs(&self, id: &TenantId) -> Vec<domain::HealthRun> {
+        let q = Query::new(None, layout::tenant_partition(id)).prefix(layout::HEALTH_PREFIX).limit(100);
+        self.table
+            .query(&q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| domain::HealthRun::from_item(i).unwrap())
+            .collect()
+    }
+
+    fn changes(&self) -> &Changes {
+        &self.deps.changes
     }
 
     /// The fleet counters (`dimension` → value → count).
@@ -456,6 +473,8 @@ fn jenkins_step(job: &str, suite: Option<&str>) -> Step {
         },
         job: JobName::parse(job).unwrap(),
         suite: suite.map(str::to_owned),
+        backup: false,
+        undo: false,
         poll_seconds: PACE.poll_seconds,
         timeout_seconds: PACE.jenkins_timeout_seconds,
     }
@@ -528,50 +547,89 @@ async fn send(
 }
 
 /// Runs a change request the way `lifecycle.asl.json` does, without the waits: begin, each step
-/// by its index (started, then polled until done), finish succeeded; any error is caught and
-/// finishes the change request failed with the error object Step Functions builds.
+/// by its index (started, then polled until done), finish succeeded; any error is caught with the
+/// error object Step Functions builds and asks for the rollback: a change that does not roll back
+/// finishes failed; one that does runs the rollback's steps and finishes rolled back, or failed
+/// when they fail too.
 async fn drive(w: &World, cr: &ChangeRequestId) -> Value {
     drive_editing(w, cr, None).await.0
+}
+
+/// Runs `steps` (each with its index in the stored plan) as the ASL's Map does.
+async fn run_steps(
+    w: &World,
+    cr: &ChangeRequestId,
+    steps: &[(usize, Value)],
+    edit: Option<(Edits, &TenantId)>,
+    edits: &mut Vec<String>,
+) -> Result<(), TaskError> {
+    for (index, step) in steps {
+        let task = |action: &str, ticket: Option<&Value>| {
+            let mut t = json!({ "action": action, "change_request_id": cr, "index": index, "step": step });
+            if let Some(ticket) = ticket {
+                t["ticket"] = ticket.clone();
+            }
+            t
+        };
+        let (start, poll) = match step["kind"].as_str().expect("a step kind") {
+            "transition" => {
+                send(w, edit, edits, task("transition", None)).await?;
+                continue;
+            }
+            "record_release" | "revert_release" => {
+                send(w, edit, edits, task("record", None)).await?;
+                continue;
+            }
+            "jenkins" => ("jenkins_start", "jenkins_poll"),
+            "ssm" => ("ssm_send", "ssm_poll"),
+            other => panic!("the ASL has no branch for a {other} step"),
+        };
+        let mut ticket = send(w, edit, edits, task(start, None)).await?;
+        for _ in 0..50 {
+            ticket = send(w, edit, edits, task(poll, Some(&ticket))).await?;
+            if ticket["done"] == json!(true) {
+                break;
+            }
+        }
+        assert_eq!(ticket["done"], json!(true), "step {step} never finished");
+    }
+    Ok(())
 }
 
 /// [`drive`], editing the tenant before every task as `edit` says; answers what finish answered
 /// and the actions an edit came before.
 async fn drive_editing(w: &World, cr: &ChangeRequestId, edit: Option<(Edits, &TenantId)>) -> (Value, Vec<String>) {
     let mut edits = Vec::new();
-    let run_steps = async {
+    let own = async {
         let recipe = send(w, edit, &mut edits, begin(cr)).await?;
-        for (index, step) in recipe["steps"].as_array().expect("steps").iter().enumerate() {
-            let task = |action: &str, ticket: Option<&Value>| {
-                let mut t = json!({ "action": action, "change_request_id": cr, "index": index, "step": step });
-                if let Some(ticket) = ticket {
-                    t["ticket"] = ticket.clone();
-                }
-                t
-            };
-            let (start, poll) = match step["kind"].as_str().expect("a step kind") {
-                "transition" => {
-                    send(w, edit, &mut edits, task("transition", None)).await?;
-                    continue;
-                }
-                "jenkins" => ("jenkins_start", "jenkins_poll"),
-                "ssm" => ("ssm_send", "ssm_poll"),
-                other => panic!("the ASL has no branch for a {other} step"),
-            };
-            let mut ticket = send(w, edit, &mut edits, task(start, None)).await?;
-            for _ in 0..50 {
-                ticket = send(w, edit, &mut edits, task(poll, Some(&ticket))).await?;
-                if ticket["done"] == json!(true) {
-                    break;
-                }
-            }
-            assert_eq!(ticket["done"], json!(true), "step {step} never finished");
-        }
-        Ok::<(), TaskError>(())
+        let steps: Vec<(usize, Value)> =
+            recipe["steps"].as_array().expect("steps").iter().cloned().enumerate().collect();
+        run_steps(w, cr, &steps, edit, &mut edits).await
     }
     .await;
-    let end = match run_steps {
+    let end = match own {
         Ok(()) => finish(cr, "succeeded", None),
-        Err(e) => finish(cr, "failed", Some(caught(e))),
+        Err(e) => {
+            let error = caught(e);
+            let task = json!({ "action": "rollback", "change_request_id": cr, "error": error });
+            match send(w, edit, &mut edits, task).await {
+                Err(e) => finish(cr, "failed", Some(caught(e))),
+                Ok(r) if r["rolls_back"] == json!(false) => finish(cr, "failed", Some(error)),
+                Ok(r) => {
+                    let steps: Vec<(usize, Value)> = r["steps"]
+                        .as_array()
+                        .expect("rollback steps")
+                        .iter()
+                        .map(|s| (s["index"].as_u64().unwrap() as usize, s["step"].clone()))
+                        .collect();
+                    assert_eq!(r["run"], json!(!steps.is_empty()));
+                    match run_steps(w, cr, &steps, edit, &mut edits).await {
+                        Ok(()) => finish(cr, "rolled_back", Some(error)),
+                        Err(e) => finish(cr, "failed", Some(caught(e))),
+                    }
+                }
+            }
+        }
     };
     let answer = send(w, edit, &mut edits, end).await.expect("finish");
     (answer, edits)
@@ -589,11 +647,11 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
     #[rustfmt::skip]
     let cases: Vec<BeginCase> = vec![
         (Op::Upgrade, S::Healthy, Some(M::Maintenance),
-            [&["jenkins upgrade-tenant", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
+            [&["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
         (Op::Upgrade, S::Healthy, Some(M::Swap),
-            [&["jenkins upgrade-tenant-swap", "state InTesting"][..], &all[..]].concat(), S::Healthy),
+            [&["jenkins upgrade-tenant-swap", "record release", "state InTesting"][..], &all[..]].concat(), S::Healthy),
         (Op::Upgrade, S::Maintenance, None,
-            [&["jenkins upgrade-tenant", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
+            [&["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
         (Op::Backup, S::Healthy, None, vec!["jenkins backup-tenant"], S::BackingUp),
         (Op::Backup, S::Maintenance, None, vec!["jenkins backup-tenant"], S::BackingUp),
         (Op::EnterMaintenance, S::Healthy, None, vec!["ansible maintenance-on"], S::Healthy),
@@ -625,7 +683,7 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
         assert_eq!(names(&steps), expected, "{case}");
         let plan = lifecycle::plan(from, op, model).unwrap();
         assert_eq!(cr.plan().unwrap(), plan);
-        let recipe = recipe::steps(&plan, &suites(), PACE).unwrap();
+        let recipe = recipe::steps(&plan, &cr.params, &suites(), PACE).unwrap();
         assert_eq!(answer, json!({ "steps": recipe }), "{case}: the answer is the recipe");
         let after = w.cr_now(&cr.id).await;
         assert_eq!(after.planned_steps, steps, "{case}: the steps are stored for every later task");
@@ -693,7 +751,10 @@ async fn begin_of_an_upgrade_enters_maintenance_but_a_swap_leaves_the_tenant_ser
     assert_eq!(detail["plan"]["enter"], "Maintenance");
     // The steps are kept as the change request's plan (they were in the begin step's detail).
     assert_eq!(after.planned_steps, steps);
-    assert!(matches!(&after.planned_steps[0], Step::Jenkins { job, .. } if job.as_str() == "upgrade-tenant"));
+    assert!(
+        matches!(&after.planned_steps[0], Step::Jenkins { job, backup: true, .. } if job.as_str() == "backup-tenant")
+    );
+    assert!(matches!(&after.planned_steps[1], Step::Jenkins { job, .. } if job.as_str() == "upgrade-tenant"));
     assert_eq!((w.counter("state", "Healthy"), w.counter("state", "Maintenance")), (0, 1));
     w.assert_fleet_consistent();
 
@@ -902,7 +963,7 @@ async fn a_task_runs_the_stored_step_it_names_never_the_step_its_payload_carries
     let built = w.jenkins.triggered();
     assert_eq!(built.len(), 1);
     assert_eq!(built[0].job, "upgrade-tenant", "the stored job, not the payload's");
-    assert_eq!(built[0].params[STEP_ID_PARAM], step_id(&cr.id, 0));
+    assert_eq!(built[0].params[STEP_ID_PARAM], step_id(&cr.id, index_of(&steps, "jenkins upgrade-tenant")));
     let late = BuildTicket { started_at: ago(60), ..ticket };
     let poll = json!({ "action": "jenkins_poll", "change_request_id": cr.id, "step": forged, "ticket": late });
     let answer = w.call(poll).await.unwrap();
@@ -911,25 +972,26 @@ async fn a_task_runs_the_stored_step_it_names_never_the_step_its_payload_carries
     // An index names the step, whatever step the payload carries (and a job that is no job
     // name is never read).
     let shell = json!({ "kind": "jenkins", "name": "jenkins upgrade-tenant", "job": "x; rm -rf /" });
-    let suite = json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": 2, "step": shell });
+    let at = index_of(&steps, "health suite api-smoke");
+    let suite = json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": at, "step": shell });
     w.call(suite).await.unwrap();
     let built = w.jenkins.triggered();
     assert_eq!(
         (built[1].job.as_str(), built[1].params.get("SUITE").map(String::as_str)),
         ("health-api-smoke", Some("api-smoke"))
     );
-    assert_eq!(built[1].params[STEP_ID_PARAM], step_id(&cr.id, 2));
+    assert_eq!(built[1].params[STEP_ID_PARAM], step_id(&cr.id, at));
     let nowhere = json!({ "kind": "transition", "name": "state InTesting", "to": "EndOfLife" });
-    let to_testing = json!({ "action": "transition", "change_request_id": cr.id, "index": 1, "step": nowhere });
+    let at = index_of(&steps, "state InTesting");
+    let to_testing = json!({ "action": "transition", "change_request_id": cr.id, "index": at, "step": nowhere });
     w.call(to_testing).await.unwrap();
     assert_eq!(w.tenant_now(&t.id).await.state, S::InTesting, "the stored state, not the payload's");
-    assert_eq!(index_of(&steps, "state InTesting"), 1);
 
     // A payload naming no step of the plan is refused, and runs nothing.
     let table = w.table.dump();
     for task in [
         json!({ "action": "jenkins_start", "change_request_id": cr.id, "step": jenkins_step("terminate-tenant", None) }),
-        json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": 4, "step": steps[0] }),
+        json!({ "action": "jenkins_start", "change_request_id": cr.id, "index": steps.len(), "step": steps[0] }),
         json!({ "action": "transition", "change_request_id": cr.id, "step": { "kind": "transition", "name": "state EndOfLife", "to": "EndOfLife" } }),
         json!({ "action": "ssm_send", "change_request_id": cr.id, "step": playbook_step("maintenance-on") }),
     ] {
@@ -1046,7 +1108,7 @@ async fn jenkins_start_passes_the_tenant_the_target_release_the_change_request_a
         ("CHANGE_REQUEST_ID", cr.id.to_string()),
         ("OPERATION", "upgrade".into()),
         ("CHANGE_MODEL", "maintenance".into()),
-        (STEP_ID_PARAM, step_id(&cr.id, 0)),
+        (STEP_ID_PARAM, step_id(&cr.id, index_of(&steps, "jenkins upgrade-tenant"))),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -1062,7 +1124,7 @@ async fn jenkins_start_passes_the_tenant_the_target_release_the_change_request_a
     assert_eq!(
         step.detail,
         Some(json!({
-            "job": "upgrade-tenant", "step_id": step_id(&cr.id, 0),
+            "job": "upgrade-tenant", "step_id": step_id(&cr.id, index_of(&steps, "jenkins upgrade-tenant")),
             "build": ticket.build, "queue_url": built[0].queue_url
         }))
     );
@@ -1633,9 +1695,10 @@ async fn assert_edits_are_kept(
 
 #[tokio::test]
 async fn an_edit_during_a_build_a_transition_the_suites_or_finish_neither_fails_the_change_nor_is_undone() {
-    let kinds = ["begin", "jenkins_start", "jenkins_poll", "transition", "finish"];
-    // begin enters Maintenance, the transition InTesting, finish ends it: three writes of the tenant.
-    assert_edits_are_kept(Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" }), &kinds, 3).await;
+    let kinds = ["begin", "jenkins_start", "jenkins_poll", "record", "transition", "finish"];
+    // begin enters Maintenance, the record moves the release, the transition InTesting, finish
+    // ends it: four writes of the tenant.
+    assert_edits_are_kept(Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" }), &kinds, 4).await;
 }
 
 #[tokio::test]
@@ -1900,7 +1963,7 @@ async fn a_retried_finish_changes_nothing_and_answers_the_same_status() {
 }
 
 #[tokio::test]
-async fn an_upgrade_moves_the_release_and_the_components_to_the_target_manifest() {
+async fn an_upgrade_records_the_release_and_the_components_of_the_target_manifest_once_applied() {
     let w = world();
     w.release("3.1.0", &[("webapp", "3.1.0"), ("airflow", "2.9.0")]).await;
     w.release("3.2.0", &[("webapp", "3.2.0"), ("airflow", "2.9.0"), ("etl", "1.0.0")]).await;
@@ -1910,9 +1973,18 @@ async fn an_upgrade_moves_the_release_and_the_components_to_the_target_manifest(
     let airflow = w.component(&t, "airflow", "2.9.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
     let steps = w.begin(&cr.id).await;
-    w.call(step_task("transition", &cr.id, &steps, "state InTesting")).await.unwrap();
-    assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.1.0", "the release moves only at the end");
+    assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.1.0", "nothing recorded before it is applied");
+    w.call(step_task("record", &cr.id, &steps, "record release")).await.unwrap();
+    let now = w.tenant_now(&t.id).await;
+    assert_eq!((now.release.to_string(), now.state), ("3.2.0".to_owned(), S::Maintenance));
+    let before = w.cr_now(&cr.id).await.recorded_before.expect("what was recorded before is kept");
+    assert_eq!(before.release.to_string(), "3.1.0");
+    assert_eq!(before.components.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["airflow", "webapp"]);
+    let table = w.table.dump();
+    w.call(step_task("record", &cr.id, &steps, "record release")).await.unwrap();
+    assert_eq!(w.table.dump(), table, "a retried record writes nothing");
 
+    w.call(step_task("transition", &cr.id, &steps, "state InTesting")).await.unwrap();
     let answer = w.call(finish(&cr.id, "succeeded", None)).await.unwrap();
     assert_eq!(answer, json!({ "status": "succeeded", "state": "Healthy" }));
     let now = w.tenant_now(&t.id).await;
@@ -1932,36 +2004,151 @@ async fn an_upgrade_moves_the_release_and_the_components_to_the_target_manifest(
     w.assert_fleet_consistent();
 }
 
-#[tokio::test]
-async fn a_failed_upgrade_keeps_the_release_and_the_components() {
-    let w = world();
+/// An upgrade of a tenant on 3.1.0 (webapp 3.1.0, a config) to 3.2.0, held and begun.
+async fn an_upgrade_begun(w: &World) -> (Tenant, TenantChangeRequest, Vec<Step>) {
+    w.release("3.1.0", &[("webapp", "3.1.0")]).await;
     w.release("3.2.0", &[("webapp", "3.2.0"), ("etl", "1.0.0")]).await;
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
-    let webapp = w.component(&t, "webapp", "3.1.0").await;
+    w.component(&t, "webapp", "3.1.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
-    w.begin(&cr.id).await;
-    w.call(finish(&cr.id, "failed", Some(caught(TaskError::HealthFailed("api-smoke".into()))))).await.unwrap();
+    let steps = w.begin(&cr.id).await;
+    (t, cr, steps)
+}
+
+fn versions(c: &BTreeMap<String, ComponentVersion>) -> BTreeMap<String, String> {
+    c.iter().map(|(n, c)| (n.clone(), c.version.to_string())).collect()
+}
+
+#[tokio::test]
+async fn an_upgrade_whose_suite_fails_rolls_back_to_the_old_release_and_components_and_ends_healthy() {
+    let w = world();
+    let (t, cr, _) = an_upgrade_begun(&w).await;
+    // A suite fails on the new release only: the rollback's validation passes.
+    w.jenkins.script_when("health-ui-smoke", "RELEASE", "3.2.0", JobScript::failure());
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Healthy" }), "rolled back: as it started");
+    let done = w.cr_now(&cr.id).await;
+    let error = done.error.clone().unwrap();
+    assert!(error.contains("HealthFailed") && error.contains("rolled back to 3.1.0"), "{error}");
+    let (own, rollback) = done.phases();
+    assert_eq!(own.len(), 6);
+    assert_eq!(
+        names(rollback),
+        [
+            "rollback jenkins rollback-upgrade-tenant",
+            "rollback revert release",
+            "rollback state InTesting",
+            "rollback health suite api-smoke",
+            "rollback health suite ui-smoke"
+        ]
+    );
     let now = w.tenant_now(&t.id).await;
-    assert_eq!((now.release.to_string(), now.state), ("3.1.0".to_owned(), S::Broken));
-    assert_eq!(w.components_now(&t.id).await, BTreeMap::from([("webapp".to_owned(), webapp)]));
+    assert_eq!((now.release.to_string(), now.state), ("3.1.0".to_owned(), S::Healthy));
+    assert_eq!(versions(&w.components_now(&t.id).await), BTreeMap::from([("webapp".into(), "3.1.0".into())]));
+    // The undo job goes back to 3.1.0 from the snapshot the upgrade took first.
+    let undo = w.jenkins.triggered().into_iter().find(|b| b.job == "rollback-upgrade-tenant").unwrap();
+    assert_eq!(undo.params.get("RELEASE").map(String::as_str), Some("3.1.0"));
+    let snapshot = domain::Backup::id_for(&cr.id);
+    let backup = w.changes().backup(&t.id, &snapshot).await.unwrap().expect("the snapshot is catalogued");
+    assert_eq!(undo.params.get("BACKUP_LOCATION"), Some(&backup.location));
+    assert_eq!(backup.release.to_string(), "3.1.0", "the snapshot records the tenant before the upgrade");
+    let suites: Vec<_> = w.jenkins.triggered().into_iter().filter(|b| b.job.starts_with("health-")).collect();
+    let releases: Vec<&str> = suites.iter().map(|b| b.params["RELEASE"].as_str()).collect();
+    assert_eq!(releases, ["3.2.0", "3.2.0", "3.1.0", "3.1.0"], "tested on the new release, then the old");
+    let run = w.health_runs(&t.id).await;
+    assert_eq!(run.len(), 1);
+    assert_eq!((run[0].verdict, run[0].release.to_string()), (domain::HealthVerdict::Passed, "3.1.0".to_owned()));
     assert_eq!((w.counter("release", "3.1.0"), w.counter("release", "3.2.0")), (1, 0));
     w.assert_fleet_consistent();
 }
 
 #[tokio::test]
-async fn an_upgrade_to_a_release_that_is_gone_cannot_finish_succeeded() {
+async fn an_upgrade_whose_rollback_fails_ends_broken() {
+    let w = world();
+    let (t, cr, _) = an_upgrade_begun(&w).await;
+    w.jenkins.script("health-api-smoke", JobScript::failure());
+    w.jenkins.script("rollback-upgrade-tenant", JobScript::failure());
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Broken" }));
+    let done = w.cr_now(&cr.id).await;
+    assert!(done.error.as_deref().unwrap().contains("rollback-upgrade-tenant"), "{:?}", done.error);
+    let now = w.tenant_now(&t.id).await;
+    assert_eq!(now.state, S::Broken);
+    assert_eq!(now.release.to_string(), "3.2.0", "the registry says what was applied: the undo failed");
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn an_upgrade_that_fails_before_its_work_started_has_nothing_to_undo_and_ends_as_it_started() {
+    let w = world();
+    let (t, cr, _) = an_upgrade_begun(&w).await;
+    w.jenkins.script("backup-tenant", JobScript::failure());
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Healthy" }));
+    let done = w.cr_now(&cr.id).await;
+    assert_eq!(done.phases().1.len(), 0, "no rollback step: its work never started");
+    assert!(!w.jenkins.triggered().iter().any(|b| b.job.starts_with("upgrade") || b.job.starts_with("rollback")));
+    assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.1.0");
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn an_upgrade_whose_job_fails_is_undone_without_a_record_to_write_back() {
+    let w = world();
+    let (t, cr, _) = an_upgrade_begun(&w).await;
+    w.jenkins.script("upgrade-tenant", JobScript::failure());
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Healthy" }));
+    let done = w.cr_now(&cr.id).await;
+    assert_eq!(
+        names(done.phases().1),
+        [
+            "rollback jenkins rollback-upgrade-tenant",
+            "rollback state InTesting",
+            "rollback health suite api-smoke",
+            "rollback health suite ui-smoke"
+        ]
+    );
+    assert!(done.recorded_before.is_none());
+    assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.1.0");
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn a_retried_rollback_answers_the_stored_steps_and_a_change_that_does_not_roll_back_says_so() {
+    let w = world();
+    let (_, cr, steps) = an_upgrade_begun(&w).await;
+    for name in ["snapshot", "jenkins upgrade-tenant"] {
+        let ticket = w.call(step_task("jenkins_start", &cr.id, &steps, name)).await.unwrap();
+        w.call(poll_task("jenkins_poll", &cr.id, &steps, name, &ticket)).await.unwrap();
+    }
+    let task = json!({ "action": "rollback", "change_request_id": cr.id, "error": caught(TaskError::HealthFailed("x".into())) });
+    let first = w.call(task.clone()).await.unwrap();
+    assert_eq!(first["run"], json!(true));
+    assert_eq!(first["steps"][0]["index"], json!(steps.len()), "the rollback's steps follow the change's own");
+    let table = w.table.dump();
+    assert_eq!(w.call(task).await.unwrap(), first);
+    assert_eq!(w.table.dump(), table, "a retried rollback writes nothing");
+
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    let validate = w.hold(&mut t, Op::Validate, None, json!({})).await;
+    w.begin(&validate.id).await;
+    let answer = w.call(json!({ "action": "rollback", "change_request_id": validate.id })).await.unwrap();
+    assert_eq!(answer, json!({ "rolls_back": false, "run": false, "steps": [] }));
+}
+
+#[tokio::test]
+async fn an_upgrade_to_a_release_that_is_gone_cannot_record_it() {
     let w = world();
     let mut t = w.tenant(S::Healthy, "3.1.0").await;
     let cr = w.hold(&mut t, Op::Upgrade, Some(M::Maintenance), json!({ "release": "3.2.0" })).await;
-    w.begin(&cr.id).await;
+    let steps = w.begin(&cr.id).await;
     let table = w.table.dump();
-    let e = error_of(w.call(finish(&cr.id, "succeeded", None)).await);
+    let e = error_of(w.call(step_task("record", &cr.id, &steps, "record release")).await);
     assert_eq!(e.error_type(), "Invalid", "{e}");
     assert!(e.to_string().contains("3.2.0"), "{e}");
     assert_eq!(w.table.dump(), table, "nothing half-written");
-    // The state machine's Catch then finishes it failed, which needs no release.
-    w.call(finish(&cr.id, "failed", Some(caught(e)))).await.unwrap();
-    assert_eq!(w.tenant_now(&t.id).await.state, S::Broken);
 }
 
 // =================================================================================================
@@ -2223,16 +2410,20 @@ fn the_state_machine_retries_exactly_the_transient_errors_of_its_tasks() {
 fn every_step_task_of_the_state_machine_names_its_step_by_its_index_in_the_plan() {
     let asl = asl();
     assert_eq!(asl["States"]["Steps"]["ItemSelector"]["index.$"], "$$.Map.Item.Index");
+    // The rollback's steps follow the change's own in the stored plan: each item carries its index.
+    assert_eq!(asl["States"]["RollbackSteps"]["ItemsPath"], "$.rollback.value.steps");
+    assert_eq!(asl["States"]["RollbackSteps"]["ItemSelector"]["index.$"], "$$.Map.Item.Value.index");
+    assert_eq!(asl["States"]["RollbackSteps"]["ItemSelector"]["step.$"], "$$.Map.Item.Value.step");
     let mut seen = Vec::new();
     for (name, state) in asl_tasks(&asl) {
         let payload = &state["Parameters"]["Payload"];
         let action = payload["action"].as_str().unwrap_or_default();
-        if ["transition", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action) {
+        if ["transition", "record", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action) {
             assert_eq!(payload["index.$"], "$.index", "{name}");
             seen.push(action);
         }
     }
-    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.len(), 12, "each step task in both Maps: {seen:?}");
 }
 
 #[tokio::test]

@@ -1,22 +1,19 @@
-//! The backup catalog in the change request's life: a `backup` that succeeds catalogues what its
-//! job reported with the tenant as it was (release, component versions, configs); a `restore`
-//! may only name a catalogued backup of its own tenant, and when it succeeds the tenant takes
-//! that backup's release, components and configs back, in the finishing transaction.
+//! The backup catalog in the change request's life: a job that makes a backup (a `backup`'s,
+//! an upgrade's snapshot) has it catalogued as soon as it succeeds, with the tenant as it was
+//! (release, component versions, configs); a `restore` may only name a catalogued backup of its
+//! own tenant, and when it succeeds the tenant takes that backup's release, components and
+//! configs back, in the finishing transaction.
 
 use std::collections::BTreeMap;
 
 use domain::{
-    Backup, BackupId, ComponentName, ComponentVersion, ConfigKey, ConfigValue, Operation, ReleaseVersion, Stamp,
-    TenantConfig, TenantId, TenantSnapshot, WriteContext,
+    Backup, BackupId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Operation, ReleaseVersion,
+    ReportedBackup, TenantConfig, TenantId, WriteContext,
 };
 use store::layout::{self, Record};
-use store::{Cond, Query, Tx, WriteOp};
+use store::{Cond, Query, Tx};
 
-use crate::{ChangeError, Changes, Held, built};
-
-fn raced() -> ChangeError {
-    ChangeError::Conflict("a component or config changed under the change request".into())
-}
+use crate::{Caller, ChangeError, Changes, Held};
 
 /// A tenant has at most this many components and configs that a backup records (and a restore
 /// writes back, in one transaction with the change request's end).
@@ -49,34 +46,37 @@ impl Changes {
         Ok((components, configs))
     }
 
-    /// The catalog item of a `backup` that succeeded, from the backup its job reported. (The
-    /// lifecycle's job step fails a backup job that reports none, so a backup that succeeds
-    /// without one was finished by hand: it is logged, and there is nothing to catalogue.)
-    pub(crate) async fn catalog_write(&self, held: &Held, ctx: &WriteContext) -> Result<Tx<ChangeError>, ChangeError> {
-        let mut tx = Tx::new();
-        if held.cr.operation != Operation::Backup {
-            return Ok(tx);
-        }
-        let Some(reported) = built::reports(&held.cr)?.backup else {
-            tracing::warn!(change_request = %held.cr.id, "a backup succeeded with no reported backup: nothing catalogued");
-            return Ok(tx);
-        };
-        let (components, configs) = self.snapshot(&held.tenant.id).await?;
-        let snapshot = TenantSnapshot {
-            components: components.into_iter().map(|(name, c)| (name, c.version)).collect(),
-            configs: configs.into_values().filter_map(|c| config_value(&c).map(|v| (c.key, v))).collect(),
-        };
+    /// Catalogues the backup a job of the running change request `id` reported (a `backup`, or
+    /// an upgrade's snapshot), with the tenant as it is recorded now: its release, component
+    /// versions and configs (secrets as their references). Once only: a backup catalogued already
+    /// is left as it is.
+    pub async fn catalog_backup(
+        &self,
+        id: &ChangeRequestId,
+        caller: &Caller,
+        reported: &ReportedBackup,
+    ) -> Result<BackupId, ChangeError> {
+        let held = self.held(id).await?;
+        let ctx = caller.context(Some(id));
         let backup = Backup::catalogued(
             &held.tenant.id,
             &held.cr.id,
             &held.cr.requested_by,
-            &reported,
+            reported,
             held.tenant.release.clone(),
-            snapshot,
-            ctx,
+            self.recorded(&held).await?,
+            &ctx,
         );
-        tx.put(&backup, Cond::NotExists, raced())?;
-        Ok(tx)
+        let mut tx = Tx::new();
+        tx.put(&backup, Cond::NotExists, ChangeError::Duplicate)?;
+        match tx.commit(self.table.as_ref()).await {
+            Ok(()) => tracing::info!(change_request = %id, backup = %backup.id, "backup catalogued"),
+            Err(ChangeError::Duplicate) => {
+                tracing::info!(change_request = %id, backup = %backup.id, "backup catalogued already")
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(backup.id)
     }
 
     /// The writes of a `restore` that succeeded: the backup's component versions and configs
@@ -94,41 +94,7 @@ impl Changes {
             tracing::error!(change_request = %held.cr.id, backup = %id, "the restored backup is not in the catalog: the tenant's records stay as they are");
             return Ok(None);
         };
-        let (components, configs) = self.snapshot(&held.tenant.id).await?;
-        let mut tx = Tx::new();
-        for (name, version) in &backup.components {
-            let (stamp, cond) = match components.get(name) {
-                Some(c) if &c.version == version => continue,
-                Some(c) => (c.stamp.next(ctx), Cond::RevisionIs(c.stamp.revision)),
-                None => (Stamp::first(ctx), Cond::NotExists),
-            };
-            let c = ComponentVersion {
-                tenant_id: held.tenant.id.clone(),
-                name: name.clone(),
-                version: version.clone(),
-                stamp,
-            };
-            tx.push(WriteOp::put(c.to_item()?, cond), raced());
-        }
-        let saved = backup.config_values();
-        for (key, value) in &saved {
-            self.config_write(&mut tx, held, key.clone(), value.clone(), ctx).await?;
-        }
-        for (key, current) in configs.iter().filter(|(k, _)| !saved.contains_key(*k)) {
-            let mut deleted = current.clone();
-            deleted.stamp = current.stamp.next(ctx);
-            let item = deleted.tombstone(ctx.now.timestamp())?;
-            tx.push(WriteOp::put(item, Cond::RevisionIs(current.stamp.revision)), raced());
-            tracing::info!(tenant = %held.tenant.id, %key, backup = %id, "restore deletes a config the backup did not have");
-        }
+        let tx = self.write_back(held, &backup.components, Some(&backup.config_values()), ctx).await?;
         Ok(Some((backup.release, tx)))
-    }
-}
-
-fn config_value(c: &TenantConfig) -> Option<ConfigValue> {
-    match (&c.value, &c.secret_ref) {
-        (Some(v), None) => Some(ConfigValue::Plain(v.clone())),
-        (None, Some(r)) => Some(ConfigValue::Secret(r.clone())),
-        _ => None,
     }
 }

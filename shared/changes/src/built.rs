@@ -19,12 +19,17 @@ use crate::{ChangeError, Changes, Held};
 /// The reports the change request's steps stored (`detail.report`), merged in step order.
 pub fn reports(cr: &TenantChangeRequest) -> Result<WorkReport, ChangeError> {
     let mut merged = WorkReport::default();
-    for step in &cr.steps {
+    // The configs a rolled-back change's own work set were undone with it: only its rollback's
+    // (the steps after the `rollback` entry) are kept; what was built is kept either way.
+    let rolled_back = cr.steps.iter().position(|s| s.name == domain::lifecycle::ROLLBACK);
+    for (i, step) in cr.steps.iter().enumerate() {
         let Some(report) = step.detail.as_ref().and_then(|d| d.get("report")) else { continue };
         let report = WorkReport::parse(report.clone())
             .map_err(|e| ChangeError::Internal(format!("the stored report of {} does not read: {e}", step.name)))?;
         merged.resources.extend(report.resources);
-        merged.configs.extend(report.configs);
+        if rolled_back.is_none_or(|at| i > at) {
+            merged.configs.extend(report.configs);
+        }
         merged.backup = report.backup.or(merged.backup);
     }
     Ok(merged)

@@ -76,7 +76,7 @@ impl Changes {
             )));
         }
         let plan = lifecycle::plan(tenant.state, cmd.operation, cmd.params.change_model).map_err(refusal)?;
-        self.check_params(&tenant, cmd.operation, &cmd.params).await?;
+        let upgrade = self.check_params(&tenant, cmd.operation, plan.change_model, &cmd.params).await?;
 
         let ctx = caller.context(None);
         let status =
@@ -85,6 +85,7 @@ impl Changes {
         cr.change_model = plan.change_model;
         cr.started_from = Some(tenant.state);
         cr.reason = cmd.reason;
+        cr.upgrade = upgrade;
         if status == ChangeRequestStatus::Running {
             cr.execution_arn = Some(self.workflows.execution_arn(cr.id.as_str()));
         }

@@ -4,18 +4,15 @@
 //! already ended answers as it ended) and a lost race is read again and retried, so an edit of
 //! the tenant meanwhile never fails it.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 use domain::lifecycle::Step;
 use domain::{
-    Actor, ChangeRequestId, ChangeRequestStatus, ComponentVersion, HealthRun, HealthRunId, HealthVerdict,
-    ReleaseVersion, Stamp, StepStatus, SuiteResult, Tenant, TenantChangeRequest, TenantState, Text, WriteContext,
+    Actor, ChangeRequestId, ChangeRequestStatus, HealthRun, HealthRunId, HealthVerdict, Stamp, StepStatus, SuiteResult,
+    Tenant, TenantChangeRequest, TenantState, Text, WriteContext,
 };
 use serde::Serialize;
 use serde_json::json;
-use store::layout::{self, Record};
-use store::{Cond, Query, Tx, WriteOp};
+use store::{Cond, Tx};
 
 use crate::fleet::{count_in_fleet, moved};
 use crate::retry::{self, Attempt};
@@ -26,6 +23,11 @@ use crate::{Caller, ChangeError, Changes, Held};
 pub enum Ending {
     Succeeded,
     Failed {
+        error: String,
+    },
+    /// It failed and its rollback worked: it ends `failed` (saying why, and that it was rolled
+    /// back) with the tenant where the plan says a rolled-back failure ends.
+    RolledBack {
         error: String,
     },
     /// Stopped by an admin: it ends `cancelled`.
@@ -76,8 +78,7 @@ impl Changes {
         let mut cr = held.cr.clone();
         let mut tenant = held.tenant.clone();
         tenant.active_change_request_id = None;
-        let mut extra = Vec::new();
-        let (mut restored, mut catalogued) = (Tx::new(), Tx::new());
+        let mut restored = Tx::new();
         let failed_state = plan.on_rollback_failure.map_or_else(|| plan.failure_state(), |e| e.resolve(plan.started));
         match ending {
             Ending::Succeeded => {
@@ -85,15 +86,10 @@ impl Changes {
                 if cr.operation == domain::Operation::Terminate {
                     self.delete_standard_alarms(&tenant.id).await;
                 }
-                if let Some(target) = cr.target_release() {
-                    extra = self.upgraded_components(held, &target, &ctx).await?;
-                    tenant.release = target;
-                }
                 if let Some((release, writes)) = self.restored_writes(held, &ctx).await? {
                     tenant.release = release;
                     restored = writes;
                 }
-                catalogued = self.catalog_write(held, &ctx).await?;
                 cr.record_step("finish", StepStatus::Succeeded, Some(json!({ "state": tenant.state })), None, ctx.now);
                 cr.succeed(ctx.now)?;
             }
@@ -107,6 +103,18 @@ impl Changes {
                     ctx.now,
                 );
                 cr.fail(error, ctx.now)?;
+            }
+            Ending::RolledBack { error } => {
+                tenant.state = plan.failure_state();
+                let error = format!("{error}; rolled back to {}", tenant.release);
+                cr.record_step(
+                    "finish",
+                    StepStatus::Failed,
+                    Some(json!({ "state": tenant.state, "rolled_back": true })),
+                    Some(error.clone()),
+                    ctx.now,
+                );
+                cr.fail(&error, ctx.now)?;
             }
             Ending::Aborted { by, reason } => {
                 tenant.state = failed_state;
@@ -134,65 +142,23 @@ impl Changes {
         )?;
         let moves = moved((held.tenant.state, &held.tenant.release), (tenant.state, &tenant.release));
         count_in_fleet(&mut tx, &moves, raced());
-        for op in extra {
-            tx.push(op, raced());
-        }
         if let Some(run) = health_run(&cr, &tenant, &ctx) {
             tx.put(&run, Cond::NotExists, raced())?;
         }
         tx.extend(self.built_writes(held, &ctx, matches!(ending, Ending::Succeeded)).await?);
         tx.extend(restored);
-        tx.extend(catalogued);
         Ok((tx, cr.status, tenant.state))
-    }
-
-    /// After an upgrade: the components the target release ships take its versions (each write
-    /// conditional on the revision read, so a concurrent PUT is not overwritten blindly);
-    /// components it does not ship are left as they are (they may be managed outside releases).
-    async fn upgraded_components(
-        &self,
-        held: &Held,
-        target: &ReleaseVersion,
-        ctx: &WriteContext,
-    ) -> Result<Vec<WriteOp>, ChangeError> {
-        let release =
-            self.release(target).await?.ok_or_else(|| ChangeError::Internal(format!("release {target} is gone")))?;
-        let q = Query::new(None, layout::tenant_partition(&held.tenant.id)).prefix(layout::COMPONENT_PREFIX).limit(100);
-        let current: BTreeMap<String, ComponentVersion> = self
-            .table
-            .query(&q)
-            .await?
-            .items
-            .into_iter()
-            .filter(|i| !layout::is_tombstone(i))
-            .map(ComponentVersion::from_item)
-            .map(|c| c.map(|c| (c.name.to_string(), c)))
-            .collect::<Result<_, _>>()?;
-        let mut ops = Vec::new();
-        for (name, version) in &release.components {
-            let (stamp, cond) = match current.get(name.as_str()) {
-                Some(c) if &c.version == version => continue,
-                Some(c) => (c.stamp.next(ctx), Cond::RevisionIs(c.stamp.revision)),
-                None => (Stamp::first(ctx), Cond::NotExists),
-            };
-            let c = ComponentVersion {
-                tenant_id: held.tenant.id.clone(),
-                name: name.clone(),
-                version: version.clone(),
-                stamp,
-            };
-            ops.push(WriteOp::put(c.to_item()?, cond));
-        }
-        Ok(ops)
     }
 }
 
-/// The health run a validating change request made, from its suite steps (none when no suite
-/// ran, e.g. the work before them failed). The suites planned at `begin` that a failure kept
-/// from running show as `not_run`.
+/// The health run a validating change request made, from the suite steps of its last phase
+/// (its rollback's when one ran suites, else its own; none when no suite ran, e.g. the work
+/// before them failed). The suites planned that a failure kept from running show as `not_run`.
 pub fn health_run(cr: &TenantChangeRequest, tenant: &Tenant, ctx: &WriteContext) -> Option<HealthRun> {
-    let suites: Vec<(&str, &str)> = cr
-        .planned_steps
+    let (own, rollback) = cr.phases();
+    let is_suite = |s: &&Step| matches!(s, Step::Jenkins { suite: Some(_), .. });
+    let phase = if rollback.iter().filter(is_suite).any(|s| cr.ran(s.name())) { rollback } else { own };
+    let suites: Vec<(&str, &str)> = phase
         .iter()
         .filter_map(|s| match s {
             Step::Jenkins { name, suite: Some(suite), .. } => Some((name.as_str(), suite.as_str())),

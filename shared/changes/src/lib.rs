@@ -10,6 +10,8 @@
 //! - [`reconcile`]: finish what its execution did not; [`work`]: stop the running build or command.
 //! - [`built`]: what its jobs reported they built and set, recorded when it finishes;
 //!   [`standard_alarms`]: a provision's CloudWatch alarms, deleted by a terminate.
+//! - [`records`]: an upgrade's release recorded, and written back by its rollback;
+//!   [`backups`]: the catalog, and what a restore writes back.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
 //! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
@@ -30,6 +32,7 @@ pub mod params;
 pub mod progress;
 pub mod read;
 pub mod reconcile;
+pub mod records;
 pub mod retry;
 pub mod standard_alarms;
 pub mod start;

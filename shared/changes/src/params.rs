@@ -1,31 +1,23 @@
 //! The checks of a change request's parameters that need the registry: the release an upgrade
-//! goes to exists and is available; the backup a restore names is one of that tenant's. (What each operation takes is the domain's rule:
-//! [`domain::ChangeParams::check_for`].)
+//! goes to exists, is available and is newer than the tenant's (unless the request allows going
+//! back), and its plan is worked out from the tenant's components and the release's manifest;
+//! the backup a restore names is one of that tenant's. (What each operation takes is the
+//! domain's rule: [`domain::ChangeParams::check_for`].)
 
-use domain::{ChangeParams, Operation, ReleaseStatus, Tenant};
+use domain::{ChangeModel, ChangeParams, Operation, ReleaseStatus, Tenant, UpgradePlan};
 
 use crate::{ChangeError, Changes};
 
 impl Changes {
+    /// Checks `p` for `op` on `tenant`; answers the plan of an upgrade.
     pub(crate) async fn check_params(
         &self,
         tenant: &Tenant,
         op: Operation,
+        model: Option<ChangeModel>,
         p: &ChangeParams,
-    ) -> Result<(), ChangeError> {
+    ) -> Result<Option<UpgradePlan>, ChangeError> {
         p.check_for(op)?;
-        if let (Operation::Upgrade, Some(v)) = (op, &p.release) {
-            if v == &tenant.release {
-                return Err(ChangeError::invalid("params.release", format!("the tenant already runs {v}")));
-            }
-            let release = self
-                .release(v)
-                .await?
-                .ok_or_else(|| ChangeError::invalid("params.release", format!("no release {v}")))?;
-            if release.status != ReleaseStatus::Available {
-                return Err(ChangeError::invalid("params.release", format!("release {v} is not available")));
-            }
-        }
         if let (Operation::Restore, Some(id)) = (op, &p.backup_id)
             && self.backup(&tenant.id, id).await?.is_none()
         {
@@ -33,6 +25,29 @@ impl Changes {
                 format!("tenant {} has no backup {id} (GET /v1/tenants/{}/backups lists them)", tenant.id, tenant.id);
             return Err(ChangeError::invalid("params.backup_id", message));
         }
-        Ok(())
+        let (Operation::Upgrade, Some(v)) = (op, &p.release) else { return Ok(None) };
+        if v == &tenant.release {
+            return Err(ChangeError::invalid("params.release", format!("the tenant already runs {v}")));
+        }
+        if v < &tenant.release && p.allow_downgrade != Some(true) {
+            return Err(ChangeError::invalid(
+                "params.release",
+                format!(
+                    "{v} is older than the tenant's {}: a downgrade needs \"allow_downgrade\": true",
+                    tenant.release
+                ),
+            ));
+        }
+        let release =
+            self.release(v).await?.ok_or_else(|| ChangeError::invalid("params.release", format!("no release {v}")))?;
+        if release.status != ReleaseStatus::Available {
+            return Err(ChangeError::invalid(
+                "params.release",
+                format!("release {v} is {}; only an available release can be installed", release.status),
+            ));
+        }
+        let (components, _) = self.snapshot(&tenant.id).await?;
+        let current = components.into_iter().map(|(name, c)| (name, c.version)).collect();
+        Ok(Some(UpgradePlan::new(&tenant.release, v, &current, &release.components, p.takes_snapshot(model))))
     }
 }

@@ -659,8 +659,14 @@ fn plain(v: Value) -> domain::ConfigValue {
 /// A `backup` of `t` whose job reported `report`, finished as `ending`.
 async fn back_up(w: &World, t: &Tenant, report: Option<Value>, ending: Ending) -> TenantChangeRequest {
     let cr = w.request(t, Op::Backup, &olga()).await.unwrap();
+    let workflow = Caller::system("workflow", Source::Workflow);
     if let Some(report) = report {
-        record_report(w, &cr, report).await;
+        record_report(w, &cr, report.clone()).await;
+        // The lifecycle's job step catalogues what a backup job reported when the job succeeded.
+        let reported = domain::WorkReport::parse(report).unwrap().backup;
+        if let (Some(reported), Ending::Succeeded) = (reported, &ending) {
+            w.core.catalog_backup(&cr.id, &workflow, &reported).await.unwrap();
+        }
     }
     w.core.finish(&cr.id, &Caller::system("workflow", Source::Workflow), ending).await.unwrap();
     w.cr(&cr.id).await

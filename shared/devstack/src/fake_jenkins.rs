@@ -302,6 +302,12 @@ impl FakeJenkins {
         self.state().jobs.insert(job.to_owned(), behaviour);
     }
 
+    /// How builds of `job` triggered from now on with the parameter `param` set to `value`
+    /// behave (before the job's own behaviour): a suite that fails on one release only.
+    pub fn set_job_when(&self, job: &str, param: &str, value: &str, behaviour: JobBehaviour) {
+        self.state().jobs.insert(format!("{job}?{param}={value}"), behaviour);
+    }
+
     /// How builds of every job without a behaviour of its own behave from now on.
     pub fn set_default_job(&self, behaviour: JobBehaviour) {
         self.state().default_job = behaviour;
@@ -481,6 +487,14 @@ impl FakeState {
     fn behaviour_of(&self, job: &str) -> JobBehaviour {
         self.jobs.get(job).copied().unwrap_or(self.default_job)
     }
+
+    /// The behaviour of a build of `job` with `params`: one set for a parameter's value first.
+    fn behaviour_for(&self, job: &str, params: &BTreeMap<String, String>) -> JobBehaviour {
+        params
+            .iter()
+            .find_map(|(k, v)| self.jobs.get(&format!("{job}?{k}={v}")).copied())
+            .unwrap_or_else(|| self.behaviour_of(job))
+    }
 }
 
 fn new_crumb() -> String {
@@ -601,7 +615,7 @@ async fn build_with_parameters(
         if !job_exists(&s, &job) {
             return error(StatusCode::NOT_FOUND, "Not Found");
         }
-        let behaviour = s.behaviour_of(&job);
+        let behaviour = s.behaviour_for(&job, &params);
         let root = root(&s, &headers);
         let queue_id = s.items.iter().map(|i| i.build.queue_id).max().unwrap_or(0) + 1;
         let queue_url = format!("{root}/queue/item/{queue_id}/");

@@ -276,6 +276,9 @@ async fn back_up(changes: &Changes, id: &str, name: &str, i: usize) -> anyhow::R
             Ok(Advance::Write { cr, state: None, answer: () })
         })
         .await?;
+    if let Some(reported) = &report.backup {
+        changes.catalog_backup(&cr.id, &seed, reported).await?;
+    }
     changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
     Ok(())
 }

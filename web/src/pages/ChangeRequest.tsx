@@ -1,7 +1,7 @@
 // A change request: its plan (the steps stored at begin), the steps run so far (with their
 // Jenkins builds and errors), who requested and decided it, and the execution it runs as.
 // Read again every 2 s while it is not finished.
-import { api } from "../api";
+import { api, type Schemas } from "../api";
 import type { Session } from "../auth";
 import { useLoad } from "../hooks";
 import { Actor, ErrorBox, Link, Loading, StatusBadge, Steps, When } from "../ui";
@@ -56,11 +56,19 @@ export function ChangeRequestPage({ id, session }: { id: string; session: Sessio
             <dd>{cr.reason}</dd>
           </>
         )}
+        {cr.recorded_before && (
+          <>
+            <dt>Recorded before</dt>
+            <dd>release {cr.recorded_before.release}</dd>
+          </>
+        )}
         <dt>Params</dt>
         <dd>
           {cr.change_model && <>change model {cr.change_model} </>}
           {params.release && <>release {params.release} </>}
-          {params.backup_id && <>backup {params.backup_id}</>}
+          {params.backup_id && <>backup {params.backup_id} </>}
+          {params.allow_downgrade && <>downgrade allowed </>}
+          {params.snapshot === false && <>no snapshot</>}
           {!cr.change_model && !params.release && !params.backup_id && "none"}
         </dd>
         <dt>Started from</dt>
@@ -94,16 +102,26 @@ export function ChangeRequestPage({ id, session }: { id: string; session: Sessio
         </p>
       )}
       <Decisions cr={cr} session={session} onDone={load.reload} />
+      {cr.upgrade && <UpgradePlan plan={cr.upgrade} />}
       <h2>Plan</h2>
       {(cr.planned_steps ?? []).length === 0 ? (
         <p>The plan is stored when the execution begins.</p>
       ) : (
         <ol class="plan">
-          {(cr.planned_steps ?? []).map((p) => (
+          {(cr.planned_steps ?? []).map((p, i) => (
             <li>
+              {i === cr.rollback_from && <strong>Rollback: </strong>}
               {p.name}{" "}
               <span class="muted">
-                {p.kind === "jenkins" ? `Jenkins job ${p.job}` : p.kind === "ssm" ? `playbook ${p.playbook}` : `to ${p.to}`}
+                {p.kind === "jenkins"
+                  ? `Jenkins job ${p.job}${p.backup ? " (full backup)" : ""}`
+                  : p.kind === "ssm"
+                    ? `playbook ${p.playbook}`
+                    : p.kind === "transition"
+                      ? `to ${p.to}`
+                      : p.kind === "record_release"
+                        ? "the registry records the new release"
+                        : "the registry goes back to what it recorded before"}
               </span>
             </li>
           ))}
@@ -112,5 +130,38 @@ export function ChangeRequestPage({ id, session }: { id: string; session: Sessio
       <h2 id="steps-title">Steps</h2>
       {(cr.steps ?? []).length === 0 && (cr.planned_steps ?? []).length === 0 ? <p>No step has run.</p> : <Steps cr={cr} />}
     </section>
+  );
+}
+
+function UpgradePlan({ plan }: { plan: Schemas["UpgradePlan"] }) {
+  return (
+    <>
+      <h2>Upgrade</h2>
+      <p>
+        {plan.from_release} → {plan.to_release}
+        {plan.downgrade && <strong> (a downgrade)</strong>}
+        {plan.snapshot ? ", after a full backup (the snapshot a rollback restores)" : ", without a snapshot"}
+      </p>
+      <table>
+        <caption class="muted">Components that change</caption>
+        <thead>
+          <tr>
+            <th scope="col">Component</th>
+            <th scope="col">From</th>
+            <th scope="col">To</th>
+          </tr>
+        </thead>
+        <tbody>
+          {plan.components.map((c) => (
+            <tr>
+              <td>{c.name}</td>
+              <td>{c.from ?? "(new)"}</td>
+              <td>{c.to}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {plan.kept.length > 0 && <p class="muted">Kept as they are: {plan.kept.join(", ")}</p>}
+    </>
   );
 }

@@ -56,6 +56,8 @@ function RequestForm(props: { tenant: Tenant; op: Operation; onClose: () => void
   const [backup, setBackup] = useState("");
   const [model, setModel] = useState<ChangeModel | "">(shape.default_model ?? "");
   const [reason, setReason] = useState("");
+  const [downgrade, setDowngrade] = useState(false);
+  const [noSnapshot, setNoSnapshot] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const releases = useLoad(async () => {
@@ -69,8 +71,10 @@ function RequestForm(props: { tenant: Tenant; op: Operation; onClose: () => void
     e.preventDefault();
     setBusy(true);
     setProblem(null);
-    const params: { release?: string; backup_id?: string; change_model?: ChangeModel } = {};
+    const params: Schemas["ChangeParams"] = {};
     if (shape.takes_release && release) params.release = release;
+    if (shape.takes_release && downgrade) params.allow_downgrade = true;
+    if (shape.takes_release && noSnapshot && model !== "swap") params.snapshot = false;
     if (shape.takes_backup && backup) params.backup_id = backup;
     if (shape.models.length > 1 && model) params.change_model = model;
     const body: { operation: Operation; params: Schemas["ChangeParams"]; reason: string | null } = {
@@ -107,6 +111,18 @@ function RequestForm(props: { tenant: Tenant; op: Operation; onClose: () => void
               <option value={v}>{v}</option>
             ))}
           </select>
+        </label>
+      )}
+      {shape.takes_release && (
+        <label class="check">
+          <input type="checkbox" checked={downgrade} onChange={(e) => setDowngrade(e.currentTarget.checked)} />
+          Allow going back to an older release
+        </label>
+      )}
+      {shape.takes_release && model !== "swap" && (
+        <label class="check">
+          <input type="checkbox" checked={noSnapshot} onChange={(e) => setNoSnapshot(e.currentTarget.checked)} />
+          Skip the snapshot (a rollback then cannot restore data)
         </label>
       )}
       {shape.takes_backup && (

@@ -24,7 +24,7 @@ pub async fn run(deps: &Deps, id: &ChangeRequestId) -> Result<serde_json::Value,
     }
     let plan = held.cr.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
     let suites = deps.suites_for(&held).await?;
-    let steps = recipe::steps(&plan, &suites, deps.pace).map_err(TaskError::Invalid)?;
+    let steps = recipe::steps(&plan, &held.cr.params, &suites, deps.pace).map_err(TaskError::Invalid)?;
     let begun = deps
         .changes
         .advance(id, &workflow(), |held| {
@@ -52,7 +52,8 @@ mod tests {
 
     /// The state machine's own `TimeoutSeconds` is the ceiling of every execution: it must not
     /// cut a change request short of the deadline its plan gives it at the deployed pace
-    /// (`infra/template.yaml`: `POLL_SECONDS` 15, the wiring's default timeouts).
+    /// (`infra/template.yaml`: `POLL_SECONDS` 15, the wiring's default timeouts), with the
+    /// longest rollback after its last step failed.
     #[test]
     fn the_state_machines_timeout_is_above_every_plans_deadline_at_the_deployed_pace() {
         let asl: serde_json::Value =
@@ -70,7 +71,28 @@ mod tests {
                 }
             }
         }
-        let longest = plans.iter().map(|p| deadline_seconds(&recipe::steps(p, &suites, pace).unwrap())).max().unwrap();
+        let whole = |p: &domain::lifecycle::Plan| {
+            let steps = recipe::steps(p, &domain::ChangeParams::default(), &suites, pace).unwrap();
+            let mut cr = domain::TenantChangeRequest::new(
+                domain::TenantId::generate(),
+                p.operation,
+                domain::ChangeParams::default(),
+                domain::ChangeRequestStatus::Running,
+                &domain::WriteContext::api(domain::Actor::system("test")),
+            );
+            (cr.started_from, cr.change_model) = (Some(p.started), p.change_model);
+            for s in &steps {
+                cr.record_step(s.name(), domain::StepStatus::Succeeded, None, None, chrono::Utc::now());
+            }
+            cr.planned_steps = steps.clone();
+            let rollback = if p.on_rollback_failure.is_some() {
+                deadline_seconds(&recipe::rollback(&cr, &suites, pace).unwrap())
+            } else {
+                0
+            };
+            deadline_seconds(&steps) + rollback
+        };
+        let longest = plans.iter().map(whole).max().unwrap();
         assert!(longest <= ceiling, "a plan needs {longest} s, the state machine stops at {ceiling} s");
         assert!(ceiling <= 2 * longest, "the ceiling ({ceiling} s) is far above any plan ({longest} s)");
     }

@@ -36,6 +36,7 @@ pub async fn run(
     let ending = match outcome {
         Outcome::Succeeded => Ending::Succeeded,
         Outcome::Failed => Ending::Failed { error: error_text(error) },
+        Outcome::RolledBack => Ending::RolledBack { error: error_text(error) },
     };
     answer(&deps.changes.finish(id, &workflow(), ending).await?)
 }

@@ -11,7 +11,7 @@ use changes::Held;
 use changes::work::{RunningWork, work_of};
 use chrono::Utc;
 use domain::lifecycle::Step;
-use domain::{ChangeRequestId, Operation, StepStatus, WorkReport};
+use domain::{ChangeRequestId, StepStatus, WorkReport};
 use engine::jenkins::REPORT_ARTIFACT;
 use engine::{BuildResult, BuildStatus, QueuedBuild};
 use serde_json::{Value, json};
@@ -23,12 +23,25 @@ use crate::{Deps, TaskError};
 /// The parameter naming the step a build is for.
 pub const STEP_ID_PARAM: &str = engine::jenkins::STEP_ID_PARAM;
 
-fn params(held: &Held, suite: Option<&str>, step_id: &str) -> BTreeMap<String, String> {
+/// The release a step works with: the target of an upgrade, except in its rollback, whose
+/// steps go back to (and test) the release recorded before it; otherwise the tenant's.
+fn release_of(held: &Held, index: usize) -> domain::ReleaseVersion {
+    let cr = &held.cr;
+    let in_rollback = cr.rollback_from.is_some_and(|from| index >= from);
+    match (in_rollback, cr.target_release(), &cr.recorded_before) {
+        (true, _, Some(before)) => before.release.clone(),
+        (true, _, None) => held.tenant.release.clone(),
+        (false, Some(target), _) => target,
+        (false, None, _) => held.tenant.release.clone(),
+    }
+}
+
+fn params(held: &Held, index: usize, suite: Option<&str>, step_id: &str) -> BTreeMap<String, String> {
     let cr = &held.cr;
     let mut p = BTreeMap::from([
         ("TENANT_ID".to_owned(), held.tenant.id.to_string()),
         ("TENANT_NAME".to_owned(), held.tenant.name.to_string()),
-        ("RELEASE".to_owned(), cr.target_release().unwrap_or_else(|| held.tenant.release.clone()).to_string()),
+        ("RELEASE".to_owned(), release_of(held, index).to_string()),
         ("CHANGE_REQUEST_ID".to_owned(), cr.id.to_string()),
         ("OPERATION".to_owned(), cr.operation.to_string()),
         (STEP_ID_PARAM.to_owned(), step_id.to_owned()),
@@ -45,26 +58,41 @@ fn params(held: &Held, suite: Option<&str>, step_id: &str) -> BTreeMap<String, S
     p
 }
 
-/// Where the backup a restore names is, and its checksum, from the catalog: the job restores
-/// from there and checks what it read. (The backup was checked at create; one deleted since fails
-/// the step.)
-async fn restored_backup(deps: &Deps, held: &Held) -> Result<BTreeMap<String, String>, TaskError> {
+/// Where the backup a restore names is (or, for an undo job, the change's own snapshot, if it
+/// took one), and its checksum, from the catalog: the job restores from there and checks what it
+/// read. (A restore's backup was checked at create; one deleted since fails the step.)
+async fn restored_backup(deps: &Deps, held: &Held, undo: bool) -> Result<BTreeMap<String, String>, TaskError> {
+    let location = |b: domain::Backup| {
+        BTreeMap::from([("BACKUP_LOCATION".to_owned(), b.location), ("BACKUP_CHECKSUM".to_owned(), b.checksum)])
+    };
+    if undo {
+        let snapshot = deps.changes.backup(&held.tenant.id, &domain::Backup::id_for(&held.cr.id)).await?;
+        return Ok(snapshot.map(location).unwrap_or_default());
+    }
     let (domain::Operation::Restore, Some(id)) = (held.cr.operation, &held.cr.params.backup_id) else {
         return Ok(BTreeMap::new());
     };
     let backup = deps.changes.backup(&held.tenant.id, id).await?.ok_or_else(|| {
         TaskError::JenkinsFailed(format!("backup {id} of tenant {} is not in the catalog", held.tenant.id))
     })?;
-    Ok(BTreeMap::from([
-        ("BACKUP_LOCATION".to_owned(), backup.location),
-        ("BACKUP_CHECKSUM".to_owned(), backup.checksum),
-    ]))
+    Ok(location(backup))
 }
 
-fn jenkins_step(held: &Held, at: &StepRef) -> Result<(usize, String, String, Option<String>, u64), TaskError> {
+/// A Jenkins step of the stored plan, as this module reads it.
+struct JobStep {
+    index: usize,
+    name: String,
+    job: String,
+    suite: Option<String>,
+    backup: bool,
+    undo: bool,
+    timeout_seconds: u64,
+}
+
+fn jenkins_step(held: &Held, at: &StepRef) -> Result<JobStep, TaskError> {
     match planned(&held.cr, at)? {
-        (i, Step::Jenkins { name, job, suite, timeout_seconds, .. }) => {
-            Ok((i, name, job.to_string(), suite, timeout_seconds))
+        (index, Step::Jenkins { name, job, suite, backup, undo, timeout_seconds, .. }) => {
+            Ok(JobStep { index, name, job: job.to_string(), suite, backup, undo, timeout_seconds })
         }
         (_, other) => Err(TaskError::Invalid(format!("step {} is not a Jenkins job", other.name()))),
     }
@@ -87,7 +115,7 @@ fn recorded(held: &Held, name: &str, step_id: &str) -> (bool, Option<QueuedBuild
 pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     check_deadline(&held)?;
-    let (index, name, job, suite, _) = jenkins_step(&held, at)?;
+    let JobStep { index, name, job, suite, undo, .. } = jenkins_step(&held, at)?;
     let step_id = step_id(&held.cr, index);
     let started_at = Utc::now();
     let (intent, build) = recorded(&held, &name, &step_id);
@@ -107,8 +135,8 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
             b
         }
         None => {
-            let mut p = params(&held, suite.as_deref(), &step_id);
-            p.extend(restored_backup(deps, &held).await?);
+            let mut p = params(&held, index, suite.as_deref(), &step_id);
+            p.extend(restored_backup(deps, &held, undo).await?);
             deps.changes.jenkins.trigger(&job, &p).await?
         }
     };
@@ -128,7 +156,7 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
 
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: BuildTicket) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
-    let (_, name, job, suite, timeout_seconds) = jenkins_step(&held, at)?;
+    let JobStep { name, job, suite, backup, timeout_seconds, .. } = jenkins_step(&held, at)?;
     if succeeded(&held.cr, &name) {
         return answer(&BuildTicket { done: true, ..ticket });
     }
@@ -155,18 +183,26 @@ pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: Build
         // The work of an operation (not a health suite) may report what it built and set.
         if suite.is_none() {
             match deps.changes.jenkins.report(&url).await?.map(WorkReport::parse) {
-                Some(Ok(report)) if report.backup.is_none() && held.cr.operation == Operation::Backup => {
+                Some(Ok(report)) if report.backup.is_none() && backup => {
                     let msg = format!("jenkins job {job} succeeded but its {REPORT_ARTIFACT} names no backup");
                     record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
                     return Err(TaskError::JenkinsFailed(msg));
                 }
-                Some(Ok(report)) => detail["report"] = report.to_json(),
+                Some(Ok(report)) => {
+                    if let (true, Some(made)) = (backup, &report.backup) {
+                        // Catalogued before the step is recorded done, so a retried poll
+                        // (which answers a done step at once) never skips it.
+                        let catalogued = deps.changes.catalog_backup(id, &super::workflow(), made).await?;
+                        detail["backup_id"] = json!(catalogued);
+                    }
+                    detail["report"] = report.to_json();
+                }
                 Some(Err(e)) => {
                     let msg = format!("jenkins job {job} succeeded but its {REPORT_ARTIFACT} does not read: {e}");
                     record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;
                     return Err(TaskError::JenkinsFailed(msg));
                 }
-                None if held.cr.operation == Operation::Backup => {
+                None if backup => {
                     let msg =
                         format!("jenkins job {job} succeeded but archived no {REPORT_ARTIFACT} naming its backup");
                     record(deps, id, &name, StepStatus::Failed, Some(detail), Some(msg.clone())).await?;

@@ -4,6 +4,8 @@
 pub mod begin;
 pub mod finish;
 pub mod jenkins;
+pub mod record;
+pub mod rollback;
 pub mod ssm;
 pub mod transition;
 

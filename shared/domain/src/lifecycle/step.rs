@@ -7,6 +7,10 @@ use utoipa::ToSchema;
 
 use crate::{JobName, TenantState};
 
+/// The name of the entry a change request records when a failure starts its rollback, and the
+/// prefix of its rollback's steps.
+pub const ROLLBACK: &str = "rollback";
+
 /// One step of a change request's workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -18,6 +22,13 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         suite: Option<String>,
+        /// The job makes a full backup: it must report it, and it is catalogued when it succeeds.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        backup: bool,
+        /// The job undoes the change's work (a rollback): it is given the release to go back to
+        /// and the change's snapshot, if it took one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undo: bool,
         poll_seconds: u64,
         timeout_seconds: u64,
     },
@@ -25,12 +36,21 @@ pub enum Step {
     Ssm { name: String, playbook: JobName, poll_seconds: u64, timeout_seconds: u64 },
     /// Move the tenant to a state of the plan.
     Transition { name: String, to: TenantState },
+    /// Record the upgrade's target release and its components as the tenant's, keeping what
+    /// was recorded before on the change request.
+    RecordRelease { name: String },
+    /// Write back what was recorded before the upgrade (a rollback's step).
+    RevertRelease { name: String },
 }
 
 impl Step {
     pub fn name(&self) -> &str {
         match self {
-            Self::Jenkins { name, .. } | Self::Ssm { name, .. } | Self::Transition { name, .. } => name,
+            Self::Jenkins { name, .. }
+            | Self::Ssm { name, .. }
+            | Self::Transition { name, .. }
+            | Self::RecordRelease { name }
+            | Self::RevertRelease { name } => name,
         }
     }
 
@@ -38,7 +58,7 @@ impl Step {
     pub fn timeout_seconds(&self) -> u64 {
         match self {
             Self::Jenkins { timeout_seconds, .. } | Self::Ssm { timeout_seconds, .. } => *timeout_seconds,
-            Self::Transition { .. } => 0,
+            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } => 0,
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AlarmEvidence, Stamp, Tenant, WriteContext, stamped};
+use super::{AlarmEvidence, RecordedBefore, Stamp, Tenant, UpgradePlan, WriteContext, stamped};
 use crate::lifecycle::{self, Plan, Refusal, Step};
 use crate::{
     Actor, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation, ReleaseVersion,
@@ -58,9 +58,9 @@ pub struct ChangeStep {
     pub error: Option<String>,
 }
 
-/// Parameters of an operation: `upgrade` takes `release`, `restore` takes `backup_id`,
-/// `mark_broken` takes the `alarm` that fired (its evidence); those that have several change
-/// models take `change_model`.
+/// Parameters of an operation: `upgrade` takes `release` (and may allow a downgrade, or skip
+/// its snapshot), `restore` takes `backup_id`, `mark_broken` takes the `alarm` that fired (its
+/// evidence); those that have several change models take `change_model`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeParams {
@@ -76,6 +76,15 @@ pub struct ChangeParams {
     /// The alarm that moved the tenant (`mark_broken` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<AlarmEvidence>,
+    /// `upgrade` only: go to an older release than the tenant's (refused otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub allow_downgrade: Option<bool>,
+    /// `upgrade` in `maintenance` only: `false` skips the full backup taken before anything
+    /// changes (a rollback then reinstalls the old release without restoring data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub snapshot: Option<bool>,
 }
 
 impl ChangeParams {
@@ -98,6 +107,20 @@ impl ChangeParams {
             (_, Some(_)) => return Err(FieldError::new("params.backup_id", format!("{op} takes no backup_id"))),
             (_, None) => {}
         }
+        if op != Operation::Upgrade {
+            if self.allow_downgrade.is_some() {
+                return Err(FieldError::new("params.allow_downgrade", format!("{op} takes no allow_downgrade")));
+            }
+            if self.snapshot.is_some() {
+                return Err(FieldError::new("params.snapshot", format!("{op} takes no snapshot")));
+            }
+        }
+        if self.snapshot.is_some() && self.change_model == Some(ChangeModel::Swap) {
+            return Err(FieldError::new(
+                "params.snapshot",
+                "a swap keeps the old side to fall back to: it takes no snapshot",
+            ));
+        }
         match (op, &self.alarm) {
             (Operation::MarkBroken, None) => {
                 Err(FieldError::new("params.alarm", "mark_broken needs the alarm that fired (its evidence)"))
@@ -106,6 +129,11 @@ impl ChangeParams {
             (_, Some(_)) => Err(FieldError::new("params.alarm", format!("{op} takes no alarm"))),
             (_, None) => Ok(()),
         }
+    }
+
+    /// Whether an upgrade takes its snapshot (in maintenance, unless the request opted out).
+    pub fn takes_snapshot(&self, model: Option<ChangeModel>) -> bool {
+        model != Some(ChangeModel::Swap) && self.snapshot != Some(false)
     }
 }
 
@@ -169,6 +197,20 @@ pub struct TenantChangeRequest {
     /// The steps its execution runs, stored at `begin` from its plan; every task runs these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planned_steps: Vec<Step>,
+    /// Where the rollback's steps start in `planned_steps`, once a failure started one (the
+    /// steps before are the change's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rollback_from: Option<usize>,
+    /// `upgrade` only: what it changes, worked out when it was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub upgrade: Option<UpgradePlan>,
+    /// `upgrade` only: the tenant's release, components and configs as recorded just before the
+    /// upgrade wrote its own (what a rollback writes back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub recorded_before: Option<RecordedBefore>,
     /// When it must have ended, set at `begin` from its plan's steps; past it, the next task
     /// stops its work and fails it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +257,9 @@ impl TenantChangeRequest {
             abort_reason: None,
             execution_arn: None,
             planned_steps: Vec::new(),
+            rollback_from: None,
+            upgrade: None,
+            recorded_before: None,
             deadline_at: None,
             steps: Vec::new(),
             error: None,
@@ -247,6 +292,17 @@ impl TenantChangeRequest {
     /// The release an upgrade goes to.
     pub fn target_release(&self) -> Option<ReleaseVersion> {
         (self.operation == Operation::Upgrade).then(|| self.params.release.clone()).flatten()
+    }
+
+    /// Whether a step of that name ever started (it ran, runs, or failed).
+    pub fn ran(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s.name == step)
+    }
+
+    /// The planned steps of the change itself (before any rollback's) and of its rollback.
+    pub fn phases(&self) -> (&[Step], &[Step]) {
+        let at = self.rollback_from.unwrap_or(self.planned_steps.len()).min(self.planned_steps.len());
+        self.planned_steps.split_at(at)
     }
 
     fn by_requester(&self, who: &Actor) -> bool {

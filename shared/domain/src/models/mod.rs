@@ -15,6 +15,7 @@ mod release;
 mod stamp;
 mod tenant;
 mod tenant_config;
+mod upgrade_plan;
 mod work_report;
 
 pub use alarm_evidence::*;
@@ -30,4 +31,5 @@ pub use release::*;
 pub use stamp::*;
 pub use tenant::*;
 pub use tenant_config::*;
+pub use upgrade_plan::*;
 pub use work_report::*;

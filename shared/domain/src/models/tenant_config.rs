@@ -109,6 +109,15 @@ impl TenantConfig {
             ConfigValue::Secret(r) => self.secret_ref.as_ref() == Some(r) && self.value.is_none(),
         }
     }
+
+    /// Its value, or its secret's reference (`None` for a record holding neither or both).
+    pub fn as_value(&self) -> Option<ConfigValue> {
+        match (&self.value, &self.secret_ref) {
+            (Some(v), None) => Some(ConfigValue::Plain(v.clone())),
+            (None, Some(r)) => Some(ConfigValue::Secret(r.clone())),
+            _ => None,
+        }
+    }
 }
 
 stamped!(TenantConfig);

@@ -147,6 +147,14 @@ impl MemoryJenkins {
         }
     }
 
+    /// How builds of `job` triggered from now on with the parameter `param` set to `value`
+    /// behave (before the job's own script).
+    pub fn script_when(&self, job: &str, param: &str, value: &str, script: JobScript) {
+        if let Ok(mut s) = self.state.lock() {
+            s.scripts.insert(format!("{job}?{param}={value}"), script);
+        }
+    }
+
     /// Every later call fails with [`JenkinsError::Unavailable`] (Jenkins down).
     pub fn set_down(&self, down: bool) {
         if let Ok(mut s) = self.state.lock() {
@@ -214,7 +222,8 @@ impl Jenkins for MemoryJenkins {
 
     async fn trigger(&self, job: &str, params: &BTreeMap<String, String>) -> Result<QueuedBuild, JenkinsError> {
         let mut s = self.lock()?;
-        let script = match s.scripts.get(job) {
+        let when = params.iter().find_map(|(k, v)| s.scripts.get(&format!("{job}?{k}={v}")));
+        let script = match when.or_else(|| s.scripts.get(job)) {
             Some(script) => script.clone(),
             None if s.strict => return Err(JenkinsError::NoSuchJob(job.to_owned())),
             None => JobScript::success(),
