@@ -12,6 +12,8 @@
 //!   [`standard_alarms`]: a provision's CloudWatch alarms, deleted by a terminate.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
 //! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
+//! - [`rollouts`]: one operation over a selection of tenants, in waves with health gates; its
+//!   dry-run plan; the driver that advances it.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -31,6 +33,7 @@ pub mod progress;
 pub mod read;
 pub mod reconcile;
 pub mod retry;
+pub mod rollouts;
 pub mod standard_alarms;
 pub mod start;
 pub mod wiring;

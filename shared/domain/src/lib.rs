@@ -18,7 +18,7 @@ pub mod values;
 
 pub use actor::{Actor, Role, Source};
 pub use error::FieldError;
-pub use ids::{AssignmentId, ChangeRequestId, CustomerId, HealthRunId, LicenseId, ResourceId, TenantId};
+pub use ids::{AssignmentId, ChangeRequestId, CustomerId, HealthRunId, LicenseId, ResourceId, RolloutId, TenantId};
 pub use models::*;
 pub use state::{ChangeModel, ChangeRequestStatus, Operation, TenantState};
 pub use tags::{TagFilter, Tags};

@@ -74,8 +74,7 @@ pub struct TagFilter(Vec<(TagKey, TagValue)>);
 
 impl TagFilter {
     /// The pattern of the query parameter, equal to what [`TagFilter::parse`] takes.
-    pub const PATTERN: &'static str =
-        "^[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}(,[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}){0,19}$";
+    pub const PATTERN: &'static str = "^[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}(,[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}){0,19}$";
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let mut pairs = Vec::new();

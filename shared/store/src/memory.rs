@@ -273,4 +273,3 @@ mod tests {
         assert!(t.write(vec![WriteOp::put(idem, Cond::NotExistsOrExpired(101))]).await.is_ok());
     }
 }
-

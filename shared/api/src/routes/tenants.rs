@@ -65,7 +65,9 @@ pub struct TenantListParams {
     /// (`env:prod,tier:gold`). A filter on the page the other filters' index query reads (the
     /// whole tenant collection's when there is no other filter): a page may hold fewer tenants
     /// than `limit` and still have a `next_token`.
-    #[param(pattern = r"^[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}(,[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}){0,19}$")]
+    #[param(
+        pattern = r"^[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}(,[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}){0,19}$"
+    )]
     pub tags: Option<String>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]

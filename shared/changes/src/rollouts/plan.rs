@@ -1,0 +1,109 @@
+//! The dry run of a rollout (`POST /v1/rollouts/plan`): the same body as a rollout, nothing
+//! written. For each selected tenant: would it run, or why not (its state, busy, an upgrade to
+//! the release it runs or an older one); the wave it falls in; the plan it would run (the
+//! lifecycle table's states and ends: the steps of each are the lifecycle workflow's recipe); and
+//! for an upgrade, how its recorded components differ from the target release's manifest.
+
+use domain::lifecycle::Plan;
+use domain::{
+    ComponentVersion, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate,
+    RolloutPlanSummary, Tenant, TenantId, assign_waves, component_diff, eligibility,
+};
+use store::Query;
+use store::layout::{self, Record};
+
+use crate::{Caller, ChangeError, Changes};
+
+impl Changes {
+    /// What a rollout's body needs beyond its shape: its own checks ([`RolloutCreate::check`]),
+    /// and an upgrade's release existing and available. Answers that release.
+    pub(crate) async fn check_rollout(&self, cmd: &RolloutCreate) -> Result<Option<ProductRelease>, ChangeError> {
+        cmd.check()?;
+        let Some(v) = cmd.params.release.as_ref().filter(|_| cmd.operation == Operation::Upgrade) else {
+            return Ok(None);
+        };
+        let release =
+            self.release(v).await?.ok_or_else(|| ChangeError::invalid("params.release", format!("no release {v}")))?;
+        if release.status != ReleaseStatus::Available {
+            return Err(ChangeError::invalid("params.release", format!("release {v} is not available")));
+        }
+        Ok(Some(release))
+    }
+
+    /// The selected tenants, each with its plan or why it would not run, in the order they
+    /// would fall into waves.
+    pub(crate) async fn eligible(
+        &self,
+        cmd: &RolloutCreate,
+    ) -> Result<Vec<(Tenant, Result<Plan, NotRun>)>, ChangeError> {
+        let selection = self.select(&cmd.selector).await?;
+        Ok(selection
+            .tenants
+            .into_iter()
+            .map(|t| {
+                let e = eligibility(&t, cmd);
+                (t, e)
+            })
+            .collect())
+    }
+
+    /// The dry run: reads the selection (and an upgrade's tenants' components), writes nothing.
+    pub async fn plan_rollout(&self, cmd: &RolloutCreate, caller: &Caller) -> Result<RolloutPlanSummary, ChangeError> {
+        caller.require(Role::Operator)?;
+        let target = self.check_rollout(cmd).await?;
+        let selected = self.eligible(cmd).await?;
+        let would: usize = selected.iter().filter(|(_, e)| e.is_ok()).count();
+        let requested: Vec<u32> = cmd.waves.iter().map(|&w| w.into()).collect();
+        let wave_sizes = assign_waves(&requested, would);
+        let mut waves = wave_sizes.iter().enumerate().flat_map(|(i, &n)| std::iter::repeat_n(i as u32, n as usize));
+        let mut tenants = Vec::with_capacity(selected.len());
+        for (t, e) in selected {
+            let components = match &target {
+                Some(release) if e.is_ok() => component_diff(&self.recorded_components(&t.id).await?, release),
+                _ => Vec::new(),
+            };
+            let (plan, not_run) = match e {
+                Ok(p) => (Some(p), None),
+                Err(why) => (None, Some(why)),
+            };
+            tenants.push(PlannedTenant {
+                tenant_id: t.id,
+                name: t.name,
+                state: t.state,
+                release: t.release,
+                would_run: plan.is_some(),
+                wave: plan.as_ref().and_then(|_| waves.next()),
+                plan,
+                not_run,
+                components,
+            });
+        }
+        Ok(RolloutPlanSummary {
+            operation: cmd.operation,
+            selected: tenants.len() as u32,
+            would_run: would as u32,
+            refused: (tenants.len() - would) as u32,
+            wave_sizes,
+            tenants,
+        })
+    }
+
+    /// A tenant's recorded components (name, version).
+    pub(crate) async fn recorded_components(&self, id: &TenantId) -> Result<Vec<(String, String)>, ChangeError> {
+        let q = Query::new(None, layout::tenant_partition(id)).prefix(layout::COMPONENT_PREFIX).limit(500);
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.table.query(&q.clone().start(start)).await?;
+            for item in page.items.into_iter().filter(|i| !layout::is_tombstone(i)) {
+                let c = ComponentVersion::from_item(item)?;
+                out.push((c.name.to_string(), c.version.to_string()));
+            }
+            match page.last_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
