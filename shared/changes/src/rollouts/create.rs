@@ -6,7 +6,7 @@
 
 use domain::{Role, Rollout, RolloutCreate, RolloutMember};
 use store::layout::Record;
-use store::{Cond, Tx};
+use store::{Cond, Tx, WriteOp};
 
 use crate::{Caller, ChangeError, Changes};
 
@@ -15,6 +15,13 @@ use crate::{Caller, ChangeError, Changes};
 pub struct PreparedRollout {
     pub rollout: Rollout,
     pub members: Vec<RolloutMember>,
+}
+
+impl PreparedRollout {
+    /// The write of the rollout's record: after its members, conditional on its id being new.
+    pub fn record_write(&self) -> Result<WriteOp, ChangeError> {
+        Ok(WriteOp::put(self.rollout.to_item()?, Cond::NotExists))
+    }
 }
 
 impl Changes {
@@ -29,20 +36,20 @@ impl Changes {
         Ok(PreparedRollout { rollout, members })
     }
 
-    /// Writes the members of a prepared rollout; answers the transaction that writes its record
-    /// (to commit with whatever else must land with it, such as an `Idempotency-Key`'s record).
-    pub async fn write_members(&self, prepared: &PreparedRollout) -> Result<Tx<ChangeError>, ChangeError> {
+    /// Writes the members of a prepared rollout (its record goes after them, conditional on
+    /// its id being new: [`PreparedRollout::record_write`]).
+    pub async fn write_members(&self, prepared: &PreparedRollout) -> Result<(), ChangeError> {
         let items = prepared.members.iter().map(|m| m.to_item()).collect::<Result<Vec<_>, _>>()?;
         self.table.batch_put(items).await?;
-        let mut tx = Tx::new();
-        tx.put(&prepared.rollout, Cond::NotExists, ChangeError::Conflict("id collision; retry".into()))?;
-        Ok(tx)
+        Ok(())
     }
 
     /// Creates a rollout and starts its first wave.
     pub async fn create_rollout(&self, cmd: &RolloutCreate, caller: &Caller) -> Result<Rollout, ChangeError> {
         let prepared = self.prepare_rollout(cmd, caller).await?;
-        let tx = self.write_members(&prepared).await?;
+        self.write_members(&prepared).await?;
+        let mut tx = Tx::new();
+        tx.push(prepared.record_write()?, ChangeError::Conflict("id collision; retry".into()));
         tx.commit(self.table.as_ref()).await?;
         self.advance_logged(&prepared.rollout.id).await;
         self.rollout(&prepared.rollout.id).await

@@ -20,21 +20,21 @@ use crate::{
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSelector {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::patch::not_null")]
     #[schema(nullable = false)]
     pub state: Option<TenantState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::patch::not_null")]
     #[schema(nullable = false)]
     pub release: Option<ReleaseVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::patch::not_null")]
     #[schema(nullable = false)]
     pub customer_id: Option<CustomerId>,
     /// Tags every selected tenant carries (`{"env": "prod"}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::patch::not_null")]
     #[schema(value_type = Option<crate::Tags>, nullable = false)]
     pub tags: Option<TagFilter>,
     /// These tenants (1 to 1,000, none twice), in this order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::patch::not_null")]
     #[schema(nullable = false, max_items = 1000, min_items = 1)]
     pub tenant_ids: Option<Vec<TenantId>>,
 }
@@ -55,11 +55,13 @@ impl RolloutSelector {
 #[serde(deny_unknown_fields)]
 pub struct RolloutCreate {
     pub operation: Operation,
+    /// What the operation takes, as a change request's `params` (`{"release": "3.2.0",
+    /// "change_model": "maintenance"}` for an upgrade).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub params: ChangeParams,
     /// Why (a ticket); on every change request it makes.
     #[serde(default)]
-    #[schema(nullable = false)]
     pub reason: Option<Text>,
     #[serde(default)]
     pub selector: RolloutSelector,
