@@ -164,6 +164,9 @@ pub enum ApiCommand {
     /// AWS resources and the tenants that use them.
     #[command(subcommand)]
     Resources(Resources),
+    /// Rollouts: one operation over a selection of tenants, in waves with health gates.
+    #[command(subcommand)]
+    Rollouts(Rollouts),
     /// Tenant counts across the fleet.
     #[command(subcommand)]
     Fleet(Fleet),
@@ -663,6 +666,82 @@ pub enum Resources {
         id: String,
         #[command(flatten)]
         page: Page,
+    },
+}
+
+/// What a rollout (or its plan) does: the operation, its parameters, the selector, the waves.
+#[derive(Debug, Args)]
+pub struct RolloutBody {
+    #[arg(value_parser = PossibleValuesParser::new(OPERATIONS))]
+    pub operation: String,
+    /// A wave's size, in order (repeat it: `--wave 1 --wave 10 --wave 50`); the last takes the rest.
+    #[arg(long = "wave", value_name = "N", required = true)]
+    pub waves: Vec<u32>,
+    /// The release to upgrade to.
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    #[arg(long, value_parser = PossibleValuesParser::new(CHANGE_MODELS))]
+    pub change_model: Option<String>,
+    /// Only tenants in this state.
+    #[arg(long, value_parser = PossibleValuesParser::new(STATES))]
+    pub state: Option<String>,
+    /// Only tenants on this release.
+    #[arg(long, value_name = "VERSION")]
+    pub on_release: Option<String>,
+    /// Only tenants of this customer.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    /// Only tenants with this tag (repeat it).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Only these tenants (repeat it), in this order.
+    #[arg(long = "tenant", value_name = "ID")]
+    pub tenant_ids: Vec<String>,
+    /// Failed changes a wave may have and the next still start (default 0).
+    #[arg(long)]
+    pub max_failures: Option<u32>,
+    /// How long a wave's tenants must stay free of alarms before the next starts.
+    #[arg(long)]
+    pub soak_seconds: Option<u32>,
+    /// Change requests of a wave running at once (default 10).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Why (a ticket).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Rollouts {
+    /// Start a rollout (its first wave starts at once).
+    Create {
+        #[command(flatten)]
+        body: RolloutBody,
+        #[command(flatten)]
+        idempotency: Idempotency,
+    },
+    /// What a rollout would do, tenant by tenant; writes nothing.
+    Plan {
+        #[command(flatten)]
+        body: RolloutBody,
+    },
+    /// Rollouts, newest first.
+    List {
+        #[command(flatten)]
+        page: Page,
+    },
+    /// A rollout with its waves, their tenants and change requests.
+    Get { id: String },
+    /// Start nothing new (what runs runs on).
+    Pause { id: String },
+    /// Go on where it paused.
+    Resume { id: String },
+    /// End it and abort its running change requests (admins).
+    Abort {
+        id: String,
+        /// Required: recorded with who aborted it.
+        #[arg(long)]
+        reason: String,
     },
 }
 

@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{
     ApiCommand, Backups, ChangeRequests, Cli, Command, Components, Configs, Customers, Fleet, HealthRuns, HistoryArgs,
-    Idempotency, LicenseAssignments, Licenses, Meta, Page, Precondition, Releases, Resources, Tenants, Wait,
+    Idempotency, LicenseAssignments, Licenses, Meta, Page, Precondition, Releases, Resources, RolloutBody, Rollouts,
+    Tenants, Wait,
 };
 use crate::error::CliError;
 use crate::output::View;
@@ -130,6 +131,7 @@ impl ApiCommand {
             Self::Licenses(c) => c.call(),
             Self::LicenseAssignments(c) => c.call(),
             Self::Resources(c) => c.call(),
+            Self::Rollouts(c) => c.call(),
             Self::Fleet(Fleet::Summary) => ApiCall::new(&routes::FLEET_SUMMARY, &[], View::Summary),
             Self::Meta(Meta::Health) => ApiCall::record(&routes::HEALTH, &[]),
             Self::Meta(Meta::Openapi) => ApiCall::new(&routes::OPENAPI, &[], View::Document),
@@ -233,6 +235,66 @@ impl ChangeRequests {
                 ..ApiCall::record(&routes::ABORT_CHANGE_REQUEST, &[id])
             },
         })
+    }
+}
+
+const ROLLOUT_COLUMNS: &[&str] =
+    &["id", "operation", "status", "current_wave", "wave_sizes", "tenant_count", "refused_count", "created_at"];
+
+impl RolloutBody {
+    fn body(&self) -> Value {
+        let Self {
+            operation,
+            waves,
+            release,
+            change_model,
+            state,
+            on_release,
+            customer,
+            tags,
+            tenant_ids,
+            max_failures,
+            soak_seconds,
+            concurrency,
+            reason,
+        } = self;
+        let params = object([("release", text(release)), ("change_model", text(change_model))]);
+        let tags: Map<String, Value> = tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let selector = object([
+            ("state", text(state)),
+            ("release", text(on_release)),
+            ("customer_id", text(customer)),
+            ("tags", (!tags.is_empty()).then_some(Value::Object(tags))),
+            ("tenant_ids", list(tenant_ids)),
+        ]);
+        object([
+            ("operation", Some(json!(operation))),
+            ("params", Some(params)),
+            ("selector", Some(selector)),
+            ("waves", Some(json!(waves))),
+            ("max_failures", max_failures.map(|n| json!(n))),
+            ("soak_seconds", soak_seconds.map(|n| json!(n))),
+            ("concurrency", concurrency.map(|n| json!(n))),
+            ("reason", text(reason)),
+        ])
+    }
+}
+
+impl Rollouts {
+    fn call(&self) -> ApiCall {
+        match self {
+            Self::Create { body, idempotency } => {
+                ApiCall::create(&routes::CREATE_ROLLOUT, &[], body.body(), idempotency)
+            }
+            Self::Plan { body } => ApiCall { body: Some(body.body()), ..ApiCall::record(&routes::PLAN_ROLLOUT, &[]) },
+            Self::List { page } => ApiCall::list(&routes::LIST_ROLLOUTS, &[], page, ROLLOUT_COLUMNS),
+            Self::Get { id } => ApiCall::record(&routes::GET_ROLLOUT, &[id]),
+            Self::Pause { id } => ApiCall::record(&routes::PAUSE_ROLLOUT, &[id]),
+            Self::Resume { id } => ApiCall::record(&routes::RESUME_ROLLOUT, &[id]),
+            Self::Abort { id, reason } => {
+                ApiCall { body: Some(json!({ "reason": reason })), ..ApiCall::record(&routes::ABORT_ROLLOUT, &[id]) }
+            }
+        }
     }
 }
 

@@ -101,6 +101,15 @@ routes! {
 
     TENANT_HISTORY = GET "/v1/tenants/{id}/history" "tenant_history": "history T1 --field state";
     FLEET_HISTORY = GET "/v1/history" "fleet_history": "history --actor alice";
+
+    CREATE_ROLLOUT = POST "/v1/rollouts" "create_rollout":
+        "rollouts create upgrade --release 3.2.0 --state Healthy --tag env=prod --wave 1 --wave 10 --wave 50";
+    PLAN_ROLLOUT = POST "/v1/rollouts/plan" "plan_rollout": "rollouts plan validate --state Healthy --wave 1 --wave 10";
+    LIST_ROLLOUTS = GET "/v1/rollouts" "list_rollouts": "rollouts list";
+    GET_ROLLOUT = GET "/v1/rollouts/{id}" "get_rollout": "rollouts get R1";
+    PAUSE_ROLLOUT = POST "/v1/rollouts/{id}/pause" "pause_rollout": "rollouts pause R1";
+    RESUME_ROLLOUT = POST "/v1/rollouts/{id}/resume" "resume_rollout": "rollouts resume R1";
+    ABORT_ROLLOUT = POST "/v1/rollouts/{id}/abort" "abort_rollout": "rollouts abort R1 --reason INC-9";
 }
 
 impl Route {

@@ -225,6 +225,18 @@ approvable = parsed_dict(call("create_change_request", HEALTHY[1], status=202,
                               body={"operation": "terminate", "reason": "py approve"}))
 call("approve_change_request", approvable["id"], status=202, as_=SECOND_ADMIN)
 
+# Rollouts: a plan over the Healthy tenants, then a rollout over one of them, paused, resumed, aborted.
+call("plan_rollout", status=200, body={"operation": "validate", "selector": {"state": "Healthy"}, "waves": [1, 2]})
+rollout = parsed_dict(call("create_rollout", status=202,
+                           body={"operation": "validate", "selector": {"tenant_ids": [HEALTHY[2]]}, "waves": [1],
+                                 "reason": "py"},
+                           idempotency_key=f"py-{unique}-rollout"))
+call("list_rollouts", status=200, as_=VIEWER)
+call("get_rollout", rollout["id"], status=200, as_=VIEWER)
+call("pause_rollout", rollout["id"], status=200)
+call("resume_rollout", rollout["id"], status=200)
+call("abort_rollout", rollout["id"], status=200, body={"reason": "the generated client aborts it"})
+
 not_called = sorted(set(operations) - set(called))
 assert not not_called, f"not called: {not_called}"
 print(json.dumps({"called": sorted(set(called)), "checked": checked}))

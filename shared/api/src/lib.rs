@@ -31,7 +31,9 @@ pub use auth::{Authenticator, Principal};
 pub use error::{ApiError, Problem};
 pub use persist::App;
 
-use routes::{backups, change_requests, customers, history, licenses, meta, releases, resources, tenant_data, tenants};
+use routes::{
+    backups, change_requests, customers, history, licenses, meta, releases, resources, rollouts, tenant_data, tenants,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -125,6 +127,13 @@ api_routes! {
     change_requests::abort_change_request,
     history::tenant_history,
     history::fleet_history,
+    rollouts::create_rollout,
+    rollouts::plan_rollout,
+    rollouts::list_rollouts,
+    rollouts::get_rollout,
+    rollouts::pause_rollout,
+    rollouts::resume_rollout,
+    rollouts::abort_rollout,
 }
 
 /// Mounts `handler` at the path and methods of its `#[utoipa::path]` (`P`); a second handler on

@@ -76,6 +76,12 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/change-requests/{id}/reject", &["post"]),
     ("/v1/change-requests/{id}/cancel", &["post"]),
     ("/v1/change-requests/{id}/abort", &["post"]),
+    ("/v1/rollouts", &["get", "post"]),
+    ("/v1/rollouts/plan", &["post"]),
+    ("/v1/rollouts/{id}", &["get"]),
+    ("/v1/rollouts/{id}/pause", &["post"]),
+    ("/v1/rollouts/{id}/resume", &["post"]),
+    ("/v1/rollouts/{id}/abort", &["post"]),
 ];
 
 const HTTP_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

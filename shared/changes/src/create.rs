@@ -44,6 +44,13 @@ impl Prepared {
         &self.cr
     }
 
+    /// Adds a write that lands with the create, all or nothing (a rollout's member taking the
+    /// change request's id); when its condition fails the create is `on_fail`.
+    pub fn with_write(mut self, op: WriteOp, on_fail: ChangeError) -> Self {
+        self.tx.push(op, on_fail);
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn into_tx(self) -> Tx<ChangeError> {
         self.tx

@@ -14,6 +14,8 @@
 //!   [`backups`]: the catalog, and what a restore writes back.
 //! - [`fleet`]: the fleet counters kept in the same transactions.
 //! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
+//! - [`rollouts`]: one operation over a selection of tenants, in waves with health gates; its
+//!   dry-run plan; the driver that advances it.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -34,6 +36,7 @@ pub mod read;
 pub mod reconcile;
 pub mod records;
 pub mod retry;
+pub mod rollouts;
 pub mod standard_alarms;
 pub mod start;
 pub mod wiring;

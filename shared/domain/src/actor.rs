@@ -60,6 +60,7 @@ pub enum Source {
     Workflow,
     Schedule,
     Alarm,
+    Rollout,
     Seed,
 }
 

@@ -79,6 +79,8 @@ id_type!(/// A change request.
     ChangeRequestId, "chg_");
 id_type!(/// A run of the health baseline.
     HealthRunId, "hlt_");
+id_type!(/// A rollout: one operation over a selection of tenants, in waves.
+    RolloutId, "rol_");
 
 #[cfg(test)]
 mod tests {

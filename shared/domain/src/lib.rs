@@ -13,11 +13,13 @@ pub mod patch;
 pub mod redact;
 pub mod schedule;
 pub mod state;
+pub mod tags;
 pub mod values;
 
 pub use actor::{Actor, Role, Source};
 pub use error::FieldError;
-pub use ids::{AssignmentId, ChangeRequestId, CustomerId, HealthRunId, LicenseId, ResourceId, TenantId};
+pub use ids::{AssignmentId, ChangeRequestId, CustomerId, HealthRunId, LicenseId, ResourceId, RolloutId, TenantId};
 pub use models::*;
 pub use state::{ChangeModel, ChangeRequestStatus, Operation, TenantState};
+pub use tags::{TagFilter, Tags};
 pub use values::*;

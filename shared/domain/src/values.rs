@@ -172,6 +172,18 @@ string_value!(
     check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'), "^[a-z][a-z0-9_.-]*$"));
 
 string_value!(
+    /// A tenant tag's key, e.g. `env`, `tier`, `cost-center`: what rollouts select by (no `.`:
+    /// the history names a tag `tags.<key>`).
+    TagKey, max = 64, pattern = Some("^[a-z][a-z0-9_-]*$"), example = "env",
+    check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'), "^[a-z][a-z0-9_-]*$"));
+
+string_value!(
+    /// A tenant tag's value, e.g. `prod`, `eu-west`, `Gold`: letters, digits and `_ . + @ / -`,
+    /// starting with a letter or digit (never `:` or `,`, which a tag filter separates with).
+    TagValue, max = 128, pattern = Some("^[A-Za-z0-9][A-Za-z0-9_.+@/-]*$"), example = "prod",
+    check = |s| matches_charset(s, |c| c.is_ascii_alphanumeric(), |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '@' | '/' | '-'), "^[A-Za-z0-9][A-Za-z0-9_.+@/-]*$"));
+
+string_value!(
     /// A health-baseline suite (a Jenkins job `health-<suite>`), e.g. `api-smoke`.
     SuiteName, max = 64, pattern = Some("^[a-z][a-z0-9_-]*$"), example = "api-smoke",
     check = |s| matches_charset(s, |c| c.is_ascii_lowercase(), |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'), "^[a-z][a-z0-9_-]*$"));
@@ -892,6 +904,9 @@ mod tests {
         assert_documented_as_parsed::<FeatureName>("FeatureName", |s| FeatureName::parse(s).is_ok(), &lower);
         assert_documented_as_parsed::<SuiteName>("SuiteName", |s| SuiteName::parse(s).is_ok(), &lower);
         assert_documented_as_parsed::<JobName>("JobName", |s| JobName::parse(s).is_ok(), &lower);
+        assert_documented_as_parsed::<TagKey>("TagKey", |s| TagKey::parse(s).is_ok(), &lower);
+        let tag_values = corpus("aZ09_.+@/-: ,é", 8, &["a", "A", "0", "-a", "a:b", "a,b", "a b", "a/b"]);
+        assert_documented_as_parsed::<TagValue>("TagValue", |s| TagValue::parse(s).is_ok(), &tag_values);
         assert_documented_as_parsed::<BackupId>("BackupId", |s| BackupId::parse(s).is_ok(), &lower);
         let mut regions = corpus("austeg-19", 12, &["us-east-1", "us-east-12", "us-gov-west-1", "u-east-1", "us--1"]);
         regions.extend(joints(&[

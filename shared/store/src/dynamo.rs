@@ -52,6 +52,11 @@ impl Expr {
         k
     }
 
+    /// A dotted attribute path (`tags.env`: the `env` entry of the map `tags`), each part a name.
+    fn path(&mut self, attr: &str) -> String {
+        attr.split('.').map(|part| self.name(part)).collect::<Vec<_>>().join(".")
+    }
+
     fn value(&mut self, v: AttributeValue) -> String {
         let k = format!(":v{}", self.values.len());
         self.values.insert(k.clone(), v);
@@ -358,7 +363,7 @@ impl Table for DynamoTable {
             key_cond.push_str(&format!(" AND begins_with({}, {})", e.name(isk), e.value(AttributeValue::S(p.clone()))));
         }
         let filters: Vec<String> =
-            q.filters.iter().map(|(attr, v)| format!("{} = {}", e.name(attr), e.value(to_attr(v)))).collect();
+            q.filters.iter().map(|(attr, v)| format!("{} = {}", e.path(attr), e.value(to_attr(v)))).collect();
         let out = self
             .client
             .query()

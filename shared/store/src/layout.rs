@@ -19,6 +19,8 @@
 //! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
 //! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
 //! | aws_resource | `RESOURCE#<id>` | `RESOURCE` | `RESOURCES` / id | | | |
+//! | rollout | `ROLLOUT#<id>` | `ROLLOUT` | `ROLLOUTS` / id | `ROLLOUTS#ACTIVE` / id (while `running`) | | |
+//! | rollout_member | `ROLLOUT#<id>` | `MEMBER#<wave, 4 digits>#<tenant id>` | | | | |
 //! | guard (unique tenant name) | `TENANT_NAME#<name>` | `GUARD` | | | | |
 //! | guard (unique ARN) | `ARN#<arn>` | `GUARD` | | | | |
 //! | fleet counter | `FLEET` | `STATE#<state>` or `RELEASE#<v>` (`count`: number) | | | | |
@@ -39,13 +41,17 @@
 //! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
 //! - change requests of a tenant, newest first: `Query gsi1 = TENANT#<tid>#CHANGES`, descending
 //!   (ids are ULIDs, so they sort by time);
+//! - rollouts, newest first: `Query gsi1 = ROLLOUTS`, descending; the running ones (what the
+//!   rollout driver advances): `Query gsi2 = ROLLOUTS#ACTIVE`; a rollout's members, wave by wave:
+//!   `Query pk = ROLLOUT#<id>, begins_with(sk, MEMBER#<wave>#)`;
 //! - fleet summary: `Query pk = FLEET` — a constant number of counter items whatever the fleet
 //!   size, kept exact by updating them in the same transaction as the tenant.
 
 use domain::{
     AssignmentId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Customer, CustomerId, License,
-    LicenseAssignment, LicenseId, ProductRelease, ReleaseVersion, ResourceId, Stamped, Tenant, TenantAwsResource,
-    TenantChangeRequest, TenantConfig, TenantId, TenantName, TenantState,
+    LicenseAssignment, LicenseId, ProductRelease, ReleaseVersion, ResourceId, Rollout, RolloutId, RolloutMember,
+    RolloutStatus, Stamped, Tenant, TenantAwsResource, TenantChangeRequest, TenantConfig, TenantId, TenantName,
+    TenantState,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -174,6 +180,25 @@ pub const FLEET_PARTITION: &str = "FLEET";
 /// running), oldest first by id: what the reconciler's sweep reads.
 pub const ACTIVE_CHANGE_REQUESTS: &str = "CHANGES#ACTIVE";
 
+/// `gsi2` partition of the running rollouts, oldest first by id: what the driver advances.
+pub const ACTIVE_ROLLOUTS: &str = "ROLLOUTS#ACTIVE";
+pub const ROLLOUTS: &str = "ROLLOUTS";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn rollout_key(id: &RolloutId) -> Key {
+    Key::new(rollout_partition(id), "ROLLOUT")
+}
+pub fn rollout_partition(id: &RolloutId) -> String {
+    format!("ROLLOUT#{id}")
+}
+/// The sort key prefix of a wave's members (`MEMBER#0002#`).
+pub fn wave_prefix(wave: u32) -> String {
+    format!("{MEMBER_PREFIX}{wave:04}#")
+}
+pub fn rollout_member_key(id: &RolloutId, wave: u32, tenant: &TenantId) -> Key {
+    Key::new(rollout_partition(id), format!("{}{tenant}", wave_prefix(wave)))
+}
+
 pub fn fleet_state_counter(state: TenantState) -> Key {
     Key::new(FLEET_PARTITION, format!("STATE#{state}"))
 }
@@ -288,6 +313,27 @@ impl Record for TenantChangeRequest {
             keys.push((Index::Gsi2, ACTIVE_CHANGE_REQUESTS.into(), self.id.to_string()));
         }
         keys
+    }
+}
+
+impl Record for Rollout {
+    const KIND: &'static str = "rollout";
+    fn key(&self) -> Key {
+        rollout_key(&self.id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        let mut keys = vec![(Index::Gsi1, ROLLOUTS.into(), self.id.to_string())];
+        if self.status == RolloutStatus::Running {
+            keys.push((Index::Gsi2, ACTIVE_ROLLOUTS.into(), self.id.to_string()));
+        }
+        keys
+    }
+}
+
+impl Record for RolloutMember {
+    const KIND: &'static str = "rollout_member";
+    fn key(&self) -> Key {
+        rollout_member_key(&self.rollout_id, self.wave, &self.tenant_id)
     }
 }
 

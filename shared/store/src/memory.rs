@@ -135,7 +135,7 @@ impl Table for MemoryTable {
         };
         let items = evaluated
             .into_iter()
-            .filter(|i| q.filters.iter().all(|(attr, v)| i.get(attr) == Some(v)))
+            .filter(|i| q.filters.iter().all(|(attr, v)| at_path(i, attr) == Some(v)))
             .cloned()
             .collect();
         Ok(Page { items, last_key })
@@ -191,6 +191,13 @@ impl Table for MemoryTable {
         }
         Ok(())
     }
+}
+
+/// The value at a dotted attribute path (`tags.env`), as a filter reads it.
+fn at_path<'a>(item: &'a Item, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let first = item.get(parts.next()?)?;
+    parts.try_fold(first, |v, part| v.get(part))
 }
 
 #[cfg(test)]

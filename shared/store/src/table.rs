@@ -102,7 +102,8 @@ pub struct Query {
     pub limit: u32,
     /// Exclusive start key, from a previous page.
     pub start: Option<Item>,
-    /// Attribute equality filters, applied after `limit` items are read (as DynamoDB does).
+    /// Attribute equality filters, applied after `limit` items are read (as DynamoDB does); a
+    /// dotted attribute (`tags.env`) names an entry of a map.
     pub filters: Vec<(String, Value)>,
 }
 

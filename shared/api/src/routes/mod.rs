@@ -8,6 +8,7 @@ pub mod licenses;
 pub mod meta;
 pub mod releases;
 pub mod resources;
+pub mod rollouts;
 pub mod tenant_data;
 pub mod tenants;
 

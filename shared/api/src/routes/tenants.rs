@@ -61,6 +61,14 @@ pub struct TenantListParams {
     /// Only tenants on this release.
     #[param(value_type = Option<ReleaseVersion>)]
     pub release: Option<String>,
+    /// Only tenants carrying every one of these tags: `key:value` pairs separated by commas
+    /// (`env:prod,tier:gold`). A filter on the page the other filters' index query reads (the
+    /// whole tenant collection's when there is no other filter): a page may hold fewer tenants
+    /// than `limit` and still have a `next_token`.
+    #[param(
+        pattern = r"^[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}(,[a-z][a-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_.+@/-]{0,127}){0,19}$"
+    )]
+    pub tags: Option<String>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
@@ -99,11 +107,17 @@ impl TenantListParams {
         if let (true, Some(s)) = (customer.is_some() || release.is_some(), state) {
             q = q.filter("state", json!(s.as_str()));
         }
+        if let Some(raw) = &self.tags {
+            let filter = domain::TagFilter::parse(raw).map_err(|e| ApiError::bad_request("tags", e.message))?;
+            for (key, value) in filter.pairs() {
+                q = q.filter(&format!("tags.{key}"), json!(value.as_str()));
+            }
+        }
         Ok(q)
     }
 }
 
-/// List tenants, filtered by `state`, `customer_id` and `release` (any combination).
+/// List tenants, filtered by `state`, `customer_id`, `release` and `tags` (any combination).
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(TenantListParams),
     responses((status = 200, body = ListResponse<Tenant>)))]
 pub async fn list_tenants(
@@ -123,8 +137,8 @@ pub async fn get_tenant(State(app): State<App>, _: Principal, Path(id): Path<Str
     persist::ok(&load(&app, &parse_id(&id)?).await?)
 }
 
-/// Change a tenant's name, region or description. Its state and release change only through
-/// change requests.
+/// Change a tenant's name, region, description, windows, schedule opt-outs or tags. Its state
+/// and release change only through change requests.
 #[utoipa::path(patch, path = "/v1/tenants/{id}", tag = "tenants", request_body = TenantPatch,
     params(("id" = TenantId, Path), IfMatch), responses((status = 200, body = Tenant),
         (status = 409, description = "Another tenant has this name, or the write lost a race.")))]
@@ -214,4 +228,17 @@ pub async fn fleet_summary(State(app): State<App>, _: Principal) -> Result<axum:
         }
     }
     Ok(axum::Json(summary))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The documented `tags` filter is the parser's pattern (whose own test checks it against
+    /// the parser).
+    #[test]
+    fn the_tags_filter_is_documented_with_its_parsers_pattern() {
+        let doc = serde_json::to_value(crate::openapi()).expect("the document");
+        let params = doc["paths"]["/v1/tenants"]["get"]["parameters"].as_array().expect("parameters");
+        let tags = params.iter().find(|p| p["name"] == "tags").expect("a tags parameter");
+        assert_eq!(tags["schema"]["pattern"], domain::TagFilter::PATTERN);
+    }
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::{Stamp, TenantChangeRequest, WriteContext, stamped};
 use crate::schedule::{ScheduleName, Window};
+use crate::tags::Tags;
 use crate::{
     ChangeRequestId, ChangeRequestStatus, CustomerId, TenantId, TenantState, patch,
     values::{Region, ReleaseVersion, TenantName, Text},
@@ -42,6 +43,9 @@ pub struct Tenant {
     /// The schedules that leave this tenant alone.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub schedule_opt_outs: BTreeSet<ScheduleName>,
+    /// What rollouts and the tenant list select by (`{"env": "prod"}`).
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -60,6 +64,8 @@ pub struct TenantCreate {
     /// instead of `Provisioning` with a `provision` one.
     #[serde(default)]
     pub import: bool,
+    #[serde(default)]
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -87,6 +93,10 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "patch::not_null")]
     #[schema(nullable = false)]
     pub schedule_opt_outs: Option<BTreeSet<ScheduleName>>,
+    /// Replaces the tags (`{}`: none).
+    #[serde(default, deserialize_with = "patch::not_null")]
+    #[schema(nullable = false)]
+    pub tags: Option<Tags>,
 }
 
 impl TenantPatch {
@@ -97,6 +107,7 @@ impl TenantPatch {
         patch::apply(&mut t.maintenance_window, self.maintenance_window);
         patch::apply(&mut t.backup_window, self.backup_window);
         patch::set(&mut t.schedule_opt_outs, self.schedule_opt_outs);
+        patch::set(&mut t.tags, self.tags);
     }
 }
 
@@ -130,6 +141,7 @@ impl Tenant {
             maintenance_window: None,
             backup_window: None,
             schedule_opt_outs: BTreeSet::new(),
+            tags: cmd.tags,
             stamp: Stamp::first(&ctx),
         };
         (tenant, change_request)

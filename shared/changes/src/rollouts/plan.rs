@@ -1,0 +1,93 @@
+//! The dry run of a rollout (`POST /v1/rollouts/plan`): the same body as a rollout, nothing
+//! written. For each selected tenant: would it run, or why not (its state, busy, an upgrade to
+//! the release it runs or an older one); the wave it falls in; the plan it would run (the
+//! lifecycle table's states and ends: the steps of each are the lifecycle workflow's recipe); and
+//! for an upgrade, how its recorded components differ from the target release's manifest.
+
+use domain::lifecycle::Plan;
+use domain::{
+    NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate, RolloutPlanSummary, Tenant,
+    UpgradePlan, assign_waves, eligibility,
+};
+
+use crate::{Caller, ChangeError, Changes};
+
+impl Changes {
+    /// What a rollout's body needs beyond its shape: its own checks ([`RolloutCreate::check`]),
+    /// and an upgrade's release existing and available. Answers that release.
+    pub(crate) async fn check_rollout(&self, cmd: &RolloutCreate) -> Result<Option<ProductRelease>, ChangeError> {
+        cmd.check()?;
+        let Some(v) = cmd.params.release.as_ref().filter(|_| cmd.operation == Operation::Upgrade) else {
+            return Ok(None);
+        };
+        let release =
+            self.release(v).await?.ok_or_else(|| ChangeError::invalid("params.release", format!("no release {v}")))?;
+        if release.status != ReleaseStatus::Available {
+            return Err(ChangeError::invalid("params.release", format!("release {v} is not available")));
+        }
+        Ok(Some(release))
+    }
+
+    /// The selected tenants, each with its plan or why it would not run, in the order they
+    /// would fall into waves.
+    pub(crate) async fn eligible(
+        &self,
+        cmd: &RolloutCreate,
+    ) -> Result<Vec<(Tenant, Result<Plan, NotRun>)>, ChangeError> {
+        let selection = self.select(&cmd.selector).await?;
+        Ok(selection
+            .tenants
+            .into_iter()
+            .map(|t| {
+                let e = eligibility(&t, cmd);
+                (t, e)
+            })
+            .collect())
+    }
+
+    /// The dry run: reads the selection (and an upgrade's tenants' components), writes nothing.
+    pub async fn plan_rollout(&self, cmd: &RolloutCreate, caller: &Caller) -> Result<RolloutPlanSummary, ChangeError> {
+        caller.require(Role::Operator)?;
+        let target = self.check_rollout(cmd).await?;
+        let selected = self.eligible(cmd).await?;
+        let would: usize = selected.iter().filter(|(_, e)| e.is_ok()).count();
+        let requested: Vec<u32> = cmd.waves.iter().map(|&w| w.into()).collect();
+        let wave_sizes = assign_waves(&requested, would);
+        let mut waves = wave_sizes.iter().enumerate().flat_map(|(i, &n)| std::iter::repeat_n(i as u32, n as usize));
+        let mut tenants = Vec::with_capacity(selected.len());
+        for (t, e) in selected {
+            let upgrade = match &target {
+                Some(release) if e.is_ok() => {
+                    let (recorded, _) = self.snapshot(&t.id).await?;
+                    let current = recorded.into_iter().map(|(name, c)| (name, c.version)).collect();
+                    let snapshot = cmd.params.takes_snapshot(cmd.params.change_model);
+                    Some(UpgradePlan::new(&t.release, &release.version, &current, &release.components, snapshot))
+                }
+                _ => None,
+            };
+            let (plan, not_run) = match e {
+                Ok(p) => (Some(p), None),
+                Err(why) => (None, Some(why)),
+            };
+            tenants.push(PlannedTenant {
+                tenant_id: t.id,
+                name: t.name,
+                state: t.state,
+                release: t.release,
+                would_run: plan.is_some(),
+                wave: plan.as_ref().and_then(|_| waves.next()),
+                plan,
+                not_run,
+                upgrade,
+            });
+        }
+        Ok(RolloutPlanSummary {
+            operation: cmd.operation,
+            selected: tenants.len() as u32,
+            would_run: would as u32,
+            refused: (tenants.len() - would) as u32,
+            wave_sizes,
+            tenants,
+        })
+    }
+}
