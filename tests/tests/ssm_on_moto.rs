@@ -60,8 +60,12 @@ async fn the_templates_document_allows_exactly_the_engines_playbooks_and_moto_ac
     assert_eq!(step["inputs"]["timeoutSeconds"], "{{ executionTimeout }}");
     assert_eq!(
         step["inputs"]["runCommand"][0],
-        "ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/{{ Playbook }}.yml"
+        "ansible-playbook -i localhost, -c local /opt/lucidum/playbooks/{{ Playbook }}.yml -e \"secret_version={{ SecretVersion }}\""
     );
+    // A rotation's version, by reference only: what engine::remote::check_secret_selector takes.
+    let secret = &content["parameters"]["SecretVersion"];
+    assert_eq!(secret["default"], "", "the other playbooks are given none");
+    assert_eq!(secret["allowedPattern"], "^(/[A-Za-z0-9/_.-]{1,1010}:[0-9]{1,6})?$");
 
     let client = ssm().await;
     let name = fresh_playbook_document(&client).await;
@@ -69,7 +73,7 @@ async fn the_templates_document_allows_exactly_the_engines_playbooks_and_moto_ac
     let doc = described.document().expect("document");
     assert_eq!(doc.schema_version(), Some("2.2"));
     let params: BTreeSet<&str> = doc.parameters().iter().filter_map(|p| p.name()).collect();
-    assert_eq!(params, BTreeSet::from(["Playbook", "executionTimeout"]));
+    assert_eq!(params, BTreeSet::from(["Playbook", "SecretVersion", "executionTimeout"]));
 }
 
 #[tokio::test]

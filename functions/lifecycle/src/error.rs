@@ -53,6 +53,15 @@ impl From<ChangeError> for TaskError {
     }
 }
 
+impl From<engine::SecretError> for TaskError {
+    fn from(e: engine::SecretError) -> Self {
+        match e {
+            engine::SecretError::Unavailable(_) => Self::Transient(e.to_string()),
+            engine::SecretError::Refused(_) => Self::CommandFailed(e.to_string()),
+        }
+    }
+}
+
 impl From<store::StoreError> for TaskError {
     fn from(e: store::StoreError) -> Self {
         ChangeError::from(e).into()

@@ -33,6 +33,10 @@ pub struct Deps {
     pub pace: Pace,
     /// The region the function runs in (links to the SSM console).
     pub region: Option<String>,
+    /// The tenants' secrets, and the path their parameters are under
+    /// (`<prefix>/<tenant>/<kind>-password`).
+    pub secrets: std::sync::Arc<dyn engine::Secrets>,
+    pub secrets_prefix: String,
 }
 
 impl Deps {
@@ -73,6 +77,7 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
             steps::ssm::poll(deps, &change_request_id, &at, ticket).await
         }
         Task::Record { change_request_id, at } => steps::record::run(deps, &change_request_id, &at).await,
+        Task::Secret { change_request_id, at } => steps::secret::run(deps, &change_request_id, &at).await,
         Task::Rollback { change_request_id, error } => {
             steps::rollback::run(deps, &change_request_id, error.as_ref()).await
         }

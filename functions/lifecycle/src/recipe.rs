@@ -2,7 +2,7 @@
 //! (a Jenkins job or an SSM command), the state transitions of its plan, and the health
 //! baseline when the plan validates; and, when a change that rolls back fails, its rollback.
 
-use domain::lifecycle::{Plan, Step};
+use domain::lifecycle::{Plan, SecretAction, SecretKind, SecretPick, SecretUse, Step};
 use domain::{ChangeModel, ChangeParams, JobName, Operation, TenantChangeRequest};
 
 /// How long steps wait between polls and at most.
@@ -31,6 +31,7 @@ fn jenkins(job: &str, pace: Pace) -> Step {
         suite: None,
         backup: false,
         undo: false,
+        secret: None,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }
@@ -43,6 +44,7 @@ fn backup(name: &str, pace: Pace) -> Step {
         suite: None,
         backup: true,
         undo: false,
+        secret: None,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }
@@ -52,8 +54,57 @@ fn playbook(playbook: &str, pace: Pace) -> Step {
     Step::Ssm {
         name: format!("ansible {playbook}"),
         playbook: id(playbook),
+        secret: None,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.ssm_timeout_seconds,
+    }
+}
+
+/// The steps of a rotation of `secret`, the version given by `pick` (`prefix` names them):
+/// the playbook that applies it on the box, then the Jenkins job that checks the component
+/// works with it (from outside, as its users do).
+fn apply_and_verify(prefix: &str, secret: SecretKind, pick: SecretPick, pace: Pace) -> [Step; 2] {
+    let kind = secret.as_str();
+    let given = Some(SecretUse { secret, pick });
+    let apply = format!("rotate-{kind}-password");
+    let verify = format!("verify-{kind}-password");
+    [
+        Step::Ssm {
+            name: format!("{prefix}ansible {apply}"),
+            playbook: id(&apply),
+            secret: given,
+            poll_seconds: pace.poll_seconds,
+            timeout_seconds: pace.ssm_timeout_seconds,
+        },
+        Step::Jenkins {
+            name: format!("{prefix}jenkins {verify}"),
+            job: id(&verify),
+            suite: None,
+            backup: false,
+            undo: false,
+            secret: given,
+            poll_seconds: pace.poll_seconds,
+            timeout_seconds: pace.jenkins_timeout_seconds,
+        },
+    ]
+}
+
+/// A rotation: a new version of the secret (its value generated where it is stored), applied
+/// and verified, then promoted to current.
+fn rotation(secret: SecretKind, pace: Pace) -> Vec<Step> {
+    let mut steps = vec![Step::Secret { name: "new secret version".into(), secret, action: SecretAction::Generate }];
+    steps.extend(apply_and_verify("", secret, SecretPick::Generated, pace));
+    steps.push(Step::Secret { name: "promote secret version".into(), secret, action: SecretAction::Promote });
+    steps
+}
+
+/// The secret a rotation changes.
+fn rotated(op: Operation) -> Option<SecretKind> {
+    match op {
+        Operation::RotateWebappPassword => Some(SecretKind::Webapp),
+        Operation::RotateDbPassword => Some(SecretKind::Db),
+        Operation::RotateAirflowPassword => Some(SecretKind::Airflow),
+        _ => None,
     }
 }
 
@@ -82,9 +133,9 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
         Operation::Restore if swap => vec![jenkins("restore-tenant-swap", pace)],
         Operation::Restore => vec![jenkins("restore-tenant", pace)],
         Operation::Validate => vec![],
-        Operation::RotateWebappPassword => vec![playbook("rotate-webapp-password", pace)],
-        Operation::RotateDbPassword => vec![jenkins("rotate-db-password", pace)],
-        Operation::RotateAirflowPassword => vec![jenkins("rotate-airflow-password", pace)],
+        Operation::RotateWebappPassword => rotation(SecretKind::Webapp, pace),
+        Operation::RotateDbPassword => rotation(SecretKind::Db, pace),
+        Operation::RotateAirflowPassword => rotation(SecretKind::Airflow, pace),
         // The alarm was the work: its one step is the move to `Broken`.
         Operation::MarkBroken => vec![],
     }
@@ -104,6 +155,7 @@ fn suite_steps(prefix: &str, suites: &[String], pace: Pace) -> Result<Vec<Step>,
                 suite: Some(suite.clone()),
                 backup: false,
                 undo: false,
+                secret: None,
                 poll_seconds: pace.poll_seconds,
                 timeout_seconds: pace.jenkins_timeout_seconds,
             })
@@ -130,7 +182,7 @@ pub fn steps(plan: &Plan, params: &ChangeParams, suites: &[String], pace: Pace) 
 /// snapshot, not a suite).
 fn work_step(own: &[Step]) -> Option<&Step> {
     own.iter().find(|s| match s {
-        Step::Jenkins { suite, backup, undo, .. } => suite.is_none() && !backup && !undo,
+        Step::Jenkins { suite, backup, undo, secret, .. } => suite.is_none() && !backup && !undo && secret.is_none(),
         Step::Ssm { .. } => true,
         _ => false,
     })
@@ -141,10 +193,16 @@ fn work_step(own: &[Step]) -> Option<&Step> {
 /// (`rollback-<job>`: given the release to go back to and the snapshot, if one was taken), what
 /// was recorded before written back if the change recorded its release, the move to the plan's
 /// testing state, and the health suites of the release it went back to (`suites`).
+///
+/// A rotation whose new version was applied (or whose applying started) goes back to the current
+/// version: applied again and verified. Its new version is never promoted.
 pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
     let plan = cr.plan().map_err(|e| e.to_string())?;
     let (own, _) = cr.phases();
     let Some(work) = work_step(own).filter(|w| cr.ran(w.name())) else { return Ok(Vec::new()) };
+    if let Some(secret) = rotated(cr.operation) {
+        return Ok(apply_and_verify(&format!("{ROLLBACK} "), secret, SecretPick::Current, pace).to_vec());
+    }
     let job = match work {
         Step::Jenkins { job, .. } => format!("{ROLLBACK}-{job}"),
         Step::Ssm { playbook, .. } => format!("{ROLLBACK}-{playbook}"),
@@ -157,6 +215,7 @@ pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Resu
         suite: None,
         backup: false,
         undo: true,
+        secret: None,
         poll_seconds: pace.poll_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }];

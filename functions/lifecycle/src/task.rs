@@ -89,6 +89,12 @@ pub enum Task {
         #[serde(flatten)]
         at: StepRef,
     },
+    /// A rotation's secret step: a new version, or its promotion.
+    Secret {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
     /// A step of the change failed: whether it rolls back, and the rollback's steps.
     Rollback {
         change_request_id: ChangeRequestId,

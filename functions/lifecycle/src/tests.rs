@@ -19,6 +19,7 @@ use domain::{
     ComponentVersion, ComponentVersionLabel, CustomerId, JobName, Operation, ResourceId, Role, Source, Stamp,
     StepStatus, Tenant, TenantChangeRequest, TenantCreate, TenantId, TenantName, TenantState, Text, WriteContext,
 };
+use engine::Secrets;
 use engine::workflows::MemoryWorkflows;
 use engine::{
     BuildResult, BuildStatus, CommandScript, Jenkins, JobScript, MemoryCommands, MemoryJenkins, QueuedBuild,
@@ -36,6 +37,7 @@ use Operation as Op;
 use TenantState as S;
 
 const SUITES: [&str; 2] = ["api-smoke", "ui-smoke"];
+const SECRETS_PREFIX: &str = "/portal/tenants";
 const PACE: Pace = Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 };
 const EC2_A: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0aaaaaaaaaaaaaaaa";
 const EC2_B: &str = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0bbbbbbbbbbbbbbbb";
@@ -178,6 +180,7 @@ struct World {
     workflows: Arc<MemoryWorkflows>,
     jenkins: Arc<MemoryJenkins>,
     ssm: Arc<MemoryCommands>,
+    secrets: Arc<engine::MemorySecrets>,
     deps: Deps,
 }
 
@@ -186,6 +189,7 @@ fn world() -> World {
     let workflows = Arc::new(MemoryWorkflows::new());
     let jenkins = Arc::new(MemoryJenkins::new());
     let ssm = Arc::new(MemoryCommands::new());
+    let secrets = Arc::new(engine::MemorySecrets::new());
     let changes = Changes {
         table: table.clone(),
         workflows: workflows.clone(),
@@ -198,7 +202,15 @@ fn world() -> World {
         workflows,
         jenkins,
         ssm,
-        deps: Deps { changes, suites: suites(), pace: PACE, region: Some("eu-west-1".into()) },
+        secrets: secrets.clone(),
+        deps: Deps {
+            changes,
+            suites: suites(),
+            pace: PACE,
+            region: Some("eu-west-1".into()),
+            secrets,
+            secrets_prefix: SECRETS_PREFIX.into(),
+        },
     }
 }
 
@@ -475,6 +487,7 @@ fn jenkins_step(job: &str, suite: Option<&str>) -> Step {
         suite: suite.map(str::to_owned),
         backup: false,
         undo: false,
+        secret: None,
         poll_seconds: PACE.poll_seconds,
         timeout_seconds: PACE.jenkins_timeout_seconds,
     }
@@ -484,6 +497,7 @@ fn playbook_step(playbook: &str) -> Step {
     Step::Ssm {
         name: format!("ansible {playbook}"),
         playbook: JobName::parse(playbook).unwrap(),
+        secret: None,
         poll_seconds: PACE.poll_seconds,
         timeout_seconds: PACE.ssm_timeout_seconds,
     }
@@ -580,6 +594,10 @@ async fn run_steps(
                 send(w, edit, edits, task("record", None)).await?;
                 continue;
             }
+            "secret" => {
+                send(w, edit, edits, task("secret", None)).await?;
+                continue;
+            }
             "jenkins" => ("jenkins_start", "jenkins_poll"),
             "ssm" => ("ssm_send", "ssm_poll"),
             other => panic!("the ASL has no branch for a {other} step"),
@@ -664,9 +682,12 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
         (Op::Restore, S::Maintenance, Some(M::Swap),
             [&["jenkins restore-tenant-swap", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
         (Op::Validate, S::Healthy, None, all.to_vec(), S::InTesting),
-        (Op::RotateWebappPassword, S::Healthy, None, vec!["ansible rotate-webapp-password"], S::Healthy),
-        (Op::RotateDbPassword, S::Healthy, Some(M::Maintenance), vec!["jenkins rotate-db-password"], S::Maintenance),
-        (Op::RotateAirflowPassword, S::Healthy, Some(M::Swap), vec!["jenkins rotate-airflow-password"], S::Healthy),
+        (Op::RotateWebappPassword, S::Healthy, None,
+            vec!["new secret version", "ansible rotate-webapp-password", "jenkins verify-webapp-password", "promote secret version"], S::Healthy),
+        (Op::RotateDbPassword, S::Healthy, Some(M::Maintenance),
+            vec!["new secret version", "ansible rotate-db-password", "jenkins verify-db-password", "promote secret version"], S::Maintenance),
+        (Op::RotateAirflowPassword, S::Healthy, Some(M::Swap),
+            vec!["new secret version", "ansible rotate-airflow-password", "jenkins verify-airflow-password", "promote secret version"], S::Healthy),
     ];
     for (op, from, model, expected, entered) in cases {
         let case = format!("{op} from {from} with {model:?}");
@@ -1800,7 +1821,8 @@ async fn an_abort_between_steps_stops_no_work_and_the_next_task_is_refused() {
 #[rustfmt::skip]
 const ENDINGS: &[(Operation, TenantState, Option<ChangeModel>, &str, TenantState)] = &[
     (Op::Upgrade, S::Healthy, Some(M::Maintenance), "succeeded", S::Healthy),
-    // No rollback runs yet: where the plan would roll back, the failure ends as a failed rollback.
+    // `failed` is a change that failed for good: where the plan rolls back, its rollback failed too
+    // (a rollback that worked finishes `rolled_back`: see the upgrade and rotation tests).
     (Op::Upgrade, S::Healthy, Some(M::Maintenance), "failed", S::Broken),
     (Op::Upgrade, S::Maintenance, Some(M::Maintenance), "failed", S::Broken),
     (Op::Upgrade, S::Healthy, Some(M::Swap), "failed", S::Broken),
@@ -1817,7 +1839,7 @@ const ENDINGS: &[(Operation, TenantState, Option<ChangeModel>, &str, TenantState
     (Op::Restore, S::Broken, Some(M::Maintenance), "failed", S::Broken),
     (Op::Restore, S::Maintenance, Some(M::Swap), "failed", S::Broken),
     (Op::Validate, S::Broken, None, "succeeded", S::Healthy),
-    (Op::RotateDbPassword, S::Healthy, Some(M::Maintenance), "failed", S::Healthy),
+    (Op::RotateDbPassword, S::Healthy, Some(M::Maintenance), "failed", S::Broken),
     (Op::RotateAirflowPassword, S::Maintenance, Some(M::Swap), "succeeded", S::Maintenance),
 ];
 
@@ -2418,12 +2440,13 @@ fn every_step_task_of_the_state_machine_names_its_step_by_its_index_in_the_plan(
     for (name, state) in asl_tasks(&asl) {
         let payload = &state["Parameters"]["Payload"];
         let action = payload["action"].as_str().unwrap_or_default();
-        if ["transition", "record", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action) {
+        if ["transition", "record", "secret", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action)
+        {
             assert_eq!(payload["index.$"], "$.index", "{name}");
             seen.push(action);
         }
     }
-    assert_eq!(seen.len(), 12, "each step task in both Maps: {seen:?}");
+    assert_eq!(seen.len(), 14, "each step task in both Maps: {seen:?}");
 }
 
 #[tokio::test]
@@ -2539,4 +2562,149 @@ async fn a_failed_commands_output_is_kept_short_and_redacted_with_a_link_to_the_
     );
     let stored = serde_json::to_string(&w.cr_now(&cr.id).await).unwrap();
     assert!(!stored.contains("hunter2"), "never stored");
+}
+
+// =================================================================================================
+// Password rotations
+
+/// A healthy tenant with an EC2 instance whose webapp password is version 1 (current), and a
+/// `rotate_webapp_password` of it, held. Answers the tenant, the change request and the old value.
+async fn a_rotation(w: &World) -> (Tenant, TenantChangeRequest, String) {
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let parameter = domain::lifecycle::SecretKind::Webapp.parameter(SECRETS_PREFIX, &t.id);
+    let old = engine::secrets::generate().unwrap();
+    w.secrets.seed(&parameter, &old, engine::secrets::CURRENT);
+    let cr = w.hold(&mut t, Op::RotateWebappPassword, None, json!({})).await;
+    (t, cr, old)
+}
+
+fn webapp_parameter(t: &Tenant) -> String {
+    domain::lifecycle::SecretKind::Webapp.parameter(SECRETS_PREFIX, &t.id)
+}
+
+/// Every place a secret value must never be: the table, the Jenkins builds' parameters, the SSM
+/// commands, the change request (its steps and their outputs) and what the tasks answered.
+fn assert_no_secret_value(w: &World, answers: &[Value]) {
+    let table = serde_json::to_string(&w.table.dump()).unwrap();
+    let builds = format!("{:?}", w.jenkins.triggered());
+    let commands = format!("{:?}", w.ssm.sent());
+    let answered = serde_json::to_string(answers).unwrap();
+    let values = w.secrets.values();
+    assert!(!values.is_empty());
+    for v in values {
+        for (place, text) in [("table", &table), ("jenkins", &builds), ("ssm", &commands), ("answers", &answered)] {
+            assert!(!text.contains(&v), "a secret value is in the {place}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_writes_a_new_version_applies_and_verifies_it_by_reference_then_promotes_it() {
+    let w = world();
+    let (t, cr, old) = a_rotation(&w).await;
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "succeeded", "state": "Healthy" }));
+    let parameter = webapp_parameter(&t);
+    let current = w.secrets.labelled(&parameter, engine::secrets::CURRENT).await.unwrap().unwrap();
+    assert_eq!(current.version, 2, "the new version is current");
+    let new = w.secrets.value(&current).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), engine::secrets::GENERATED_LEN);
+    // The box and the verifying job were given the version by reference.
+    let sent = w.ssm.sent();
+    assert_eq!(sent[0].playbook, "rotate-webapp-password");
+    assert_eq!(sent[0].secret_version.as_deref(), Some(format!("{parameter}:2").as_str()));
+    let verify = w.jenkins.triggered().into_iter().find(|b| b.job == "verify-webapp-password").unwrap();
+    assert_eq!(
+        (verify.params["SECRET_PARAMETER"].as_str(), verify.params["SECRET_VERSION"].as_str()),
+        (parameter.as_str(), "2")
+    );
+    // The tenant's config references the secret.
+    let config = w.table.dump().into_iter().find(|i| i.get("key").and_then(Value::as_str) == Some("webapp.password"));
+    let config = config.expect("the config webapp.password");
+    assert_eq!(config.get("secret_ref").and_then(Value::as_str), Some(format!("ssm:{parameter}").as_str()));
+    let done = w.cr_now(&cr.id).await;
+    assert_eq!(recorded(&done, "new secret version").detail, Some(json!({ "parameter": parameter, "version": 2 })));
+    assert_no_secret_value(&w, &[answer, serde_json::to_value(&done).unwrap()]);
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn a_rotation_whose_new_password_does_not_work_goes_back_to_the_current_one_and_ends_as_it_started() {
+    let w = world();
+    let (t, cr, old) = a_rotation(&w).await;
+    w.jenkins.script_when("verify-webapp-password", "SECRET_VERSION", "2", JobScript::failure());
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Healthy" }));
+    let parameter = webapp_parameter(&t);
+    let current = w.secrets.labelled(&parameter, engine::secrets::CURRENT).await.unwrap().unwrap();
+    assert_eq!((current.version, w.secrets.value(&current).unwrap()), (1, old), "the old version stays current");
+    let done = w.cr_now(&cr.id).await;
+    assert!(done.error.as_deref().unwrap().contains("rolled back"), "{:?}", done.error);
+    assert_eq!(
+        names(done.phases().1),
+        ["rollback ansible rotate-webapp-password", "rollback jenkins verify-webapp-password"],
+    );
+    // Applied again, and verified working, by the current version.
+    let sent = w.ssm.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].secret_version.as_deref(), Some(format!("{parameter}:1").as_str()));
+    let verified: Vec<String> = w
+        .jenkins
+        .triggered()
+        .into_iter()
+        .filter(|b| b.job == "verify-webapp-password")
+        .map(|b| b.params["SECRET_VERSION"].clone())
+        .collect();
+    assert_eq!(verified, ["2", "1"]);
+    assert!(!w.table.dump().iter().any(|i| i.get("key").and_then(Value::as_str) == Some("webapp.password")));
+    assert_no_secret_value(&w, &[answer, serde_json::to_value(&done).unwrap()]);
+}
+
+#[tokio::test]
+async fn a_rotation_whose_rollback_fails_too_ends_broken_and_one_with_no_current_version_cannot_go_back() {
+    let w = world();
+    let (t, cr, _) = a_rotation(&w).await;
+    w.jenkins.script("verify-webapp-password", JobScript::failure());
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Broken" }));
+    assert_eq!(w.tenant_now(&t.id).await.state, S::Broken);
+
+    // The first rotation of a secret the portal never had: nothing to go back to.
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::RotateWebappPassword, None, json!({})).await;
+    w.jenkins.script("verify-webapp-password", JobScript::failure());
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Broken" }));
+    let done = w.cr_now(&cr.id).await;
+    assert!(done.error.as_deref().unwrap().contains("no version is current"), "{:?}", done.error);
+}
+
+#[tokio::test]
+async fn a_retried_new_version_step_makes_no_second_version_and_a_rotation_that_fails_before_applying_has_nothing_to_undo()
+ {
+    let w = world();
+    let (t, cr, _) = a_rotation(&w).await;
+    let steps = w.begin(&cr.id).await;
+    let generate = step_task("secret", &cr.id, &steps, "new secret version");
+    w.call(generate.clone()).await.unwrap();
+    // The answer was lost and the record too: the step runs again.
+    let mut lost = w.cr_now(&cr.id).await;
+    lost.steps.retain(|s| s.name != "new secret version");
+    w.put_record(&lost).await;
+    w.call(generate).await.unwrap();
+    let parameter = webapp_parameter(&t);
+    assert_eq!(w.secrets.labelled(&parameter, cr.id.as_str()).await.unwrap().unwrap().version, 2);
+    assert_eq!(w.secrets.values().len(), 2, "one new version, not two");
+
+    let w = world();
+    let (t, cr, old) = a_rotation(&w).await;
+    w.secrets.set_down(true);
+    let answer = drive(&w, &cr.id).await;
+    w.secrets.set_down(false);
+    assert_eq!(answer, json!({ "status": "failed", "state": "Healthy" }), "nothing was applied: as it started");
+    assert!(w.ssm.sent().is_empty());
+    let current = w.secrets.labelled(&webapp_parameter(&t), engine::secrets::CURRENT).await.unwrap().unwrap();
+    assert_eq!(w.secrets.value(&current), Some(old));
 }

@@ -7,6 +7,9 @@ use crate::recipe::Pace;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where the tenants' secrets are when `TENANT_SECRETS_PREFIX` does not say.
+pub const DEFAULT_SECRETS_PREFIX: &str = "/portal/tenants";
+
 /// From the process environment (in Lambda).
 pub async fn deps_from_env(config: &aws_config::SdkConfig) -> Result<Deps, Error> {
     deps_from(config, |k| std::env::var(k).ok()).await
@@ -35,5 +38,10 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             ssm_timeout_seconds: number("SSM_TIMEOUT_SECONDS", 1800),
         },
         region: var("AWS_REGION"),
+        secrets: std::sync::Arc::new(engine::SsmSecrets::new(
+            aws_sdk_ssm::Client::new(config),
+            var("TENANT_SECRETS_KEY").filter(|k| !k.is_empty()),
+        )),
+        secrets_prefix: var("TENANT_SECRETS_PREFIX").unwrap_or_else(|| DEFAULT_SECRETS_PREFIX.into()),
     })
 }

@@ -6,11 +6,14 @@
 //!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
 //! - [`RemoteCommands`]: run an allow-listed Ansible playbook on a tenant's EC2s through the
 //!   project's SSM document, follow, find and cancel it (`remote/{mod,ssm,memory}.rs`).
+//! - [`Secrets`]: new versions of a tenant's secrets with a generated value that never leaves the
+//!   store, and the labels that say which one is current (`secrets/{mod,ssm,memory}.rs`).
 //! - [`Alarms`]: create and delete the tenants' CloudWatch alarms (`metrics/{mod,cloudwatch,memory}.rs`).
 
 pub mod jenkins;
 pub mod metrics;
 pub mod remote;
+pub mod secrets;
 pub mod workflows;
 
 pub use jenkins::{
@@ -19,4 +22,5 @@ pub use jenkins::{
 };
 pub use metrics::{Alarms, AlarmsError, CloudWatchAlarms, MemoryAlarms};
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
+pub use secrets::{MemorySecrets, SecretError, SecretVersion, Secrets, SsmSecrets};
 pub use workflows::{ExecutionStatus, WorkflowError, Workflows};

@@ -86,13 +86,14 @@ struct JobStep {
     suite: Option<String>,
     backup: bool,
     undo: bool,
+    secret: Option<domain::lifecycle::SecretUse>,
     timeout_seconds: u64,
 }
 
 fn jenkins_step(held: &Held, at: &StepRef) -> Result<JobStep, TaskError> {
     match planned(&held.cr, at)? {
-        (index, Step::Jenkins { name, job, suite, backup, undo, timeout_seconds, .. }) => {
-            Ok(JobStep { index, name, job: job.to_string(), suite, backup, undo, timeout_seconds })
+        (index, Step::Jenkins { name, job, suite, backup, undo, secret, timeout_seconds, .. }) => {
+            Ok(JobStep { index, name, job: job.to_string(), suite, backup, undo, secret, timeout_seconds })
         }
         (_, other) => Err(TaskError::Invalid(format!("step {} is not a Jenkins job", other.name()))),
     }
@@ -115,7 +116,7 @@ fn recorded(held: &Held, name: &str, step_id: &str) -> (bool, Option<QueuedBuild
 pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     check_deadline(&held)?;
-    let JobStep { index, name, job, suite, undo, .. } = jenkins_step(&held, at)?;
+    let JobStep { index, name, job, suite, undo, secret, .. } = jenkins_step(&held, at)?;
     let step_id = step_id(&held.cr, index);
     let started_at = Utc::now();
     let (intent, build) = recorded(&held, &name, &step_id);
@@ -137,6 +138,12 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
         None => {
             let mut p = params(&held, index, suite.as_deref(), &step_id);
             p.extend(restored_backup(deps, &held, undo).await?);
+            if let Some(given) = &secret {
+                // The job reads the value itself, by this reference.
+                let v = super::secret_version(deps, &held, given).await?;
+                p.insert("SECRET_PARAMETER".into(), v.parameter);
+                p.insert("SECRET_VERSION".into(), v.version.to_string());
+            }
             deps.changes.jenkins.trigger(&job, &p).await?
         }
     };

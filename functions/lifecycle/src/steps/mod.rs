@@ -6,6 +6,7 @@ pub mod finish;
 pub mod jenkins;
 pub mod record;
 pub mod rollback;
+pub mod secret;
 pub mod ssm;
 pub mod transition;
 
@@ -82,6 +83,29 @@ pub async fn record(
         })
         .await?;
     Ok(())
+}
+
+/// The version of the rotated secret a step is given: the one this change request generated
+/// (labelled with its id), or the current one. Either must exist: a step is never given a
+/// version that is not there.
+pub async fn secret_version(
+    deps: &crate::Deps,
+    held: &Held,
+    given: &domain::lifecycle::SecretUse,
+) -> Result<engine::SecretVersion, TaskError> {
+    let parameter = given.secret.parameter(&deps.secrets_prefix, &held.tenant.id);
+    let (label, missing) = match given.pick {
+        domain::lifecycle::SecretPick::Generated => {
+            (held.cr.id.to_string(), "this change request generated no version")
+        }
+        domain::lifecycle::SecretPick::Current => {
+            (engine::secrets::CURRENT.to_owned(), "no version is current: there is none to go back to")
+        }
+    };
+    deps.secrets
+        .labelled(&parameter, &label)
+        .await?
+        .ok_or_else(|| TaskError::CommandFailed(format!("secret {parameter}: {missing}")))
 }
 
 /// A task answer as JSON.

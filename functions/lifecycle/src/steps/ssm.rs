@@ -7,20 +7,24 @@
 use changes::Held;
 use changes::work::RunningWork;
 use chrono::Utc;
-use domain::lifecycle::Step;
+use domain::lifecycle::{SecretUse, Step};
 use domain::{ChangeRequestId, JobName, StepStatus, Tenant};
 use engine::CommandStatus;
 use serde_json::{Value, json};
 use store::Query;
 use store::layout;
 
-use super::{answer, check_deadline, expired, planned, record, step_id, succeeded};
+use super::{answer, check_deadline, expired, planned, record, secret_version, step_id, succeeded};
 use crate::task::{CommandTicket, StepRef};
 use crate::{Deps, TaskError};
 
-fn ssm_step(held: &Held, at: &StepRef) -> Result<(usize, String, JobName, u64), TaskError> {
+type SsmStep = (usize, String, JobName, Option<SecretUse>, u64);
+
+fn ssm_step(held: &Held, at: &StepRef) -> Result<SsmStep, TaskError> {
     match planned(&held.cr, at)? {
-        (i, Step::Ssm { name, playbook, timeout_seconds, .. }) => Ok((i, name, playbook, timeout_seconds)),
+        (i, Step::Ssm { name, playbook, secret, timeout_seconds, .. }) => {
+            Ok((i, name, playbook, secret, timeout_seconds))
+        }
         (_, other) => Err(TaskError::Invalid(format!("step {} is not an SSM command", other.name()))),
     }
 }
@@ -42,7 +46,7 @@ async fn instances(deps: &Deps, tenant: &Tenant) -> Result<Vec<String>, TaskErro
 pub async fn send(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     check_deadline(&held)?;
-    let (index, name, playbook, timeout_seconds) = ssm_step(&held, at)?;
+    let (index, name, playbook, secret, timeout_seconds) = ssm_step(&held, at)?;
     let comment = step_id(&held.cr, index);
     let instance_ids = instances(deps, &held.tenant).await?;
     if instance_ids.is_empty() {
@@ -71,7 +75,17 @@ pub async fn send(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Val
             tracing::info!(change_request = %id, %comment, "found the command an earlier try sent; not sending again");
             c
         }
-        None => deps.changes.remote.send(&instance_ids, playbook.as_str(), &comment, timeout_seconds).await?,
+        None => {
+            // The box reads the value itself, by this reference.
+            let given = match &secret {
+                Some(s) => Some(secret_version(deps, &held, s).await?.selector()),
+                None => None,
+            };
+            deps.changes
+                .remote
+                .send_given(&instance_ids, playbook.as_str(), given.as_deref(), &comment, timeout_seconds)
+                .await?
+        }
     };
     let detail =
         json!({ "playbook": playbook, "step_id": comment, "command_id": command_id, "instance_ids": instance_ids });
@@ -95,7 +109,7 @@ fn output_url(deps: &Deps, command_id: &str) -> String {
 
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: CommandTicket) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
-    let (_, name, _, timeout_seconds) = ssm_step(&held, at)?;
+    let (_, name, _, _, timeout_seconds) = ssm_step(&held, at)?;
     if succeeded(&held.cr, &name) {
         return answer(&CommandTicket { done: true, ..ticket });
     }

@@ -11,6 +11,58 @@ use crate::{JobName, TenantState};
 /// prefix of its rollback's steps.
 pub const ROLLBACK: &str = "rollback";
 
+/// A tenant secret a rotation changes: the password of one of its components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    Webapp,
+    Db,
+    Airflow,
+}
+
+impl SecretKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webapp => "webapp",
+            Self::Db => "db",
+            Self::Airflow => "airflow",
+        }
+    }
+
+    /// The name of its SSM parameter under `prefix` (`<prefix>/<tenant>/<kind>-password`).
+    pub fn parameter(self, prefix: &str, tenant: &crate::TenantId) -> String {
+        format!("{}/{tenant}/{}-password", prefix.trim_end_matches('/'), self.as_str())
+    }
+}
+
+/// Which version of a rotation's secret a step works with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretPick {
+    /// The version this change request generated.
+    Generated,
+    /// The version labelled current (a rollback goes back to it).
+    Current,
+}
+
+/// A secret version a job or playbook is given: by reference (parameter and version), never
+/// its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SecretUse {
+    pub secret: SecretKind,
+    pub pick: SecretPick,
+}
+
+/// What a secret step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretAction {
+    /// Write a new version with a generated value, labelled with the change request's id.
+    Generate,
+    /// Label the generated version current.
+    Promote,
+}
+
 /// One step of a change request's workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -29,11 +81,26 @@ pub enum Step {
         /// and the change's snapshot, if it took one.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         undo: bool,
+        /// The secret version the job is given (`SECRET_PARAMETER`, `SECRET_VERSION`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        secret: Option<SecretUse>,
         poll_seconds: u64,
         timeout_seconds: u64,
     },
     /// An allow-listed playbook of the project's SSM document on the tenant's EC2s.
-    Ssm { name: String, playbook: JobName, poll_seconds: u64, timeout_seconds: u64 },
+    Ssm {
+        name: String,
+        playbook: JobName,
+        /// The secret version the playbook is given (the document's `SecretVersion`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        secret: Option<SecretUse>,
+        poll_seconds: u64,
+        timeout_seconds: u64,
+    },
+    /// A rotation's secret: a new version, or its promotion.
+    Secret { name: String, secret: SecretKind, action: SecretAction },
     /// Move the tenant to a state of the plan.
     Transition { name: String, to: TenantState },
     /// Record the upgrade's target release and its components as the tenant's, keeping what
@@ -50,7 +117,8 @@ impl Step {
             | Self::Ssm { name, .. }
             | Self::Transition { name, .. }
             | Self::RecordRelease { name }
-            | Self::RevertRelease { name } => name,
+            | Self::RevertRelease { name }
+            | Self::Secret { name, .. } => name,
         }
     }
 
@@ -58,7 +126,9 @@ impl Step {
     pub fn timeout_seconds(&self) -> u64 {
         match self {
             Self::Jenkins { timeout_seconds, .. } | Self::Ssm { timeout_seconds, .. } => *timeout_seconds,
-            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } => 0,
+            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
+                0
+            }
         }
     }
 }

@@ -257,7 +257,10 @@ pub static LIFECYCLE: [OperationRule; 14] = [
         needs_approval: false,
         validates: true,
     },
-    // A failure leaves the old password valid: nothing changed.
+    // A rotation writes a new version of the tenant's secret, applies it on the box, verifies
+    // the component works with it, then promotes it to current. A failure once it was applied is
+    // rolled back (the current version applied again and verified): the tenant ends as it
+    // started; only a rollback that fails too leaves it `Broken` (a password half-applied).
     OperationRule {
         operation: Operation::RotateWebappPassword,
         from: &[S::Healthy],
@@ -266,18 +269,16 @@ pub static LIFECYCLE: [OperationRule; 14] = [
         default_model: Some(M::Live),
         routes: STRAIGHT,
         on_success: End::State(S::Healthy),
-        on_failure: End::AsStarted,
-        rolls_back: &[],
+        on_failure: End::State(S::Broken),
+        rolls_back: ONLY_LIVE,
         needs_approval: false,
         validates: false,
     },
     // Refined: with `maintenance` the services are stopped while the password changes, so a
     // `Healthy` tenant shows `Maintenance` meanwhile (the state must say when the customer is
     // locked out), then returns as it started. With `swap` the live side is untouched.
-    // A failure ends as started: the workflow applies the new password only once it works on
-    // both sides (database and config). A half-applied password (database changed, config not)
-    // is a failure the workflow must repair or report by moving the tenant to `Broken` itself;
-    // it is not this table's default.
+    // A failure is rolled back as for `rotate_webapp_password` and ends as started; a failed
+    // rollback (a half-applied password) is `Broken`.
     OperationRule {
         operation: Operation::RotateDbPassword,
         from: &[S::Healthy, S::Maintenance],
@@ -289,8 +290,8 @@ pub static LIFECYCLE: [OperationRule; 14] = [
             Route { model: Some(M::Swap), entered_at_start: false, through: NO_STATES },
         ],
         on_success: End::AsStarted,
-        on_failure: End::AsStarted,
-        rolls_back: &[],
+        on_failure: End::State(S::Broken),
+        rolls_back: MAINTENANCE_OR_SWAP,
         needs_approval: false,
         validates: false,
     },
@@ -306,8 +307,8 @@ pub static LIFECYCLE: [OperationRule; 14] = [
             Route { model: Some(M::Swap), entered_at_start: false, through: NO_STATES },
         ],
         on_success: End::AsStarted,
-        on_failure: End::AsStarted,
-        rolls_back: &[],
+        on_failure: End::State(S::Broken),
+        rolls_back: MAINTENANCE_OR_SWAP,
         needs_approval: false,
         validates: false,
     },

@@ -47,6 +47,8 @@ pub struct SentCommand {
     /// As SSM keeps it (cut to 100 characters).
     pub comment: String,
     pub timeout_seconds: u64,
+    /// The secret version selector the playbook was given, if any.
+    pub secret_version: Option<String>,
 }
 
 /// What a cancelled command reports (as the SSM adapter reads a `Cancelled` invocation).
@@ -149,10 +151,11 @@ fn status_at(script: &CommandScript, poll: u32) -> CommandStatus {
 
 #[async_trait]
 impl RemoteCommands for MemoryCommands {
-    async fn send(
+    async fn send_given(
         &self,
         instance_ids: &[String],
         playbook: &str,
+        secret_version: Option<&str>,
         comment: &str,
         timeout_seconds: u64,
     ) -> Result<String, RemoteError> {
@@ -161,6 +164,9 @@ impl RemoteCommands for MemoryCommands {
             return Err(RemoteError::Refused("no instance to run the command on".into()));
         }
         check_playbook(playbook)?;
+        if let Some(selector) = secret_version {
+            super::check_secret_selector(selector)?;
+        }
         let ruled = s.rules.iter().find(|(text, _)| playbook.contains(text.as_str())).map(|(_, r)| r.clone());
         let script = match ruled {
             Some(r) => r,
@@ -173,6 +179,7 @@ impl RemoteCommands for MemoryCommands {
             playbook: playbook.to_owned(),
             comment: fit_comment(comment),
             timeout_seconds,
+            secret_version: secret_version.map(str::to_owned),
         });
         s.running.insert(command_id.clone(), (script, 0));
         if s.lost_send_answers > 0 {

@@ -17,8 +17,34 @@ pub use ssm::{DELIVERY_TIMEOUT_SECONDS, MAX_INSTANCES, STDERR_KEEP, SsmCommands}
 
 /// The playbooks the SSM document allows (its `Playbook` parameter's `allowedValues`; a test
 /// keeps the template equal to this list). Both adapters refuse any other before sending.
-pub const PLAYBOOKS: [&str; 5] =
-    ["suspend-access", "restore-access", "maintenance-on", "maintenance-off", "rotate-webapp-password"];
+pub const PLAYBOOKS: [&str; 7] = [
+    "suspend-access",
+    "restore-access",
+    "maintenance-on",
+    "maintenance-off",
+    "rotate-webapp-password",
+    "rotate-db-password",
+    "rotate-airflow-password",
+];
+
+/// The most a secret version selector (`<parameter>:<version>`) may be: SSM's parameter name
+/// limit and a version.
+pub const MAX_SECRET_SELECTOR: usize = 1024;
+
+/// `Ok` for a secret version selector the SSM document takes (`/<path>:<version>`, the
+/// document's `SecretVersion` `allowedPattern`); never a value.
+pub fn check_secret_selector(selector: &str) -> Result<(), RemoteError> {
+    let ok = selector.len() <= MAX_SECRET_SELECTOR
+        && selector.rsplit_once(':').is_some_and(|(name, version)| {
+            name.starts_with('/')
+                && name.len() > 1
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c))
+                && !version.is_empty()
+                && version.len() <= 6
+                && version.chars().all(|c| c.is_ascii_digit())
+        });
+    if ok { Ok(()) } else { Err(RemoteError::Refused(format!("{selector:?} is not a secret version selector"))) }
+}
 
 /// SSM refuses a longer comment.
 pub const MAX_COMMENT: usize = 100;
@@ -50,6 +76,19 @@ pub trait RemoteCommands: Send + Sync {
         &self,
         instance_ids: &[String],
         playbook: &str,
+        comment: &str,
+        timeout_seconds: u64,
+    ) -> Result<String, RemoteError> {
+        self.send_given(instance_ids, playbook, None, comment, timeout_seconds).await
+    }
+    /// [`RemoteCommands::send`], giving the playbook the secret version `secret_version` (a
+    /// selector `<parameter>:<version>`, the document's `SecretVersion`: the box reads the
+    /// value itself).
+    async fn send_given(
+        &self,
+        instance_ids: &[String],
+        playbook: &str,
+        secret_version: Option<&str>,
         comment: &str,
         timeout_seconds: u64,
     ) -> Result<String, RemoteError>;
@@ -87,6 +126,14 @@ pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_selector_is_a_parameter_path_and_a_version_never_a_value() {
+        assert!(check_secret_selector("/portal/tenants/ten_1/webapp-password:12").is_ok());
+        for bad in ["", "webapp-password:1", "/p:", "/p:x", "/p:1234567", "/p q:1", "/p;rm -rf /:1", "/p", "hunter2"] {
+            assert!(check_secret_selector(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn comments_are_cut_to_what_ssm_keeps() {

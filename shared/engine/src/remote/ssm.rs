@@ -5,7 +5,9 @@ use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{CommandFilter, CommandFilterKey, CommandInvocationStatus};
 
-use super::{CommandStatus, RemoteCommands, RemoteError, check_playbook, fit_comment, truncate_chars};
+use super::{
+    CommandStatus, RemoteCommands, RemoteError, check_playbook, check_secret_selector, fit_comment, truncate_chars,
+};
 
 /// SendCommand takes at most this many instance ids.
 pub const MAX_INSTANCES: usize = 50;
@@ -100,10 +102,11 @@ fn execution_seconds(timeout_seconds: u64) -> u64 {
 
 #[async_trait]
 impl RemoteCommands for SsmCommands {
-    async fn send(
+    async fn send_given(
         &self,
         instance_ids: &[String],
         playbook: &str,
+        secret_version: Option<&str>,
         comment: &str,
         timeout_seconds: u64,
     ) -> Result<String, RemoteError> {
@@ -117,15 +120,22 @@ impl RemoteCommands for SsmCommands {
             )));
         }
         check_playbook(playbook)?;
+        if let Some(selector) = secret_version {
+            check_secret_selector(selector)?;
+        }
         let execution = execution_seconds(timeout_seconds);
-        tracing::info!(instances = ?instance_ids, playbook, comment, execution, document = %self.document, "sending an ssm command");
-        let out = self
+        tracing::info!(instances = ?instance_ids, playbook, secret_version, comment, execution, document = %self.document, "sending an ssm command");
+        let mut send = self
             .client
             .send_command()
             .document_name(&self.document)
             .set_instance_ids(Some(instance_ids.to_vec()))
             .parameters("Playbook", vec![playbook.to_owned()])
-            .parameters("executionTimeout", vec![execution.to_string()])
+            .parameters("executionTimeout", vec![execution.to_string()]);
+        if let Some(selector) = secret_version {
+            send = send.parameters("SecretVersion", vec![selector.to_owned()]);
+        }
+        let out = send
             .comment(fit_comment(comment))
             .timeout_seconds(DELIVERY_TIMEOUT_SECONDS as i32)
             .send()
