@@ -457,9 +457,30 @@ async fn measure_lifecycle_operations() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke,ui-smoke").await;
     let mut rows = Vec::new();
     let mut measure = |op: &str, started: std::time::Instant, done: &Value, transitions: usize| {
+        // The tenant's states, from its change request's steps: where it started, each state a
+        // step moved it to, where it ended.
+        let mut path = vec![done["started_from"].as_str().unwrap_or("new").to_owned()];
+        for step in done["steps"].as_array().into_iter().flatten() {
+            let to = step["detail"]["to"].as_str().or_else(|| step["detail"]["state"].as_str());
+            let moved = step["name"].as_str().is_some_and(|n| n.contains("state ") || n == "finish" || n == "begin");
+            if let (true, Some(to)) = (moved, to) {
+                if path.last().map(String::as_str) != Some(to) {
+                    path.push(to.to_owned());
+                }
+            }
+            if step["name"] == "begin" {
+                if let Some(enter) = step["detail"]["plan"]["enter"].as_str() {
+                    if path.last().map(String::as_str) != Some(enter) {
+                        path.push(enter.to_owned());
+                    }
+                }
+            }
+        }
         rows.push(format!(
-            "| {op} | {} | {transitions} | {:.0} ms |",
+            "| {op} | {} | {} | {} | {transitions} | {:.0} ms |",
             done["status"].as_str().unwrap_or("?"),
+            path.join(" → "),
+            path.len().saturating_sub(1),
             started.elapsed().as_secs_f64() * 1000.0
         ));
     };
@@ -497,20 +518,34 @@ async fn measure_lifecycle_operations() {
         json!({"operation": "enter_maintenance"}),
         json!({"operation": "exit_maintenance"}),
         json!({"operation": "upgrade", "params": {"release": "3.2.0"}}),
-        json!({"operation": "upgrade", "params": {"release": "3.1.0", "change_model": "swap"}}),
+        json!({"operation": "upgrade", "params": {"release": "3.1.0", "change_model": "swap", "allow_downgrade": true}}),
         json!({"operation": "suspend"}),
         json!({"operation": "resume"}),
     ];
+    // Last, an upgrade whose suite fails on the new release: it rolls back.
+    let ops: Vec<Value> = ops
+        .into_iter()
+        .chain([json!({"operation": "upgrade", "params": {"release": "3.2.0"}, "expect": "failed"})])
+        .collect();
     for body in ops {
+        if body.get("expect").is_some() {
+            lc.jenkins.set_job_when("health-ui-smoke", "RELEASE", "3.2.0", JobBehaviour::new(FakeOutcome::Failure));
+        }
+        let mut sent = body.clone();
+        sent.as_object_mut().unwrap().remove("expect");
         let started = std::time::Instant::now();
-        let cr = request(&api, &id, "operator", body.clone()).await;
+        let cr = request(&api, &id, "operator", sent).await;
         let done = api.settled(cr["id"].as_str().unwrap()).await;
-        assert_eq!(done["status"], "succeeded", "{done}");
+        let expected = if body.get("expect").is_some() { "failed" } else { "succeeded" };
+        assert_eq!(done["status"], expected, "{done}");
         let n = transitions(&lc, &done).await;
-        let label = match body["params"]["change_model"].as_str() {
+        let mut label = match body["params"]["change_model"].as_str() {
             Some(m) => format!("{} ({m})", body["operation"].as_str().unwrap()),
             None => body["operation"].as_str().unwrap().to_owned(),
         };
+        if body.get("expect").is_some() {
+            label.push_str(", suite fails, rolled back");
+        }
         measure(&label, started, &done, n);
     }
     // The destructive ones, each approved by a second admin: restore (from Maintenance, back to
@@ -555,7 +590,7 @@ async fn measure_lifecycle_operations() {
     measure("terminate (after approval)", started, &done, n);
 
     let table = format!(
-        "| operation | result | state transitions | wall time (202 → settled) |\n|---|---|---|---|\n{}\n",
+        "| operation | result | tenant states | tenant moves | Step Functions state transitions | wall time (202 → settled) |\n|---|---|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
     println!("{table}");

@@ -116,7 +116,9 @@ async fn an_abort_during_a_jenkins_build_stops_the_build_and_the_execution_and_e
     assert_eq!(r.body["abort_reason"], "INC-9: wrong window");
     assert!(r.body["aborted_by"].as_str().unwrap().starts_with("admin-user"));
     let t = tenant(&api, &id).await;
-    assert_eq!(t["state"], "Healthy", "a failed backup leaves the tenant as it was");
+    // Aborted after its public access was blocked: no rollback runs, so the tenant is locked out
+    // (Maintenance) until an exit_maintenance opens it and validates it.
+    assert_eq!(t["state"], "Maintenance", "an aborted backup leaves the customer locked out");
     assert!(t.get("active_change_request_id").is_none());
     let backup = lc.jenkins.builds().into_iter().rfind(|b| b.job == "backup-tenant").expect("the backup build");
     assert_eq!(backup.result.as_deref(), Some("ABORTED"), "the build was stopped: {backup:?}");
@@ -129,7 +131,7 @@ async fn an_abort_during_a_jenkins_build_stops_the_build_and_the_execution_and_e
     // The execution's ABORTED end, delivered as EventBridge would, changes nothing more.
     lc.events.lock().await.deliver_ends().await.unwrap();
     assert_eq!(change(&api, &cr).await["status"], "cancelled");
-    assert_eq!(tenant(&api, &id).await["state"], "Healthy");
+    assert_eq!(tenant(&api, &id).await["state"], "Maintenance");
 }
 
 #[tokio::test]

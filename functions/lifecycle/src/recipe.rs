@@ -16,6 +16,10 @@ pub struct Pace {
 /// The job that makes a full backup (a `backup`'s work, an upgrade's snapshot).
 pub const BACKUP_JOB: &str = "backup-tenant";
 
+/// The playbooks that block a tenant's public access while it is backed up, and open it again.
+pub const PUBLIC_ACCESS_OFF: &str = "public-access-off";
+pub const PUBLIC_ACCESS_ON: &str = "public-access-on";
+
 /// The prefix of a rollback step's name (and, with the work's job, of its undo job).
 pub use domain::lifecycle::ROLLBACK;
 
@@ -129,7 +133,12 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
             let snapshot = params.takes_snapshot(model).then(|| backup("snapshot", pace));
             snapshot.into_iter().chain([jenkins("upgrade-tenant", pace), record_release()]).collect()
         }
-        Operation::Backup => vec![backup(&format!("jenkins {BACKUP_JOB}"), pace)],
+        // Public access is blocked while the backup copies, and opened again after.
+        Operation::Backup => vec![
+            playbook(PUBLIC_ACCESS_OFF, pace),
+            backup(&format!("jenkins {BACKUP_JOB}"), pace),
+            playbook(PUBLIC_ACCESS_ON, pace),
+        ],
         Operation::Restore if swap => vec![jenkins("restore-tenant-swap", pace)],
         Operation::Restore => vec![jenkins("restore-tenant", pace)],
         Operation::Validate => vec![],
@@ -195,13 +204,22 @@ fn work_step(own: &[Step]) -> Option<&Step> {
 /// testing state, and the health suites of the release it went back to (`suites`).
 ///
 /// A rotation whose new version was applied (or whose applying started) goes back to the current
-/// version: applied again and verified. Its new version is never promoted.
+/// version: applied again and verified. Its new version is never promoted. A backup whose
+/// blocking of public access started opens it again.
 pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
     let plan = cr.plan().map_err(|e| e.to_string())?;
     let (own, _) = cr.phases();
     let Some(work) = work_step(own).filter(|w| cr.ran(w.name())) else { return Ok(Vec::new()) };
     if let Some(secret) = rotated(cr.operation) {
         return Ok(apply_and_verify(&format!("{ROLLBACK} "), secret, SecretPick::Current, pace).to_vec());
+    }
+    if cr.operation == Operation::Backup {
+        // Public access blocked (or its blocking started): it is opened again.
+        let mut open = playbook(PUBLIC_ACCESS_ON, pace);
+        if let Step::Ssm { name, .. } = &mut open {
+            *name = format!("{ROLLBACK} {name}");
+        }
+        return Ok(vec![open]);
     }
     let job = match work {
         Step::Jenkins { job, .. } => format!("{ROLLBACK}-{job}"),

@@ -670,8 +670,8 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
             [&["jenkins upgrade-tenant-swap", "record release", "state InTesting"][..], &all[..]].concat(), S::Healthy),
         (Op::Upgrade, S::Maintenance, None,
             [&["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
-        (Op::Backup, S::Healthy, None, vec!["jenkins backup-tenant"], S::BackingUp),
-        (Op::Backup, S::Maintenance, None, vec!["jenkins backup-tenant"], S::BackingUp),
+        (Op::Backup, S::Healthy, None, vec!["ansible public-access-off", "jenkins backup-tenant", "ansible public-access-on"], S::BackingUp),
+        (Op::Backup, S::Maintenance, None, vec!["ansible public-access-off", "jenkins backup-tenant", "ansible public-access-on"], S::BackingUp),
         (Op::EnterMaintenance, S::Healthy, None, vec!["ansible maintenance-on"], S::Healthy),
         (Op::ExitMaintenance, S::Maintenance, None, [&["ansible maintenance-off"][..], &all[..]].concat(), S::InTesting),
         (Op::Resume, S::Suspended, None, [&["ansible restore-access"][..], &all[..]].concat(), S::InTesting),
@@ -1216,7 +1216,8 @@ async fn jenkins_start_when_jenkins_is_down_is_transient_records_only_its_intent
     let e = error_of(w.call(start.clone()).await);
     assert_eq!(e.error_type(), "Transient", "{e}");
     // Before it calls Jenkins, the start records what it is about to do (no build yet).
-    let intent = json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, 0) });
+    let intent =
+        json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, index_of(&steps, "jenkins backup-tenant")) });
     let step = recorded(&w.cr_now(&cr.id).await, "jenkins backup-tenant").clone();
     assert_eq!((step.status, step.detail), (StepStatus::Running, Some(intent)));
     assert!(w.jenkins.triggered().is_empty());
@@ -1381,7 +1382,8 @@ async fn a_backup_begun() -> (World, TenantChangeRequest, Vec<Step>, Value) {
 async fn assert_the_retry_finds_the_one_build(w: &World, cr: &TenantChangeRequest, steps: &[Step], start: &Value) {
     let name = "jenkins backup-tenant";
     assert_eq!(w.jenkins.triggered().len(), 1, "the first try queued its build");
-    let intent = json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, 0) });
+    let intent =
+        json!({ "job": "backup-tenant", "step_id": step_id(&cr.id, index_of(steps, "jenkins backup-tenant")) });
     assert_eq!(recorded(&w.cr_now(&cr.id).await, name).detail, Some(intent), "only the intent was recorded");
 
     let ticket: BuildTicket = serde_json::from_value(w.call(start.clone()).await.unwrap()).unwrap();
@@ -1766,8 +1768,8 @@ async fn an_abort_while_a_build_runs_stops_it_and_the_next_task_is_refused() {
     assert_eq!(aborted.status, ChangeRequestStatus::Cancelled);
     let build: BuildTicket = serde_json::from_value(ticket.clone()).unwrap();
     assert_eq!(w.jenkins.stops(), vec![build.build.clone()], "the running build was stopped");
-    // A failed backup leaves the tenant as it started.
-    let after = assert_aborted(&w, &cr.id, &cr.tenant_id, S::Healthy).await;
+    // An aborted backup runs no rollback: its public access may still be blocked (Maintenance).
+    let after = assert_aborted(&w, &cr.id, &cr.tenant_id, S::Maintenance).await;
     assert_eq!(recorded(&after, name).status, StepStatus::Cancelled);
 
     w.assert_refused(poll_task("jenkins_poll", &cr.id, &steps, name, &polled), "the change request was aborted").await;
@@ -1828,7 +1830,7 @@ const ENDINGS: &[(Operation, TenantState, Option<ChangeModel>, &str, TenantState
     (Op::Upgrade, S::Healthy, Some(M::Swap), "failed", S::Broken),
     (Op::Backup, S::Maintenance, None, "failed", S::Maintenance),
     (Op::Backup, S::Maintenance, None, "succeeded", S::Maintenance),
-    (Op::Backup, S::Healthy, None, "failed", S::Healthy),
+    (Op::Backup, S::Healthy, None, "failed", S::Maintenance),
     (Op::Terminate, S::Healthy, None, "succeeded", S::EndOfLife),
     (Op::Terminate, S::Restoring, None, "failed", S::Restoring),
     (Op::Suspend, S::Maintenance, None, "failed", S::Maintenance),
@@ -2707,4 +2709,38 @@ async fn a_retried_new_version_step_makes_no_second_version_and_a_rotation_that_
     assert!(w.ssm.sent().is_empty());
     let current = w.secrets.labelled(&webapp_parameter(&t), engine::secrets::CURRENT).await.unwrap().unwrap();
     assert_eq!(w.secrets.value(&current), Some(old));
+}
+
+// =================================================================================================
+// A backup blocks public access while it copies
+
+#[tokio::test]
+async fn a_backup_blocks_public_access_while_it_copies_and_a_failed_one_opens_it_again() {
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "succeeded", "state": "Healthy" }));
+    let playbooks: Vec<String> = w.ssm.sent().into_iter().map(|c| c.playbook).collect();
+    assert_eq!(playbooks, ["public-access-off", "public-access-on"]);
+
+    // The backup job fails: access is opened again and the tenant is given back as it was.
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
+    w.jenkins.script("backup-tenant", JobScript::failure());
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Healthy" }));
+    let playbooks: Vec<String> = w.ssm.sent().into_iter().map(|c| c.playbook).collect();
+    assert_eq!(playbooks, ["public-access-off", "public-access-on"]);
+    assert_eq!(names(w.cr_now(&cr.id).await.phases().1), ["rollback ansible public-access-on"]);
+
+    // Opening it again fails too: the customer is locked out, which Maintenance says.
+    let w = world();
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.link(&t.id, EC2_A).await;
+    let cr = w.hold(&mut t, Op::Backup, None, json!({})).await;
+    w.jenkins.script("backup-tenant", JobScript::failure());
+    w.ssm.script_matching("public-access-on", CommandScript::fail("iptables: permission denied"));
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Maintenance" }));
 }

@@ -246,8 +246,9 @@ mod tests {
             // with swap the live tenant keeps its state until traffic moves.
             (O::Upgrade, S::Healthy, Some(Swap), None, &[S::InTesting], S::Healthy, S::Healthy, Some(S::Broken)),
             (O::Upgrade, S::Maintenance, Some(Swap), None, &[S::InTesting], S::Healthy, S::Maintenance, Some(S::Broken)),
-            (O::Backup, S::Healthy, None, Some(S::BackingUp), &[S::BackingUp], S::Healthy, S::Healthy, None),
-            (O::Backup, S::Maintenance, None, Some(S::BackingUp), &[S::BackingUp], S::Maintenance, S::Maintenance, None),
+            // A backup whose public access could not be opened again leaves the customer locked out.
+            (O::Backup, S::Healthy, None, Some(S::BackingUp), &[S::BackingUp], S::Healthy, S::Healthy, Some(S::Maintenance)),
+            (O::Backup, S::Maintenance, None, Some(S::BackingUp), &[S::BackingUp], S::Maintenance, S::Maintenance, Some(S::Maintenance)),
             (O::Restore, S::Broken, None, Some(S::Restoring), &[S::Restoring, S::InTesting], S::Healthy, S::Broken, None),
             (O::Restore, S::Maintenance, Some(Maintenance), Some(S::Restoring), &[S::Restoring, S::InTesting], S::Healthy, S::Broken, None),
             (O::Restore, S::Maintenance, Some(Swap), None, &[S::InTesting], S::Healthy, S::Maintenance, Some(S::Broken)),
@@ -346,7 +347,10 @@ mod tests {
             assert_eq!(p.needs_approval, p.operation.needs_approval(), "{what}");
             if let Some(end) = p.on_rollback_failure {
                 assert_eq!(p.on_failure, End::AsStarted, "{what}: a working rollback ends as started");
-                assert_eq!(end, End::State(S::Broken), "{what}");
+                // A failed rollback breaks the tenant, but a backup's, which only leaves its
+                // public access blocked: the customer is locked out, as in Maintenance.
+                let locked_out = p.operation == O::Backup;
+                assert_eq!(end, End::State(if locked_out { S::Maintenance } else { S::Broken }), "{what}");
             }
         }
     }

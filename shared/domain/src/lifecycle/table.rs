@@ -208,7 +208,10 @@ pub static LIFECYCLE: [OperationRule; 14] = [
         validates: true,
     },
     // A full backup locks the tenant (`BackingUp` is read-only to the customer, like
-    // `Maintenance`) and gives it back as it was, whether the backup worked or not.
+    // `Maintenance`), blocks its public access while it copies (seed recipe 4) and gives it back
+    // as it was, whether the backup worked or not: a failure once access was blocked opens it
+    // again (its rollback). When even that fails the customer stays locked out, which is what
+    // `Maintenance` says.
     OperationRule {
         operation: Operation::Backup,
         from: &[S::Healthy, S::Maintenance],
@@ -217,8 +220,8 @@ pub static LIFECYCLE: [OperationRule; 14] = [
         default_model: Some(M::Maintenance),
         routes: &[Route { model: ANY, entered_at_start: true, through: &[S::BackingUp] }],
         on_success: End::AsStarted,
-        on_failure: End::AsStarted,
-        rolls_back: &[],
+        on_failure: End::State(S::Maintenance),
+        rolls_back: ONLY_MAINTENANCE,
         needs_approval: false,
         validates: false,
     },

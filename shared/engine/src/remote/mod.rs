@@ -17,9 +17,11 @@ pub use ssm::{DELIVERY_TIMEOUT_SECONDS, MAX_INSTANCES, STDERR_KEEP, SsmCommands}
 
 /// The playbooks the SSM document allows (its `Playbook` parameter's `allowedValues`; a test
 /// keeps the template equal to this list). Both adapters refuse any other before sending.
-pub const PLAYBOOKS: [&str; 7] = [
+pub const PLAYBOOKS: [&str; 9] = [
     "suspend-access",
     "restore-access",
+    "public-access-off",
+    "public-access-on",
     "maintenance-on",
     "maintenance-off",
     "rotate-webapp-password",
