@@ -463,16 +463,10 @@ async fn measure_lifecycle_operations() {
         for step in done["steps"].as_array().into_iter().flatten() {
             let to = step["detail"]["to"].as_str().or_else(|| step["detail"]["state"].as_str());
             let moved = step["name"].as_str().is_some_and(|n| n.contains("state ") || n == "finish" || n == "begin");
-            if let (true, Some(to)) = (moved, to) {
-                if path.last().map(String::as_str) != Some(to) {
-                    path.push(to.to_owned());
-                }
-            }
-            if step["name"] == "begin" {
-                if let Some(enter) = step["detail"]["plan"]["enter"].as_str() {
-                    if path.last().map(String::as_str) != Some(enter) {
-                        path.push(enter.to_owned());
-                    }
+            let entered = if step["name"] == "begin" { step["detail"]["plan"]["enter"].as_str() } else { None };
+            for state in [to.filter(|_| moved), entered].into_iter().flatten() {
+                if path.last().map(String::as_str) != Some(state) {
+                    path.push(state.to_owned());
                 }
             }
         }
