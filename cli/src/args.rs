@@ -278,6 +278,23 @@ pub enum Tenants {
         #[command(flatten)]
         page: Page,
     },
+    /// A tenant's metrics from CloudWatch: its instances, databases and app health.
+    Metrics {
+        id: String,
+        /// Comma-separated: cpu, status_check_failed, disk_used_percent, db_cpu, db_free_storage,
+        /// app_health (default: every one).
+        #[arg(long)]
+        names: Option<String>,
+        /// From (RFC 3339; default: 3 hours before `--to`).
+        #[arg(long)]
+        from: Option<String>,
+        /// To (RFC 3339; default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Seconds a point, a multiple of 60 (default 300).
+        #[arg(long)]
+        period: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -142,7 +142,19 @@ test("a tenant page lists the tenant's catalogued backups as the API does", asyn
     const text = await rows.nth(i).innerText();
     assert.ok(text.includes(b.id) && text.includes(b.location) && text.includes(b.release), `${text} shows ${b.id}`);
   }
-  await axe(page, "the tenant page with backups");
+  // Its metrics: a figure per series the API answers (the demo stack puts no data in CloudWatch,
+  // so each says so rather than drawing made-up points).
+  const metrics = (await call(stack.url, tab.token, "GET", `/v1/tenants/${tenant.id}/metrics`)).body;
+  await page.getByRole("heading", { name: "Metrics" }).waitFor();
+  const figures = page.locator("figure.metric");
+  await figures.first().waitFor();
+  assert.equal(await figures.count(), metrics.series.length);
+  for (const [i, s] of metrics.series.entries()) {
+    const text = await figures.nth(i).innerText();
+    assert.ok(text.includes(s.resource), `${text} names ${s.resource}`);
+    if (s.points.length === 0) assert.ok(text.includes("No data in this window."), text);
+  }
+  await axe(page, "the tenant page with backups and metrics");
   await tab.close();
 });
 

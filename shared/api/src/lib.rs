@@ -32,7 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, change_requests, customers, history, licenses, meta, releases, resources, rollouts, tenant_data, tenants,
+    backups, change_requests, customers, history, licenses, meta, metrics, releases, resources, rollouts, tenant_data,
+    tenants,
 };
 
 #[derive(OpenApi)]
@@ -109,6 +110,7 @@ api_routes! {
     tenant_data::list_health_runs,
     backups::list_backups,
     backups::get_backup,
+    metrics::tenant_metrics,
     tenant_data::get_component,
     tenant_data::put_component,
     resources::create_resource,

@@ -241,6 +241,12 @@ impl Arn {
         let resource = self.0.splitn(6, ':').nth(5)?;
         if self.service() == "ec2" { resource.strip_prefix("instance/") } else { None }
     }
+
+    /// The identifier of an RDS DB instance's ARN (`arn:aws:rds:…:db:<id>`).
+    pub fn rds_instance_id(&self) -> Option<&str> {
+        let resource = self.0.splitn(6, ':').nth(5)?;
+        if self.service() == "rds" { resource.strip_prefix("db:") } else { None }
+    }
 }
 
 /// A product release version: strict semver (`3.1.0`, `3.2.0-rc.1`).

@@ -7,6 +7,7 @@ import { can } from "../auth";
 import { useLoad } from "../hooks";
 import { Actor, ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, Value, When } from "../ui";
 import { Actions, Rename } from "./actions";
+import { Metrics } from "./Metrics";
 
 const LIVE_MS = 4000;
 const HISTORY_MS = 5000;
@@ -63,6 +64,7 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
       <Resources id={id} rev={rev} />
       <HealthRuns id={id} rev={rev} />
       <Backups id={id} rev={rev} />
+      <Metrics id={id} rev={rev} />
       <Timeline id={id} rev={rev} />
     </section>
   );

@@ -1,9 +1,14 @@
 //! [`Alarms`] on CloudWatch: `PutMetricAlarm`, then `DescribeAlarms` for the ARN it does not
-//! answer; `DeleteAlarms` (at most 100 names a call).
+//! answer; `DeleteAlarms` (at most 100 names a call); `GetMetricData` (at most 500 queries a
+//! call, every page of its answer).
 
 use async_trait::async_trait;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, Statistic,
+};
 use domain::alarms::{AlarmSpec, Comparison};
+use domain::metrics::{MetricPoint, MetricQuery, MetricWindow};
 
 use super::{Alarms, AlarmsError};
 
@@ -61,5 +66,66 @@ impl Alarms for CloudWatchAlarms {
             self.client.delete_alarms().set_alarm_names(Some(chunk.to_vec())).send().await.map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    #[tracing::instrument(skip(self, queries, window), fields(queries = queries.len()))]
+    async fn metric_data(
+        &self,
+        queries: &[MetricQuery],
+        window: &MetricWindow,
+    ) -> Result<Vec<(String, Vec<MetricPoint>)>, AlarmsError> {
+        let mut answers: Vec<(String, Vec<MetricPoint>)> = queries.iter().map(|q| (q.id.clone(), Vec::new())).collect();
+        for chunk in queries.chunks(500) {
+            let metric_queries: Vec<MetricDataQuery> = chunk
+                .iter()
+                .map(|q| {
+                    let dimensions =
+                        q.dimensions.iter().map(|(n, v)| Dimension::builder().name(n).value(v).build()).collect();
+                    let metric = Metric::builder()
+                        .namespace(&q.namespace)
+                        .metric_name(&q.metric)
+                        .set_dimensions(Some(dimensions))
+                        .build();
+                    let stat = MetricStat::builder()
+                        .metric(metric)
+                        .period(i32::try_from(window.period_seconds).unwrap_or(i32::MAX))
+                        .stat(&q.statistic)
+                        .build();
+                    MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
+                })
+                .collect();
+            let mut token = None;
+            loop {
+                let page = self
+                    .client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(metric_queries.clone()))
+                    .start_time(AwsTime::from_secs(window.from.timestamp()))
+                    .end_time(AwsTime::from_secs(window.to.timestamp()))
+                    .scan_by(ScanBy::TimestampAscending)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for result in page.metric_data_results() {
+                    let Some((_, points)) = answers.iter_mut().find(|(id, _)| Some(id.as_str()) == result.id()) else {
+                        continue;
+                    };
+                    for (at, value) in result.timestamps().iter().zip(result.values()) {
+                        if let Some(at) = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()) {
+                            points.push(MetricPoint { at, value: *value });
+                        }
+                    }
+                }
+                token = page.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        for (_, points) in &mut answers {
+            points.sort_by_key(|p| p.at);
+        }
+        Ok(answers)
     }
 }

@@ -1,4 +1,5 @@
-//! The in-memory fake of [`Alarms`]: the alarms by name, and a switch to make it fail.
+//! The in-memory fake of [`Alarms`]: the alarms by name, the metric points a test put, and a
+//! switch to make it fail.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -6,12 +7,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use domain::alarms::AlarmSpec;
+use domain::metrics::{MetricPoint, MetricQuery, MetricWindow};
 
 use super::{Alarms, AlarmsError};
+
+/// A metric as a query names it: namespace, name, dimensions (sorted), statistic.
+type MetricKey = (String, String, Vec<(String, String)>, String);
+
+fn key_of(q: &MetricQuery) -> MetricKey {
+    let mut dims = q.dimensions.clone();
+    dims.sort();
+    (q.namespace.clone(), q.metric.clone(), dims, q.statistic.clone())
+}
 
 #[derive(Default)]
 pub struct MemoryAlarms {
     alarms: Mutex<BTreeMap<String, AlarmSpec>>,
+    points: Mutex<BTreeMap<MetricKey, Vec<MetricPoint>>>,
     failing: AtomicBool,
 }
 
@@ -23,6 +35,13 @@ impl MemoryAlarms {
     /// The alarms that exist, by name.
     pub fn alarms(&self) -> BTreeMap<String, AlarmSpec> {
         self.alarms.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Points of the metric `query` names (as the statistic over their period already).
+    pub fn put_points(&self, query: &MetricQuery, points: &[MetricPoint]) {
+        if let Ok(mut m) = self.points.lock() {
+            m.entry(key_of(query)).or_default().extend_from_slice(points);
+        }
     }
 
     /// Every call fails (`Unavailable`) while set.
@@ -56,6 +75,29 @@ impl Alarms for MemoryAlarms {
             }
         }
         Ok(())
+    }
+
+    async fn metric_data(
+        &self,
+        queries: &[MetricQuery],
+        window: &MetricWindow,
+    ) -> Result<Vec<(String, Vec<MetricPoint>)>, AlarmsError> {
+        self.check()?;
+        let all = self.points.lock().map(|m| m.clone()).unwrap_or_default();
+        Ok(queries
+            .iter()
+            .map(|q| {
+                let mut points: Vec<MetricPoint> = all
+                    .get(&key_of(q))
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p.at >= window.from && p.at < window.to)
+                    .copied()
+                    .collect();
+                points.sort_by_key(|p| p.at);
+                (q.id.clone(), points)
+            })
+            .collect())
     }
 }
 
