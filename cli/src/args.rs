@@ -278,6 +278,9 @@ pub enum Tenants {
         #[command(flatten)]
         page: Page,
     },
+    /// One document about a tenant: configs, components against its release, resources, last
+    /// health run and backup, the change request holding it.
+    Report { id: String },
     /// A tenant's metrics from CloudWatch: its instances, databases and app health.
     Metrics {
         id: String,

@@ -172,6 +172,7 @@ impl Tenants {
             Self::Resources { id, page } => {
                 ApiCall::list(&routes::LIST_TENANT_RESOURCES, &[id], page, &["resource_id", "arn"])
             }
+            Self::Report { id } => ApiCall::record(&routes::TENANT_REPORT, &[id]),
             Self::Metrics { id, names, from, to, period } => ApiCall::record(&routes::TENANT_METRICS, &[id]).query(&[
                 ("names", names),
                 ("from", from),

@@ -73,6 +73,7 @@ routes! {
     LIST_HEALTH_RUNS = GET "/v1/tenants/{id}/health-runs" "list_health_runs": "health-runs list T1";
     LIST_BACKUPS = GET "/v1/tenants/{id}/backups" "list_backups": "backups list T1";
     GET_BACKUP = GET "/v1/tenants/{id}/backups/{backup_id}" "get_backup": "backups get T1 bk_01JD8X3Q5C7M2R4T6V8W0Y1Z2A";
+    TENANT_REPORT = GET "/v1/tenants/{id}/report" "tenant_report": "tenants report T1";
     TENANT_METRICS = GET "/v1/tenants/{id}/metrics" "tenant_metrics": "tenants metrics T1 --names cpu,app_health --period 60";
     GET_COMPONENT = GET "/v1/tenants/{id}/components/{name}" "get_component": "components get T1 webapp";
     PUT_COMPONENT = PUT "/v1/tenants/{id}/components/{name}" "put_component": "components set T1 webapp 3.2.1";

@@ -196,6 +196,8 @@ call("list_health_runs", tenant, status=200)
 backups = parsed_dict(call("list_backups", tenant, status=200))["items"]
 assert backups, f"the seed backs up {tenant}"
 call("get_backup", tenant, backups[0]["id"], status=200)
+report = parsed_dict(call("tenant_report", tenant, status=200))
+assert report["tenant"]["id"] == tenant and isinstance(report["components"], list), report
 metrics = parsed_dict(call("tenant_metrics", tenant, status=200, names="cpu,app_health", period=300))
 assert [s["metric"] for s in metrics["series"]][-1] == "app_health", metrics
 call("tenant_history", tenant, status=200)

@@ -2744,3 +2744,21 @@ async fn a_backup_blocks_public_access_while_it_copies_and_a_failed_one_opens_it
     w.ssm.script_matching("public-access-on", CommandScript::fail("iptables: permission denied"));
     assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Maintenance" }));
 }
+
+#[test]
+fn every_state_of_the_state_machine_has_a_name_of_its_own_across_its_maps() {
+    fn names(states: &Value, out: &mut Vec<String>) {
+        for (name, state) in states.as_object().expect("states") {
+            out.push(name.clone());
+            if let Some(inner) = state.get("ItemProcessor").and_then(|p| p.get("States")) {
+                names(inner, out);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    names(&asl()["States"], &mut all);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "a state name is used twice (Step Functions refuses it): {all:?}");
+}

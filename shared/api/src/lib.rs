@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, change_requests, customers, history, licenses, meta, metrics, releases, resources, rollouts, tenant_data,
-    tenants,
+    backups, change_requests, customers, history, licenses, meta, metrics, releases, report, resources, rollouts,
+    tenant_data, tenants,
 };
 
 #[derive(OpenApi)]
@@ -111,6 +111,7 @@ api_routes! {
     backups::list_backups,
     backups::get_backup,
     metrics::tenant_metrics,
+    report::tenant_report,
     tenant_data::get_component,
     tenant_data::put_component,
     resources::create_resource,

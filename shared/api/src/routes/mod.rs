@@ -8,6 +8,7 @@ pub mod licenses;
 pub mod meta;
 pub mod metrics;
 pub mod releases;
+pub mod report;
 pub mod resources;
 pub mod rollouts;
 pub mod tenant_data;

@@ -16,6 +16,7 @@ mod rollout;
 mod stamp;
 mod tenant;
 mod tenant_config;
+mod tenant_report;
 mod upgrade_plan;
 mod work_report;
 
@@ -33,5 +34,6 @@ pub use rollout::*;
 pub use stamp::*;
 pub use tenant::*;
 pub use tenant_config::*;
+pub use tenant_report::*;
 pub use upgrade_plan::*;
 pub use work_report::*;
