@@ -167,7 +167,7 @@ pub enum ApiCommand {
     /// Rollouts: one operation over a selection of tenants, in waves with health gates.
     #[command(subcommand)]
     Rollouts(Rollouts),
-    /// Tenant counts across the fleet.
+    /// The fleet: tenant counts, and its releases' versions report.
     #[command(subcommand)]
     Fleet(Fleet),
     /// The API itself: its health and its OpenAPI document.
@@ -749,6 +749,19 @@ pub enum Rollouts {
 pub enum Fleet {
     /// Tenants by state and by release.
     Summary,
+    /// Each release: its tenants (count and a page of ids), how many newer available releases
+    /// it is behind, and its tenants whose recorded components differ from its manifest.
+    Versions {
+        /// Only this release (and with `--next-token`, the next page of its tenants).
+        #[arg(long, value_name = "VERSION")]
+        release: Option<String>,
+        /// Tenant ids per release (1-100; the API's default is 20).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// The release's `next_token` of the previous page (with `--release`).
+        #[arg(long, value_name = "TOKEN", requires = "release")]
+        next_token: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -133,6 +133,13 @@ impl ApiCommand {
             Self::Resources(c) => c.call(),
             Self::Rollouts(c) => c.call(),
             Self::Fleet(Fleet::Summary) => ApiCall::new(&routes::FLEET_SUMMARY, &[], View::Summary),
+            Self::Fleet(Fleet::Versions { release, limit, next_token }) => {
+                ApiCall::record(&routes::FLEET_VERSIONS, &[]).query(&[
+                    ("release", release),
+                    ("limit", &limit.map(|n| n.to_string())),
+                    ("next_token", next_token),
+                ])
+            }
             Self::Meta(Meta::Health) => ApiCall::record(&routes::HEALTH, &[]),
             Self::Meta(Meta::Openapi) => ApiCall::new(&routes::OPENAPI, &[], View::Document),
         })
@@ -594,6 +601,15 @@ mod tests {
             fleet.query,
             [("entity", "tenant".into()), ("entity_id", "T1".into()), ("change_request_id", "CR1".into())]
         );
+    }
+
+    #[test]
+    fn the_versions_report_pages_one_release_and_a_next_token_needs_it() {
+        let c = call("fleet versions --release 3.1.0 --limit 5 --next-token abc").unwrap();
+        assert_eq!(c.route, &routes::FLEET_VERSIONS);
+        assert_eq!(c.query, [("release", "3.1.0".into()), ("limit", "5".into()), ("next_token", "abc".into())]);
+        assert!(call("fleet versions").unwrap().query.is_empty());
+        assert!(Cli::try_parse_from(["portal", "fleet", "versions", "--next-token", "abc"]).is_err());
     }
 
     #[test]

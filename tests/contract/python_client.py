@@ -143,6 +143,10 @@ call("health", status=200, as_=VIEWER)
 doc = call("openapi_json", status=200, as_=VIEWER)
 assert json.loads(doc.content)["openapi"].startswith("3."), "the served document"
 call("fleet_summary", status=200, as_=VIEWER)
+versions = parsed_dict(call("fleet_versions", status=200, as_=VIEWER, limit=2))
+paged = next((r for r in versions["releases"] if r.get("next_token")), None)
+if paged is not None:
+    call("fleet_versions", status=200, as_=VIEWER, release=paged["version"], next_token=paged["next_token"])
 
 # Customers.
 call("list_customers", status=200, as_=VIEWER)

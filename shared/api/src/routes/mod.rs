@@ -11,6 +11,7 @@ pub mod resources;
 pub mod rollouts;
 pub mod tenant_data;
 pub mod tenants;
+pub mod versions;
 
 use domain::WriteContext;
 
