@@ -222,7 +222,7 @@ pub struct Wait {
 
 #[derive(Debug, Subcommand)]
 pub enum Tenants {
-    /// List tenants, filtered by state, customer or release.
+    /// List tenants, filtered by state, customer, release or tags.
     List {
         #[arg(long, value_parser = PossibleValuesParser::new(STATES))]
         state: Option<String>,
@@ -231,6 +231,9 @@ pub enum Tenants {
         customer: Option<String>,
         #[arg(long, value_name = "VERSION")]
         release: Option<String>,
+        /// Only tenants with this tag (repeat it: all must hold).
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+        tags: Vec<(String, String)>,
         #[command(flatten)]
         page: Page,
     },
@@ -307,6 +310,10 @@ pub enum ChangeRequests {
         /// Why (a ticket, an incident).
         #[arg(long)]
         reason: Option<String>,
+        /// Write nothing: what it would do (would it run or why not, its plan, an upgrade's
+        /// component changes).
+        #[arg(long, conflicts_with = "wait")]
+        dry_run: bool,
         #[command(flatten)]
         idempotency: Idempotency,
         #[command(flatten)]

@@ -149,11 +149,14 @@ impl ApiCommand {
 impl Tenants {
     fn call(&self) -> ApiCall {
         match self {
-            Self::List { state, customer, release, page } => {
+            Self::List { state, customer, release, tags, page } => {
+                let tags = (!tags.is_empty())
+                    .then(|| tags.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(","));
                 ApiCall::list(&routes::LIST_TENANTS, &[], page, TENANT_COLUMNS).query(&[
                     ("state", state),
                     ("customer_id", customer),
                     ("release", release),
+                    ("tags", &tags),
                 ])
             }
             Self::Get { id } => ApiCall::record(&routes::GET_TENANT, &[id]),
@@ -196,6 +199,7 @@ impl ChangeRequests {
                 no_snapshot,
                 params,
                 reason,
+                dry_run,
                 idempotency,
                 wait,
             } => {
@@ -224,7 +228,14 @@ impl ChangeRequests {
                     ("operation", Some(json!(operation))),
                     ("params", (!all.is_empty()).then_some(Value::Object(all))),
                     ("reason", text(reason)),
+                    ("dry_run", dry_run.then_some(Value::Bool(true))),
                 ]);
+                if *dry_run {
+                    return Ok(ApiCall {
+                        body: Some(body),
+                        ..ApiCall::record(&routes::CREATE_CHANGE_REQUEST, &[tenant_id])
+                    });
+                }
                 ApiCall::create(&routes::CREATE_CHANGE_REQUEST, &[tenant_id], body, idempotency)
                     .following(wait, "id", None)
             }
@@ -600,6 +611,19 @@ mod tests {
         assert_eq!(
             fleet.query,
             [("entity", "tenant".into()), ("entity_id", "T1".into()), ("change_request_id", "CR1".into())]
+        );
+    }
+
+    #[test]
+    fn tenants_are_listed_by_tags_and_a_dry_run_sends_no_idempotency_key() {
+        let c = call("tenants list --state Healthy --tag env=prod --tag tier=gold").unwrap();
+        assert_eq!(c.query, [("state", "Healthy".into()), ("tags", "env:prod,tier:gold".into())]);
+        let c = call("change-requests create T1 upgrade --release 3.2.0 --dry-run").unwrap();
+        assert_eq!(c.body, Some(json!({"operation": "upgrade", "params": {"release": "3.2.0"}, "dry_run": true})));
+        assert!(c.idempotency_key.is_none(), "a dry run writes nothing");
+        assert!(
+            Cli::try_parse_from(["portal", "change-requests", "create", "T1", "validate", "--dry-run", "--wait"])
+                .is_err()
         );
     }
 

@@ -213,7 +213,11 @@ got = call("get_resource", resource["id"], status=200)
 patched = call("patch_resource", resource["id"], status=200, body={"name": "py bucket"}, if_match=etag(got))
 call("delete_resource", resource["id"], status=204, if_match=etag(patched))
 
-# Change requests: a running backup aborted; terminates decided by a second admin or cancelled.
+# Change requests: a dry run (200, its plan), a running backup aborted; terminates decided by a
+# second admin or cancelled.
+planned = parsed_dict(call("create_change_request", tenant, status=200,
+                           body={"operation": "backup", "reason": "py", "dry_run": True}))
+assert planned["would_run"] is True and planned["tenant_id"] == tenant, planned
 running = parsed_dict(call("create_change_request", tenant, status=202, body={"operation": "backup", "reason": "py"},
                            idempotency_key=f"py-{unique}-backup"))
 call("get_change_request", running["id"], status=200, as_=VIEWER)

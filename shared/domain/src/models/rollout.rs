@@ -440,16 +440,22 @@ impl std::fmt::Display for NotRun {
 /// What `cmd` would do to `tenant`: its plan, or why it would not run. `target` is the upgrade's
 /// release (checked to exist and be available before).
 pub fn eligibility(tenant: &Tenant, cmd: &RolloutCreate) -> Result<Plan, NotRun> {
-    let plan = lifecycle::plan(tenant.state, cmd.operation, cmd.params.change_model).map_err(|r| match r {
+    change_eligibility(tenant, cmd.operation, &cmd.params)
+}
+
+/// What `operation` with `params` would do to `tenant` (a rollout's member, or one change
+/// request's dry run): its plan, or why it would not run.
+pub fn change_eligibility(tenant: &Tenant, operation: Operation, params: &ChangeParams) -> Result<Plan, NotRun> {
+    let plan = lifecycle::plan(tenant.state, operation, params.change_model).map_err(|r| match r {
         Refusal::NotFromState { .. } | Refusal::ChangeModelNotAccepted { .. } | Refusal::CreationOnly { .. } => {
             NotRun::State { state: tenant.state }
         }
     })?;
-    if let (Operation::Upgrade, Some(to)) = (cmd.operation, &cmd.params.release) {
+    if let (Operation::Upgrade, Some(to)) = (operation, &params.release) {
         if to == &tenant.release {
             return Err(NotRun::SameRelease { release: to.clone() });
         }
-        if to < &tenant.release && cmd.params.allow_downgrade != Some(true) {
+        if to < &tenant.release && params.allow_downgrade != Some(true) {
             return Err(NotRun::Downgrade { from: tenant.release.clone(), to: to.clone() });
         }
     }
