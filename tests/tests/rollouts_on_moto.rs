@@ -200,6 +200,41 @@ async fn a_failing_first_wave_halts_the_rollout_and_the_later_waves_tenants_get_
 }
 
 #[tokio::test]
+async fn an_upgrade_rollout_with_a_failure_within_max_failures_succeeds_and_each_tenant_ends_on_its_release() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let tenants = fleet(&api, "up", 3).await;
+    let next = json!({"version": "3.2.0", "components": {"webapp": "3.2.0", "etl": "1.0.0"}});
+    let r = api.call("operator", Method::POST, "/v1/releases", Some(next)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ids: Vec<&str> = tenants.iter().map(|(id, _)| id.as_str()).collect();
+    let body = json!({
+        "operation": "upgrade", "params": {"release": "3.2.0"}, "selector": {"tenant_ids": ids},
+        "waves": [1, 2], "max_failures": 1,
+    });
+    // One tenant of the second wave fails its upgrade job (and is rolled back).
+    let plan = api.call("operator", Method::POST, "/v1/rollouts/plan", Some(body.clone())).await.body;
+    let second: Vec<Value> = plan["tenants"].as_array().unwrap().iter().filter(|t| t["wave"] == 1).cloned().collect();
+    assert_eq!(second.len(), 2, "{plan}");
+    let failing = second[0]["tenant_id"].as_str().unwrap().to_owned();
+    lc.jenkins.set_job_when(
+        "upgrade-tenant",
+        "TENANT_NAME",
+        second[0]["name"].as_str().unwrap(),
+        JobBehaviour::new(FakeOutcome::Failure),
+    );
+
+    let created = create(&api, body).await;
+    let (done, _) = drive(&api, created["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "one failure is within max_failures 1: {done}");
+    assert_eq!((done["waves"][1]["failed"].as_u64(), done["waves"][1]["succeeded"].as_u64()), (Some(1), Some(1)));
+    for (tenant, _) in &tenants {
+        let t = get(&api, &format!("/v1/tenants/{tenant}")).await;
+        let want = if *tenant == failing { "3.1.0" } else { "3.2.0" };
+        assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Healthy"), Some(want)), "{t}");
+    }
+}
+
+#[tokio::test]
 async fn a_paused_rollout_starts_nothing_a_resumed_one_goes_on_and_an_abort_stops_its_running_changes() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let tenants = fleet(&api, "ctl", 3).await;
