@@ -235,6 +235,40 @@ async fn an_upgrade_rollout_with_a_failure_within_max_failures_succeeds_and_each
 }
 
 #[tokio::test]
+async fn an_alarm_on_a_tenant_during_the_soak_halts_the_rollout_before_its_next_wave() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let tenants = fleet(&api, "soak", 2).await;
+    let ids: Vec<&str> = tenants.iter().map(|(id, _)| id.as_str()).collect();
+    let mut body = validate_over(&ids, json!([1, 1]));
+    body["soak_seconds"] = json!(3600);
+    let created = create(&api, body).await;
+    let id = created["id"].as_str().unwrap();
+    let first = rollout(&api, id).await;
+    let cr = running(&first).pop().expect("wave 0 runs");
+    assert_eq!(api.settled(&cr).await["status"], "succeeded");
+    tick(&api.app.changes).await;
+    let soaking = rollout(&api, id).await;
+    assert!(soaking["soak_started_at"].is_string(), "wave 0 soaks: {soaking}");
+    assert_eq!(soaking["current_wave"], 0);
+
+    // Its tenant raises an alarm: a mark_broken change request, as the alarm handler makes.
+    let (_, tenant, _, _) = by_wave(&soaking).into_iter().find(|m| m.0 == 0).unwrap();
+    let alarm = json!({"operation": "mark_broken", "params": {"alarm": {
+        "alarm_name": format!("portal-{tenant}-cpu"), "state": "ALARM", "reason": "CPU above 90%", "at": Utc::now()
+    }}});
+    let r = api.call("operator", Method::POST, &format!("/v1/tenants/{tenant}/change-requests"), Some(alarm)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(api.settled(r.body["id"].as_str().unwrap()).await["status"], "succeeded");
+    tick(&api.app.changes).await;
+    let halted = rollout(&api, id).await;
+    assert_eq!(halted["status"], "halted", "{halted}");
+    assert!(halted["ended_reason"].as_str().unwrap().contains("an alarm during the soak of wave 0"), "{halted}");
+    let (_, later, status, cr) = by_wave(&halted).into_iter().find(|m| m.0 == 1).unwrap();
+    assert_eq!((status.as_str(), cr), ("not_run", None));
+    assert!(tenant_changes(&api, &later).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_paused_rollout_starts_nothing_a_resumed_one_goes_on_and_an_abort_stops_its_running_changes() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let tenants = fleet(&api, "ctl", 3).await;
