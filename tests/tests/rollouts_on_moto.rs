@@ -269,6 +269,32 @@ async fn an_alarm_on_a_tenant_during_the_soak_halts_the_rollout_before_its_next_
 }
 
 #[tokio::test]
+async fn a_second_rollout_over_a_tenant_the_first_is_running_names_it_busy_and_leaves_it_out() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    lc.jenkins.set_job(SUITE_JOB, JobBehaviour::new(FakeOutcome::Hang));
+    let tenants = fleet(&api, "twice", 2).await;
+    let ids: Vec<&str> = tenants.iter().map(|(id, _)| id.as_str()).collect();
+    let first = create(&api, validate_over(&ids, json!([1, 1]))).await;
+    let running_now = rollout(&api, first["id"].as_str().unwrap()).await;
+    let (_, busy, _, cr) = by_wave(&running_now).into_iter().find(|m| m.0 == 0).unwrap();
+
+    let body = validate_over(&ids, json!([2]));
+    let plan = api.call("operator", Method::POST, "/v1/rollouts/plan", Some(body.clone())).await;
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+    assert_eq!((plan.body["would_run"].as_u64(), plan.body["refused"].as_u64()), (Some(1), Some(1)));
+    let entry = plan.body["tenants"].as_array().unwrap().iter().find(|t| t["tenant_id"] == busy.as_str()).unwrap();
+    assert_eq!(entry["not_run"], json!({"reason": "busy", "change_request_id": cr.unwrap()}));
+    let second = create(&api, body).await;
+    assert_eq!((second["tenant_count"].as_u64(), second["refused_count"].as_u64()), (Some(1), Some(1)), "{second}");
+
+    for r in [&first, &second] {
+        let path = format!("/v1/rollouts/{}/abort", r["id"].as_str().unwrap());
+        let done = api.call("admin", Method::POST, &path, Some(json!({"reason": "test over"}))).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    }
+}
+
+#[tokio::test]
 async fn a_paused_rollout_starts_nothing_a_resumed_one_goes_on_and_an_abort_stops_its_running_changes() {
     let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let tenants = fleet(&api, "ctl", 3).await;
