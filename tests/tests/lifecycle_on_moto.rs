@@ -481,7 +481,7 @@ async fn measure_lifecycle_operations() {
         json!({"operation": "enter_maintenance"}),
         json!({"operation": "exit_maintenance"}),
         json!({"operation": "upgrade", "params": {"release": "3.2.0"}}),
-        json!({"operation": "upgrade", "params": {"release": "3.1.0", "change_model": "swap"}}),
+        json!({"operation": "upgrade", "params": {"release": "3.1.0", "change_model": "swap", "allow_downgrade": true}}),
         json!({"operation": "suspend"}),
         json!({"operation": "resume"}),
     ];
