@@ -167,7 +167,7 @@ pub enum ApiCommand {
     /// Rollouts: one operation over a selection of tenants, in waves with health gates.
     #[command(subcommand)]
     Rollouts(Rollouts),
-    /// Tenant counts across the fleet.
+    /// The fleet: tenant counts, and its releases' versions report.
     #[command(subcommand)]
     Fleet(Fleet),
     /// The API itself: its health and its OpenAPI document.
@@ -222,7 +222,7 @@ pub struct Wait {
 
 #[derive(Debug, Subcommand)]
 pub enum Tenants {
-    /// List tenants, filtered by state, customer or release.
+    /// List tenants, filtered by state, customer, release or tags.
     List {
         #[arg(long, value_parser = PossibleValuesParser::new(STATES))]
         state: Option<String>,
@@ -231,6 +231,9 @@ pub enum Tenants {
         customer: Option<String>,
         #[arg(long, value_name = "VERSION")]
         release: Option<String>,
+        /// Only tenants with this tag (repeat it: all must hold).
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+        tags: Vec<(String, String)>,
         #[command(flatten)]
         page: Page,
     },
@@ -327,6 +330,10 @@ pub enum ChangeRequests {
         /// Why (a ticket, an incident).
         #[arg(long)]
         reason: Option<String>,
+        /// Write nothing: what it would do (would it run or why not, its plan, an upgrade's
+        /// component changes).
+        #[arg(long, conflicts_with = "wait")]
+        dry_run: bool,
         #[command(flatten)]
         idempotency: Idempotency,
         #[command(flatten)]
@@ -769,6 +776,19 @@ pub enum Rollouts {
 pub enum Fleet {
     /// Tenants by state and by release.
     Summary,
+    /// Each release: its tenants (count and a page of ids), how many newer available releases
+    /// it is behind, and its tenants whose recorded components differ from its manifest.
+    Versions {
+        /// Only this release (and with `--next-token`, the next page of its tenants).
+        #[arg(long, value_name = "VERSION")]
+        release: Option<String>,
+        /// Tenant ids per release (1-100; the API's default is 20).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// The release's `next_token` of the previous page (with `--release`).
+        #[arg(long, value_name = "TOKEN", requires = "release")]
+        next_token: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -133,6 +133,13 @@ impl ApiCommand {
             Self::Resources(c) => c.call(),
             Self::Rollouts(c) => c.call(),
             Self::Fleet(Fleet::Summary) => ApiCall::new(&routes::FLEET_SUMMARY, &[], View::Summary),
+            Self::Fleet(Fleet::Versions { release, limit, next_token }) => {
+                ApiCall::record(&routes::FLEET_VERSIONS, &[]).query(&[
+                    ("release", release),
+                    ("limit", &limit.map(|n| n.to_string())),
+                    ("next_token", next_token),
+                ])
+            }
             Self::Meta(Meta::Health) => ApiCall::record(&routes::HEALTH, &[]),
             Self::Meta(Meta::Openapi) => ApiCall::new(&routes::OPENAPI, &[], View::Document),
         })
@@ -142,11 +149,14 @@ impl ApiCommand {
 impl Tenants {
     fn call(&self) -> ApiCall {
         match self {
-            Self::List { state, customer, release, page } => {
+            Self::List { state, customer, release, tags, page } => {
+                let tags = (!tags.is_empty())
+                    .then(|| tags.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(","));
                 ApiCall::list(&routes::LIST_TENANTS, &[], page, TENANT_COLUMNS).query(&[
                     ("state", state),
                     ("customer_id", customer),
                     ("release", release),
+                    ("tags", &tags),
                 ])
             }
             Self::Get { id } => ApiCall::record(&routes::GET_TENANT, &[id]),
@@ -196,6 +206,7 @@ impl ChangeRequests {
                 no_snapshot,
                 params,
                 reason,
+                dry_run,
                 idempotency,
                 wait,
             } => {
@@ -224,7 +235,14 @@ impl ChangeRequests {
                     ("operation", Some(json!(operation))),
                     ("params", (!all.is_empty()).then_some(Value::Object(all))),
                     ("reason", text(reason)),
+                    ("dry_run", dry_run.then_some(Value::Bool(true))),
                 ]);
+                if *dry_run {
+                    return Ok(ApiCall {
+                        body: Some(body),
+                        ..ApiCall::record(&routes::CREATE_CHANGE_REQUEST, &[tenant_id])
+                    });
+                }
                 ApiCall::create(&routes::CREATE_CHANGE_REQUEST, &[tenant_id], body, idempotency)
                     .following(wait, "id", None)
             }
@@ -601,6 +619,28 @@ mod tests {
             fleet.query,
             [("entity", "tenant".into()), ("entity_id", "T1".into()), ("change_request_id", "CR1".into())]
         );
+    }
+
+    #[test]
+    fn tenants_are_listed_by_tags_and_a_dry_run_sends_no_idempotency_key() {
+        let c = call("tenants list --state Healthy --tag env=prod --tag tier=gold").unwrap();
+        assert_eq!(c.query, [("state", "Healthy".into()), ("tags", "env:prod,tier:gold".into())]);
+        let c = call("change-requests create T1 upgrade --release 3.2.0 --dry-run").unwrap();
+        assert_eq!(c.body, Some(json!({"operation": "upgrade", "params": {"release": "3.2.0"}, "dry_run": true})));
+        assert!(c.idempotency_key.is_none(), "a dry run writes nothing");
+        assert!(
+            Cli::try_parse_from(["portal", "change-requests", "create", "T1", "validate", "--dry-run", "--wait"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_versions_report_pages_one_release_and_a_next_token_needs_it() {
+        let c = call("fleet versions --release 3.1.0 --limit 5 --next-token abc").unwrap();
+        assert_eq!(c.route, &routes::FLEET_VERSIONS);
+        assert_eq!(c.query, [("release", "3.1.0".into()), ("limit", "5".into()), ("next_token", "abc".into())]);
+        assert!(call("fleet versions").unwrap().query.is_empty());
+        assert!(Cli::try_parse_from(["portal", "fleet", "versions", "--next-token", "abc"]).is_err());
     }
 
     #[test]

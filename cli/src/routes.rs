@@ -64,6 +64,7 @@ routes! {
     GET_TENANT = GET "/v1/tenants/{id}" "get_tenant": "tenants get T1";
     PATCH_TENANT = PATCH "/v1/tenants/{id}" "patch_tenant": "tenants update T1 --description primary";
     FLEET_SUMMARY = GET "/v1/fleet/summary" "fleet_summary": "fleet summary";
+    FLEET_VERSIONS = GET "/v1/fleet/versions" "fleet_versions": "fleet versions --release 3.1.0 --limit 50";
 
     LIST_CONFIGS = GET "/v1/tenants/{id}/configs" "list_configs": "configs list T1";
     GET_CONFIG = GET "/v1/tenants/{id}/configs/{key}" "get_config": "configs get T1 smtp_host";

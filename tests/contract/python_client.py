@@ -143,6 +143,10 @@ call("health", status=200, as_=VIEWER)
 doc = call("openapi_json", status=200, as_=VIEWER)
 assert json.loads(doc.content)["openapi"].startswith("3."), "the served document"
 call("fleet_summary", status=200, as_=VIEWER)
+versions = parsed_dict(call("fleet_versions", status=200, as_=VIEWER, limit=2))
+paged = next((r for r in versions["releases"] if r.get("next_token")), None)
+if paged is not None:
+    call("fleet_versions", status=200, as_=VIEWER, release=paged["version"], next_token=paged["next_token"])
 
 # Customers.
 call("list_customers", status=200, as_=VIEWER)
@@ -213,7 +217,11 @@ got = call("get_resource", resource["id"], status=200)
 patched = call("patch_resource", resource["id"], status=200, body={"name": "py bucket"}, if_match=etag(got))
 call("delete_resource", resource["id"], status=204, if_match=etag(patched))
 
-# Change requests: a running backup aborted; terminates decided by a second admin or cancelled.
+# Change requests: a dry run (200, its plan), a running backup aborted; terminates decided by a
+# second admin or cancelled.
+planned = parsed_dict(call("create_change_request", tenant, status=200,
+                           body={"operation": "backup", "reason": "py", "dry_run": True}))
+assert planned["would_run"] is True and planned["tenant_id"] == tenant, planned
 running = parsed_dict(call("create_change_request", tenant, status=202, body={"operation": "backup", "reason": "py"},
                            idempotency_key=f"py-{unique}-backup"))
 call("get_change_request", running["id"], status=200, as_=VIEWER)

@@ -2,6 +2,7 @@
 //! `MOTO_ENDPOINT` names), a fresh registry table per test created from `infra/template.yaml`,
 //! and the API router over the real DynamoDB adapter.
 
+pub mod counting;
 pub mod faults;
 pub mod served;
 
@@ -207,6 +208,29 @@ pub struct Lifecycle {
     pub events: tokio::sync::Mutex<devstack::execution_events::ExecutionEvents>,
 }
 
+impl Lifecycle {
+    /// The states execution `arn` entered (its transitions, as Step Functions bills them).
+    pub async fn state_transitions(&self, arn: &str) -> usize {
+        let mut count = 0;
+        let mut token = None;
+        loop {
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("history of {arn}: {}", aws_sdk_sfn::error::DisplayErrorContext(e)));
+            count += page.events().iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count();
+            match page.next_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return count,
+            }
+        }
+    }
+}
+
 impl TestApi {
     /// The API whose change requests run for real: Step Functions in moto executing the
     /// lifecycle ASL, whose tasks run the lifecycle handler against a stand-in Jenkins.
@@ -352,6 +376,37 @@ impl TestApi {
     pub async fn call(&self, role: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
         let token = self.token(role, &format!("{role}-user"));
         self.send(method, path, Some(&token), &[], body).await
+    }
+
+    /// `names` as Healthy tenants on `release` of `customer`, written straight to the store
+    /// (`BatchWriteItem`, 25 a call) with their fleet counters, as if provisioned long ago: a
+    /// fleet in seconds where provisioning each through the API would take minutes on moto.
+    pub async fn seed_healthy_tenants(&self, customer: &str, release: &str, names: &[String]) -> Vec<String> {
+        use store::layout::Record;
+        let ctx = domain::WriteContext::api(domain::Actor { sub: "seed".into(), email: None });
+        let mut items = Vec::with_capacity(names.len());
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            let cmd: domain::TenantCreate =
+                serde_json::from_value(serde_json::json!({"customer_id": customer, "name": name, "release": release}))
+                    .expect("a tenant");
+            let (mut t, _) = domain::Tenant::create(cmd, &ctx);
+            t.state = domain::TenantState::Healthy;
+            t.active_change_request_id = None;
+            ids.push(t.id.to_string());
+            items.push(t.to_item().expect("a tenant item"));
+        }
+        self.app.changes.table.batch_put(items).await.expect("seeding tenants");
+        let release = domain::ReleaseVersion::parse(release).expect("a release");
+        let mut tx = store::Tx::<changes::ChangeError>::new();
+        let by = i64::try_from(names.len()).expect("a count");
+        changes::fleet::count_in_fleet(
+            &mut tx,
+            &[(domain::TenantState::Healthy, &release, by)],
+            changes::ChangeError::Duplicate,
+        );
+        tx.commit(self.app.changes.table.as_ref()).await.expect("counting the seeded tenants");
+        ids
     }
 
     pub async fn item_count(&self) -> usize {

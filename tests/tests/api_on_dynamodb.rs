@@ -101,6 +101,27 @@ async fn a_registry_built_through_the_api_lists_by_state_customer_and_release() 
     assert_eq!(summary.body["by_state"]["Healthy"], 0);
     assert_eq!(summary.body["by_release"], json!({"3.1.0": 2, "3.2.0": 2}));
 
+    // The versions report, from the same counters and the tenants-by-release index, paged.
+    let report = api.call("viewer", Method::GET, "/v1/fleet/versions?limit=1", None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(report.body["newest_available"], "3.2.0");
+    let newest = &report.body["releases"][0];
+    assert_eq!((newest["version"].as_str(), newest["tenant_count"].as_i64()), (Some("3.2.0"), Some(2)));
+    assert_eq!((newest["behind"].as_u64(), newest["drifted"].clone()), (Some(0), json!([])));
+    let token = newest["next_token"].as_str().expect("a second page").to_owned();
+    let next =
+        api.call("viewer", Method::GET, &format!("/v1/fleet/versions?release=3.2.0&next_token={token}"), None).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    let mut on_32: Vec<String> = [&newest["tenant_ids"][0], &next.body["releases"][0]["tenant_ids"][0]]
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    on_32.sort();
+    let mut want = vec![a2["id"].as_str().unwrap().to_owned(), g1["id"].as_str().unwrap().to_owned()];
+    want.sort();
+    assert_eq!(on_32, want);
+    assert_eq!(report.body["releases"][1]["behind"], 1, "3.1.0 is one behind");
+
     let cr = api
         .call(
             "viewer",

@@ -479,23 +479,7 @@ async fn measure_lifecycle_operations() {
         ));
     };
     async fn transitions(lc: &Lifecycle, done: &Value) -> usize {
-        let mut count = 0;
-        let mut token = None;
-        loop {
-            let page = lc
-                .sfn
-                .get_execution_history()
-                .execution_arn(done["execution_arn"].as_str().unwrap())
-                .set_next_token(token)
-                .send()
-                .await
-                .unwrap();
-            count += page.events().iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count();
-            match page.next_token() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return count,
-            }
-        }
+        lc.state_transitions(done["execution_arn"].as_str().unwrap()).await
     }
     let started = std::time::Instant::now();
     let (id, cr) = new_tenant(&api, "acme-prod").await;

@@ -33,7 +33,7 @@ pub use persist::App;
 
 use routes::{
     backups, change_requests, customers, history, licenses, meta, metrics, releases, report, resources, rollouts,
-    tenant_data, tenants,
+    tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]
@@ -102,6 +102,7 @@ api_routes! {
     tenants::get_tenant,
     tenants::patch_tenant,
     tenants::fleet_summary,
+    versions::fleet_versions,
     tenant_data::list_configs,
     tenant_data::get_config,
     tenant_data::put_config,

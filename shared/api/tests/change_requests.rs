@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use domain::{Tenant, TenantId, TenantState};
+use domain::{TenantId, TenantState};
 use serde_json::{Value, json};
-use store::layout::{self, Record};
-use store::{Cond, Table, WriteOp};
+use store::Table;
+use store::layout;
 
 /// A second admin: approvals need one other than the requester.
 const GRACE: Option<&str> = Some("admin:grace");
@@ -28,12 +28,7 @@ fn tenant_key(tenant: &str) -> store::Key {
 
 /// Puts a tenant in `state`, not held by any change request, as a finished workflow leaves it.
 async fn settle(h: &Harness, tenant: &str, state: TenantState) {
-    let item = h.table.get(&tenant_key(tenant)).await.unwrap().expect("the tenant item");
-    let mut t = Tenant::from_item(item).unwrap();
-    t.state = state;
-    t.active_change_request_id = None;
-    t.stamp.revision += 1;
-    h.table.write(vec![WriteOp::put(t.to_item().unwrap(), Cond::Always)]).await.unwrap();
+    h.settle(tenant, state).await;
 }
 
 /// The tenant item as stored.
@@ -247,7 +242,11 @@ async fn invalid_operations_and_params_are_422_naming_the_field_and_write_nothin
         (json!({ "operation": "upgrade", "params": {} }), "params.release", "upgrade needs the release"),
         (json!({ "operation": "upgrade", "params": { "release": "3.1.0" } }), "params.release", "already runs 3.1.0"),
         (json!({ "operation": "upgrade", "params": { "release": "9.9.9" } }), "params.release", "no release 9.9.9"),
-        (json!({ "operation": "upgrade", "params": { "release": "3.3.0" } }), "params.release", "not available"),
+        (
+            json!({ "operation": "upgrade", "params": { "release": "3.3.0" } }),
+            "params.release",
+            "only an available release",
+        ),
         (json!({ "operation": "upgrade", "params": { "release": "three" } }), "params.release", ""),
         (
             json!({ "operation": "upgrade", "params": { "release": "3.2.0", "change_model": "yolo" } }),

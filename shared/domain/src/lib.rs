@@ -16,6 +16,7 @@ pub mod schedule;
 pub mod state;
 pub mod tags;
 pub mod values;
+pub mod versions;
 
 pub use actor::{Actor, Role, Source};
 pub use error::FieldError;

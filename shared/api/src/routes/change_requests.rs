@@ -28,6 +28,10 @@ pub struct ChangeRequestCreate {
     /// Why (a ticket, an incident).
     #[serde(default)]
     pub reason: Option<Text>,
+    /// `true`: write nothing, answer `200` with what it would do (the entry a rollout's plan
+    /// gives the tenant).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// One shape of [`ChangeRequestCreate`]: the operations that take the same change models and
@@ -116,6 +120,12 @@ impl Shape {
             .required("operation")
             .property("params", Ref::from_schema_name(self.name("ChangeParams")))
             .property("reason", reason)
+            .property(
+                "dry_run",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("`true`: nothing is written; `200` with what the change request would do.")),
+            )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)));
         if self.release || self.backup {
             request = request.required("params");
@@ -179,10 +189,16 @@ pub struct AbortRequest {
 }
 
 /// Request a lifecycle operation on a tenant. `202` with the change request, which is
-/// `running` (its execution started) or `awaiting_approval` (`terminate`, `restore`).
+/// `running` (its execution started) or `awaiting_approval` (`terminate`, `restore`). With
+/// `"dry_run": true` nothing is written (an `Idempotency-Key` is not used) and the answer is
+/// `200` with what it would do, as `POST /v1/rollouts/plan` says it of each tenant: whether it
+/// would run or why not (`state`, `busy`, `same_release`, `downgrade`), its plan (states and
+/// ends) and an upgrade's component changes. Params the request would refuse whatever the
+/// tenant are refused alike (`422`).
 #[utoipa::path(post, path = "/v1/tenants/{id}/change-requests", tag = "change requests", request_body = ChangeRequestCreate,
     params(("id" = domain::TenantId, Path), IdempotencyKey),
     responses((status = 202, body = TenantChangeRequest, headers(("Location" = String, description = "Where the change request is."))),
+        (status = 200, body = domain::PlannedTenant, description = "A dry run: what it would do; nothing was written."),
         (status = 409, description = "The operation is not allowed in the tenant's state, or the tenant is busy with another change request."),
         (status = 422, description = "A value is not acceptable, or the release of an upgrade is unknown, not available or \
             the one the tenant runs; `field` names it.")))]
@@ -196,6 +212,12 @@ pub async fn create_change_request(
     let caller = principal.caller();
     caller.require(domain::Role::Operator)?;
     let tenant_id = tenants::parse_id(&id)?;
+    if body.value.dry_run {
+        let cmd = body.value;
+        let change = ChangeCreate { operation: cmd.operation, params: cmd.params, reason: cmd.reason };
+        let planned = app.changes.plan_change(&tenant_id, change, &caller).await?;
+        return Ok(axum::Json(planned).into_response());
+    }
     let route = format!("POST /v1/tenants/{tenant_id}/change-requests");
     let idem = match Idempotency::begin(&app, &principal, idem, &route, &body.sha256).await? {
         Ok(i) => i,

@@ -13,6 +13,7 @@ pub mod resources;
 pub mod rollouts;
 pub mod tenant_data;
 pub mod tenants;
+pub mod versions;
 
 use domain::WriteContext;
 

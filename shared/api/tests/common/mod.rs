@@ -288,6 +288,18 @@ impl Harness {
         self.table.batch_put(vec![backup.to_item().expect("an item")]).await.expect("written");
     }
 
+    /// Puts a tenant in `state`, not held by any change request, as a finished workflow leaves it.
+    pub async fn settle(&self, tenant: &str, state: domain::TenantState) {
+        use store::layout::Record;
+        let key = store::layout::tenant_key(&domain::TenantId::parse(tenant).expect("a tenant id"));
+        let item = self.table.get(&key).await.unwrap().expect("the tenant item");
+        let mut t = domain::Tenant::from_item(item).unwrap();
+        t.state = state;
+        t.active_change_request_id = None;
+        t.stamp.revision += 1;
+        self.table.write(vec![WriteOp::put(t.to_item().unwrap(), store::Cond::Always)]).await.unwrap();
+    }
+
     pub async fn one_tenant(&self) -> String {
         let customer = self.customer("Acme").await;
         self.release("3.1.0").await;

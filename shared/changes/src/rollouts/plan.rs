@@ -3,21 +3,33 @@
 //! the release it runs or an older one); the wave it falls in; the plan it would run (the
 //! lifecycle table's states and ends: the steps of each are the lifecycle workflow's recipe); and
 //! for an upgrade, how its recorded components differ from the target release's manifest.
+//!
+//! One change request's dry run (`"dry_run": true` on `POST /v1/tenants/{id}/change-requests`)
+//! answers the same entry for its tenant: [`Changes::plan_change`].
 
 use domain::lifecycle::Plan;
 use domain::{
-    NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate, RolloutPlanSummary, Tenant,
-    UpgradePlan, assign_waves, eligibility,
+    ChangeParams, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate,
+    RolloutPlanSummary, Tenant, TenantId, UpgradePlan, assign_waves, change_eligibility, eligibility,
 };
 
-use crate::{Caller, ChangeError, Changes};
+use crate::{Caller, ChangeCreate, ChangeError, Changes};
 
 impl Changes {
     /// What a rollout's body needs beyond its shape: its own checks ([`RolloutCreate::check`]),
     /// and an upgrade's release existing and available. Answers that release.
     pub(crate) async fn check_rollout(&self, cmd: &RolloutCreate) -> Result<Option<ProductRelease>, ChangeError> {
         cmd.check()?;
-        let Some(v) = cmd.params.release.as_ref().filter(|_| cmd.operation == Operation::Upgrade) else {
+        self.upgrade_target(cmd.operation, &cmd.params).await
+    }
+
+    /// An upgrade's release, which must exist and be available; none for other operations.
+    async fn upgrade_target(
+        &self,
+        operation: Operation,
+        params: &ChangeParams,
+    ) -> Result<Option<ProductRelease>, ChangeError> {
+        let Some(v) = params.release.as_ref().filter(|_| operation == Operation::Upgrade) else {
             return Ok(None);
         };
         let release =
@@ -56,30 +68,8 @@ impl Changes {
         let mut waves = wave_sizes.iter().enumerate().flat_map(|(i, &n)| std::iter::repeat_n(i as u32, n as usize));
         let mut tenants = Vec::with_capacity(selected.len());
         for (t, e) in selected {
-            let upgrade = match &target {
-                Some(release) if e.is_ok() => {
-                    let (recorded, _) = self.snapshot(&t.id).await?;
-                    let current = recorded.into_iter().map(|(name, c)| (name, c.version)).collect();
-                    let snapshot = cmd.params.takes_snapshot(cmd.params.change_model);
-                    Some(UpgradePlan::new(&t.release, &release.version, &current, &release.components, snapshot))
-                }
-                _ => None,
-            };
-            let (plan, not_run) = match e {
-                Ok(p) => (Some(p), None),
-                Err(why) => (None, Some(why)),
-            };
-            tenants.push(PlannedTenant {
-                tenant_id: t.id,
-                name: t.name,
-                state: t.state,
-                release: t.release,
-                would_run: plan.is_some(),
-                wave: plan.as_ref().and_then(|_| waves.next()),
-                plan,
-                not_run,
-                upgrade,
-            });
+            let wave = e.as_ref().ok().and_then(|_| waves.next());
+            tenants.push(self.planned(t, e, target.as_ref(), &cmd.params, wave).await?);
         }
         Ok(RolloutPlanSummary {
             operation: cmd.operation,
@@ -89,5 +79,63 @@ impl Changes {
             wave_sizes,
             tenants,
         })
+    }
+
+    /// One tenant's entry of a plan: its plan or why it would not run, and an upgrade's
+    /// component changes from its recorded components.
+    async fn planned(
+        &self,
+        t: Tenant,
+        e: Result<domain::lifecycle::Plan, NotRun>,
+        target: Option<&ProductRelease>,
+        params: &ChangeParams,
+        wave: Option<u32>,
+    ) -> Result<PlannedTenant, ChangeError> {
+        let upgrade = match target {
+            Some(release) if e.is_ok() => {
+                let (recorded, _) = self.snapshot(&t.id).await?;
+                let current = recorded.into_iter().map(|(name, c)| (name, c.version)).collect();
+                let snapshot = params.takes_snapshot(params.change_model);
+                Some(UpgradePlan::new(&t.release, &release.version, &current, &release.components, snapshot))
+            }
+            _ => None,
+        };
+        let (plan, not_run) = match e {
+            Ok(p) => (Some(p), None),
+            Err(why) => (None, Some(why)),
+        };
+        Ok(PlannedTenant {
+            tenant_id: t.id,
+            name: t.name,
+            state: t.state,
+            release: t.release,
+            would_run: plan.is_some(),
+            wave,
+            plan,
+            not_run,
+            upgrade,
+        })
+    }
+
+    /// One change request's dry run: the entry a rollout's plan would give its tenant (no wave),
+    /// writing nothing. A request the change request itself would refuse whatever the tenant
+    /// (its params, an unknown or unavailable release) is refused alike; when the tenant could
+    /// run it, the core's own checks of the create run too (read only), so a dry run that
+    /// would run is one the request would accept now.
+    pub async fn plan_change(
+        &self,
+        tenant_id: &TenantId,
+        change: ChangeCreate,
+        caller: &Caller,
+    ) -> Result<PlannedTenant, ChangeError> {
+        caller.require(Role::Operator)?;
+        change.params.check_for(change.operation)?;
+        let tenant = self.tenant(tenant_id).await?;
+        let target = self.upgrade_target(change.operation, &change.params).await?;
+        let e = change_eligibility(&tenant, change.operation, &change.params);
+        if e.is_ok() {
+            self.prepare(tenant_id, change.clone(), caller).await?;
+        }
+        self.planned(tenant, e, target.as_ref(), &change.params, None).await
     }
 }

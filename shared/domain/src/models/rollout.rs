@@ -57,8 +57,7 @@ pub struct RolloutCreate {
     pub operation: Operation,
     /// What the operation takes, as a change request's `params` (`{"release": "3.2.0",
     /// "change_model": "maintenance"}` for an upgrade).
-    #[serde(default)]
-    #[schema(value_type = Object)]
+    #[serde(default, deserialize_with = "params_without_nulls")]
     pub params: ChangeParams,
     /// Why (a ticket); on every change request it makes.
     #[serde(default)]
@@ -81,6 +80,18 @@ pub struct RolloutCreate {
     #[serde(default = "default_concurrency")]
     #[schema(minimum = 1, maximum = 100)]
     pub concurrency: u32,
+}
+
+/// [`ChangeParams`] as its schema says: a field that is not nullable (all but `alarm`) is absent
+/// or a value, never `null` (which serde would read as absent).
+fn params_without_nulls<'de, D: serde::Deserializer<'de>>(de: D) -> Result<ChangeParams, D::Error> {
+    use serde::de::Error;
+    let raw = serde_json::Map::<String, serde_json::Value>::deserialize(de)?;
+    if let Some((key, _)) = raw.iter().find(|(k, v)| v.is_null() && k.as_str() != "alarm") {
+        return Err(D::Error::custom(format!("params.{key} may not be null: leave it out")));
+    }
+    serde_path_to_error::deserialize(serde_json::Value::Object(raw))
+        .map_err(|e| D::Error::custom(format!("params.{}: {}", e.path(), e.inner())))
 }
 
 fn default_concurrency() -> u32 {
@@ -429,16 +440,22 @@ impl std::fmt::Display for NotRun {
 /// What `cmd` would do to `tenant`: its plan, or why it would not run. `target` is the upgrade's
 /// release (checked to exist and be available before).
 pub fn eligibility(tenant: &Tenant, cmd: &RolloutCreate) -> Result<Plan, NotRun> {
-    let plan = lifecycle::plan(tenant.state, cmd.operation, cmd.params.change_model).map_err(|r| match r {
+    change_eligibility(tenant, cmd.operation, &cmd.params)
+}
+
+/// What `operation` with `params` would do to `tenant` (a rollout's member, or one change
+/// request's dry run): its plan, or why it would not run.
+pub fn change_eligibility(tenant: &Tenant, operation: Operation, params: &ChangeParams) -> Result<Plan, NotRun> {
+    let plan = lifecycle::plan(tenant.state, operation, params.change_model).map_err(|r| match r {
         Refusal::NotFromState { .. } | Refusal::ChangeModelNotAccepted { .. } | Refusal::CreationOnly { .. } => {
             NotRun::State { state: tenant.state }
         }
     })?;
-    if let (Operation::Upgrade, Some(to)) = (cmd.operation, &cmd.params.release) {
+    if let (Operation::Upgrade, Some(to)) = (operation, &params.release) {
         if to == &tenant.release {
             return Err(NotRun::SameRelease { release: to.clone() });
         }
-        if to < &tenant.release && cmd.params.allow_downgrade != Some(true) {
+        if to < &tenant.release && params.allow_downgrade != Some(true) {
             return Err(NotRun::Downgrade { from: tenant.release.clone(), to: to.clone() });
         }
     }
@@ -518,6 +535,22 @@ mod tests {
         let c: RolloutCreate = serde_json::from_value(v).map_err(|e| e.to_string())?;
         c.check().map_err(|e| e.to_string())?;
         Ok(c)
+    }
+
+    #[test]
+    fn params_are_a_change_requests_and_a_field_that_is_not_nullable_may_not_be_null() {
+        let body = |params: serde_json::Value| serde_json::json!({"operation": "upgrade", "params": params, "selector": {"state": "Healthy"}, "waves": [1]});
+        let ok = cmd(body(serde_json::json!({"release": "3.2.0", "alarm": null}))).unwrap();
+        assert_eq!(ok.params.release.map(|r| r.to_string()).as_deref(), Some("3.2.0"));
+        for (params, named) in [
+            (serde_json::json!({"release": null}), "params.release may not be null"),
+            (serde_json::json!({"release": "3.2.0", "snapshot": null}), "params.snapshot may not be null"),
+            (serde_json::json!({"release": 5}), "params.release: invalid type"),
+            (serde_json::json!({"release": "3.2.0", "colour": "blue"}), "unknown field `colour`"),
+        ] {
+            let err = cmd(body(params.clone())).unwrap_err();
+            assert!(err.contains(named), "{params}: {err}");
+        }
     }
 
     #[test]
