@@ -368,6 +368,13 @@ pub enum ChangeRequests {
         #[arg(long)]
         reason: String,
     },
+    /// Roll back a swap in its fallback window: traffic moves back to the old side (admins).
+    Rollback {
+        id: String,
+        /// Required: recorded with who asked.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -259,6 +259,10 @@ impl ChangeRequests {
                 body: Some(json!({ "reason": reason })),
                 ..ApiCall::record(&routes::ABORT_CHANGE_REQUEST, &[id])
             },
+            Self::Rollback { id, reason } => ApiCall {
+                body: Some(json!({ "reason": reason })),
+                ..ApiCall::record(&routes::ROLLBACK_CHANGE_REQUEST, &[id])
+            },
         })
     }
 }

@@ -101,6 +101,8 @@ routes! {
         "change-requests cancel CR1";
     ABORT_CHANGE_REQUEST = POST "/v1/change-requests/{id}/abort" "abort_change_request":
         "change-requests abort CR1 --reason wrong-tenant";
+    ROLLBACK_CHANGE_REQUEST = POST "/v1/change-requests/{id}/rollback" "rollback_change_request":
+        "change-requests rollback CR1 --reason errors-after-cut-over";
 
     TENANT_HISTORY = GET "/v1/tenants/{id}/history" "tenant_history": "history T1 --field state";
     FLEET_HISTORY = GET "/v1/history" "fleet_history": "history --actor alice";

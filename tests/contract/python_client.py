@@ -226,6 +226,8 @@ running = parsed_dict(call("create_change_request", tenant, status=202, body={"o
                            idempotency_key=f"py-{unique}-backup"))
 call("get_change_request", running["id"], status=200, as_=VIEWER)
 call("list_tenant_change_requests", tenant, status=200)
+# Not in a fallback window (it is no swap): the rollback is refused with a problem.
+call("rollback_change_request", running["id"], status=409, body={"reason": "no window to roll back in"})
 call("abort_change_request", running["id"], status=200, body={"reason": "the generated client aborts it"})
 for tenant_id, decision in zip(HEALTHY[1:3], ["reject_change_request", "cancel_change_request"]):
     pending = parsed_dict(call("create_change_request", tenant_id, status=202,

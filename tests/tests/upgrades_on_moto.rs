@@ -243,3 +243,86 @@ async fn an_upgrade_is_refused_to_an_older_unknown_or_unavailable_release_and_cl
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(get(&api, &format!("/v1/tenants/{id}")).await["release"], "3.1.0");
 }
+
+/// Polls the change request until `ready` says so (at most 30 s).
+async fn until(api: &TestApi, cr: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..300 {
+        let now = get(api, &format!("/v1/change-requests/{cr}")).await;
+        if ready(&now) {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("change request {cr}: never {what}");
+}
+
+fn awaiting_gate(cr: &Value) -> bool {
+    cr["gate"].is_object() && cr["gate"].get("approved").is_none()
+}
+
+fn in_window(cr: &Value) -> bool {
+    cr["steps"].as_array().unwrap().iter().any(|s| s["name"] == "fallback window" && s["status"] == "running")
+}
+
+#[tokio::test]
+async fn a_swap_waits_for_a_second_admin_to_cut_over_then_releases_the_old_side_after_its_window() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api).await;
+    let cr = upgrade(&api, &id, json!({"release": "3.2.0", "change_model": "swap", "fallback_seconds": 1})).await;
+    let cr_id = cr["id"].as_str().unwrap().to_owned();
+    let waiting = until(&api, &cr_id, "awaiting the cut-over", awaiting_gate).await;
+    assert_eq!(waiting["status"], "running");
+    assert_eq!(get(&api, &format!("/v1/tenants/{id}")).await["state"], "Healthy", "the live side serves");
+    let new_side: Vec<(String, String)> =
+        lc.jenkins.builds().into_iter().map(|b| (b.job, b.params.get("SIDE").cloned().unwrap_or_default())).collect();
+    assert!(new_side.contains(&("health-api-smoke".into(), "new".into())), "the new side was validated: {new_side:?}");
+    assert!(!new_side.iter().any(|(j, _)| j == "cut-over-tenant-swap"), "no cut-over before the approval");
+
+    // The requester may not approve; another admin does.
+    let path = format!("/v1/change-requests/{cr_id}/approve");
+    let own = api.call("operator", Method::POST, &path, None).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN, "{}", own.body);
+    let r = api.send(Method::POST, &path, Some(&api.token("admin", "erin")), &[], None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let done = api.settled(&cr_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(done["gate"]["decided_by"].as_str().unwrap().starts_with("erin"));
+    let jobs: Vec<String> = lc.jenkins.builds().into_iter().map(|b| b.job).collect();
+    let at = |job: &str| jobs.iter().position(|j| j == job).unwrap_or_else(|| panic!("{job}: {jobs:?}"));
+    assert!(
+        at("upgrade-tenant-swap") < at("cut-over-tenant-swap") && at("cut-over-tenant-swap") < at("release-old-side")
+    );
+    let t = get(&api, &format!("/v1/tenants/{id}")).await;
+    assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Healthy"), Some("3.2.0")));
+}
+
+#[tokio::test]
+async fn a_rollback_inside_the_fallback_window_moves_back_to_the_old_side_and_release() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let id = healthy_tenant(&api).await;
+    let cr = upgrade(&api, &id, json!({"release": "3.2.0", "change_model": "swap", "fallback_seconds": 600})).await;
+    let cr_id = cr["id"].as_str().unwrap().to_owned();
+    until(&api, &cr_id, "awaiting the cut-over", awaiting_gate).await;
+    let rollback = format!("/v1/change-requests/{cr_id}/rollback");
+    let early =
+        api.send(Method::POST, &rollback, Some(&api.token("admin", "erin")), &[], Some(json!({"reason": "x"}))).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "no window before the cut-over: {}", early.body);
+    let approve = format!("/v1/change-requests/{cr_id}/approve");
+    let r = api.send(Method::POST, &approve, Some(&api.token("admin", "erin")), &[], None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    until(&api, &cr_id, "in its fallback window", in_window).await;
+    assert_eq!(get(&api, &format!("/v1/tenants/{id}")).await["release"], "3.2.0", "cut over");
+
+    let body = json!({"reason": "INC-12: errors on the new side"});
+    let r = api.send(Method::POST, &rollback, Some(&api.token("admin", "erin")), &[], Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let done = api.settled(&cr_id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("INC-12") && error.contains("rolled back to 3.1.0"), "{error}");
+    let t = get(&api, &format!("/v1/tenants/{id}")).await;
+    assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Healthy"), Some("3.1.0")));
+    let jobs: Vec<String> = lc.jenkins.builds().into_iter().map(|b| b.job).collect();
+    assert!(jobs.contains(&"rollback-upgrade-tenant-swap".to_owned()), "{jobs:?}");
+    assert!(!jobs.contains(&"release-old-side".to_owned()), "the old side is kept: {jobs:?}");
+}

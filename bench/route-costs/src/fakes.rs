@@ -21,7 +21,12 @@ pub fn lifecycle_deps(registry: Arc<dyn Table>) -> lifecycle::Deps {
     lifecycle::Deps {
         changes: core(registry),
         suites: vec!["api-smoke".into(), "ui-smoke".into()],
-        pace: lifecycle::recipe::Pace { poll_seconds: 1, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 },
+        pace: lifecycle::recipe::Pace {
+            poll_seconds: 1,
+            jenkins_timeout_seconds: 3600,
+            ssm_timeout_seconds: 900,
+            approval_timeout_seconds: 14_400,
+        },
         region: None,
         secrets: Arc::new(engine::MemorySecrets::new()),
         secrets_prefix: "/portal/tenants".into(),

@@ -21,6 +21,9 @@ pub enum TaskError {
     Timeout(String),
     #[error("{0}")]
     Invalid(String),
+    /// An admin rejected a gate, or asked for a rollback in a fallback window.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 impl TaskError {
@@ -33,6 +36,7 @@ impl TaskError {
             Self::HealthFailed(_) => "HealthFailed",
             Self::Timeout(_) => "Timeout",
             Self::Invalid(_) => "Invalid",
+            Self::Rejected(_) => "Rejected",
         }
     }
 }

@@ -78,6 +78,8 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         }
         Task::Record { change_request_id, at } => steps::record::run(deps, &change_request_id, &at).await,
         Task::Secret { change_request_id, at } => steps::secret::run(deps, &change_request_id, &at).await,
+        Task::Approval { change_request_id, at } => steps::gate::approval(deps, &change_request_id, &at).await,
+        Task::Window { change_request_id, at } => steps::gate::window(deps, &change_request_id, &at).await,
         Task::Rollback { change_request_id, error } => {
             steps::rollback::run(deps, &change_request_id, error.as_ref()).await
         }

@@ -11,6 +11,8 @@ pub struct Pace {
     pub poll_seconds: u64,
     pub jenkins_timeout_seconds: u64,
     pub ssm_timeout_seconds: u64,
+    /// How long a gate (a swap's cut-over) waits for a second admin before it fails.
+    pub approval_timeout_seconds: u64,
 }
 
 /// The job that makes a full backup (a `backup`'s work, an upgrade's snapshot).
@@ -19,6 +21,36 @@ pub const BACKUP_JOB: &str = "backup-tenant";
 /// The playbooks that block a tenant's public access while it is backed up, and open it again.
 pub const PUBLIC_ACCESS_OFF: &str = "public-access-off";
 pub const PUBLIC_ACCESS_ON: &str = "public-access-on";
+
+/// The step of a swap that moves traffic to the new side: before it, jobs and suites work on
+/// the new side (`SIDE=new`), and a rollback only drops it.
+pub const CUT_OVER: &str = "jenkins cut-over-tenant-swap";
+
+/// A swap upgrade: the new side built with the new release and validated, then, once a second
+/// admin approves, traffic moved to it and the release recorded; the old side kept through the
+/// fallback window (an admin may roll back meanwhile), then released.
+fn swap_upgrade(params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    let mut steps = vec![jenkins("upgrade-tenant-swap", pace)];
+    steps.extend(suite_steps("new side ", suites, pace)?);
+    steps.push(Step::Approval {
+        name: "cut-over approval".into(),
+        poll_seconds: pace.poll_seconds,
+        timeout_seconds: pace.approval_timeout_seconds,
+    });
+    steps.push(jenkins("cut-over-tenant-swap", pace));
+    steps.push(record_release());
+    steps.push(Step::Transition {
+        name: format!("state {}", domain::TenantState::InTesting),
+        to: domain::TenantState::InTesting,
+    });
+    steps.push(Step::Window {
+        name: "fallback window".into(),
+        poll_seconds: pace.poll_seconds,
+        seconds: params.fallback_window(),
+    });
+    steps.push(jenkins("release-old-side", pace));
+    Ok(steps)
+}
 
 /// The prefix of a rollback step's name (and, with the work's job, of its undo job).
 pub use domain::lifecycle::ROLLBACK;
@@ -128,7 +160,7 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
         Operation::Resume => vec![playbook("restore-access", pace)],
         Operation::EnterMaintenance => vec![playbook("maintenance-on", pace)],
         Operation::ExitMaintenance => vec![playbook("maintenance-off", pace)],
-        Operation::Upgrade if swap => vec![jenkins("upgrade-tenant-swap", pace), record_release()],
+        Operation::Upgrade if swap => unreachable!("a swap upgrade's steps are swap_upgrade's"),
         Operation::Upgrade => {
             let snapshot = params.takes_snapshot(model).then(|| backup("snapshot", pace));
             snapshot.into_iter().chain([jenkins("upgrade-tenant", pace), record_release()]).collect()
@@ -176,6 +208,9 @@ fn suite_steps(prefix: &str, suites: &[String], pace: Pace) -> Result<Vec<Step>,
 /// of the plan after the one entered at the start, then one Jenkins job per health suite when
 /// it validates.
 pub fn steps(plan: &Plan, params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    if plan.operation == Operation::Upgrade && plan.change_model == Some(ChangeModel::Swap) {
+        return swap_upgrade(params, suites, pace);
+    }
     let mut steps = work(plan.operation, plan.change_model, params, pace);
     let skip = usize::from(plan.enter.is_some());
     for &to in plan.through.iter().skip(skip) {
@@ -240,7 +275,10 @@ pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Resu
     if own.iter().any(|s| matches!(s, Step::RecordRelease { name } if cr.ran(name))) {
         steps.push(Step::RevertRelease { name: format!("{ROLLBACK} revert release") });
     }
-    if plan.validates {
+    // Before a swap's cut-over the live side was never touched: dropping the new side is all.
+    let swap = cr.change_model == Some(ChangeModel::Swap) && cr.operation == Operation::Upgrade;
+    let live_touched = !swap || cr.ran(CUT_OVER);
+    if plan.validates && live_touched {
         if let Some(&to) = plan.through.last() {
             steps.push(Step::Transition { name: format!("{ROLLBACK} state {to}"), to });
         }
@@ -255,13 +293,19 @@ mod tests {
     use domain::TenantState;
     use domain::lifecycle::{creation_plan, plan};
 
-    const PACE: Pace = Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 };
+    const PACE: Pace = Pace {
+        poll_seconds: 5,
+        jenkins_timeout_seconds: 3600,
+        ssm_timeout_seconds: 900,
+        approval_timeout_seconds: 14_400,
+    };
     const NONE: ChangeParams = ChangeParams {
         release: None,
         backup_id: None,
         change_model: None,
         alarm: None,
         allow_downgrade: None,
+        fallback_seconds: None,
         snapshot: None,
     };
 

@@ -95,6 +95,18 @@ pub enum Task {
         #[serde(flatten)]
         at: StepRef,
     },
+    /// A gate: waits for a second admin's decision.
+    Approval {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
+    /// A fallback window: waits its seconds, or an admin's rollback.
+    Window {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+    },
     /// A step of the change failed: whether it rolls back, and the rollback's steps.
     Rollback {
         change_request_id: ChangeRequestId,

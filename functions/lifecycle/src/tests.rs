@@ -38,7 +38,8 @@ use TenantState as S;
 
 const SUITES: [&str; 2] = ["api-smoke", "ui-smoke"];
 const SECRETS_PREFIX: &str = "/portal/tenants";
-const PACE: Pace = Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900 };
+const PACE: Pace =
+    Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900, approval_timeout_seconds: 14_400 };
 const EC2_A: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0aaaaaaaaaaaaaaaa";
 const EC2_B: &str = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0bbbbbbbbbbbbbbbb";
 const RDS: &str = "arn:aws:rds:us-east-1:123456789012:db:acme-prod";
@@ -181,6 +182,8 @@ struct World {
     jenkins: Arc<MemoryJenkins>,
     ssm: Arc<MemoryCommands>,
     secrets: Arc<engine::MemorySecrets>,
+    /// What an admin does, one per poll of a gate or window: `approve`, `reject`, `rollback`.
+    at_gate: Mutex<std::collections::VecDeque<&'static str>>,
     deps: Deps,
 }
 
@@ -203,6 +206,7 @@ fn world() -> World {
         jenkins,
         ssm,
         secrets: secrets.clone(),
+        at_gate: Mutex::new(Default::default()),
         deps: Deps {
             changes,
             suites: suites(),
@@ -215,6 +219,19 @@ fn world() -> World {
 }
 
 impl World {
+    /// Bob's next decision at a gate or window, if the test queued one.
+    async fn decide(&self, cr: &ChangeRequestId) {
+        let next = self.at_gate.lock().unwrap().pop_front();
+        let why = || reason("the new side misbehaves");
+        match next {
+            Some("approve") => drop(self.deps.changes.approve(cr, &bob()).await.unwrap()),
+            Some("reject") => drop(self.deps.changes.reject(cr, &bob()).await.unwrap()),
+            Some("rollback") => drop(self.deps.changes.request_rollback(cr, &bob(), why()).await.unwrap()),
+            Some(other) => panic!("no such decision {other}"),
+            None => {}
+        }
+    }
+
     // --- writing the table (straight, past the armed faults) ---------------------------------
 
     async fn put(&self, item: Item) {
@@ -598,6 +615,17 @@ async fn run_steps(
                 send(w, edit, edits, task("secret", None)).await?;
                 continue;
             }
+            "approval" | "window" => {
+                // Polled until done, as the ASL's Wait loop does: a test decides meanwhile.
+                let action = step["kind"].as_str().unwrap();
+                for _ in 0..50 {
+                    if send(w, edit, edits, task(action, None)).await?["done"] == json!(true) {
+                        break;
+                    }
+                    w.decide(cr).await;
+                }
+                continue;
+            }
             "jenkins" => ("jenkins_start", "jenkins_poll"),
             "ssm" => ("ssm_send", "ssm_poll"),
             other => panic!("the ASL has no branch for a {other} step"),
@@ -667,7 +695,9 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
         (Op::Upgrade, S::Healthy, Some(M::Maintenance),
             [&["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
         (Op::Upgrade, S::Healthy, Some(M::Swap),
-            [&["jenkins upgrade-tenant-swap", "record release", "state InTesting"][..], &all[..]].concat(), S::Healthy),
+            vec!["jenkins upgrade-tenant-swap", "new side health suite api-smoke", "new side health suite ui-smoke",
+                 "cut-over approval", "jenkins cut-over-tenant-swap", "record release", "state InTesting",
+                 "fallback window", "jenkins release-old-side"], S::Healthy),
         (Op::Upgrade, S::Maintenance, None,
             [&["snapshot", "jenkins upgrade-tenant", "record release", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
         (Op::Backup, S::Healthy, None, vec!["ansible public-access-off", "jenkins backup-tenant", "ansible public-access-on"], S::BackingUp),
@@ -2442,13 +2472,15 @@ fn every_step_task_of_the_state_machine_names_its_step_by_its_index_in_the_plan(
     for (name, state) in asl_tasks(&asl) {
         let payload = &state["Parameters"]["Payload"];
         let action = payload["action"].as_str().unwrap_or_default();
-        if ["transition", "record", "secret", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"].contains(&action)
-        {
+        let steps = ["transition", "record", "secret", "jenkins_start", "jenkins_poll", "ssm_send", "ssm_poll"];
+        if steps.contains(&action) || ["approval", "window"].contains(&action) {
             assert_eq!(payload["index.$"], "$.index", "{name}");
             seen.push(action);
         }
     }
-    assert_eq!(seen.len(), 14, "each step task in both Maps: {seen:?}");
+    // Each step task in both Maps, and the swap's gate and window (in the change's own Map only:
+    // a rollback waits on no one).
+    assert_eq!(seen.len(), 16, "{seen:?}");
 }
 
 #[tokio::test]
@@ -2761,4 +2793,133 @@ fn every_state_of_the_state_machine_has_a_name_of_its_own_across_its_maps() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), all.len(), "a state name is used twice (Step Functions refuses it): {all:?}");
+}
+
+// =================================================================================================
+// A swap upgrade: the new side, a gate for the cut-over, a fallback window
+
+async fn a_swap(w: &World, fallback_seconds: u64) -> (Tenant, TenantChangeRequest) {
+    w.release("3.1.0", &[("webapp", "3.1.0")]).await;
+    w.release("3.2.0", &[("webapp", "3.2.0")]).await;
+    let mut t = w.tenant(S::Healthy, "3.1.0").await;
+    w.component(&t, "webapp", "3.1.0").await;
+    let params = json!({ "release": "3.2.0", "change_model": "swap", "fallback_seconds": fallback_seconds });
+    let cr = w.hold(&mut t, Op::Upgrade, Some(M::Swap), params).await;
+    (t, cr)
+}
+
+fn jobs(w: &World) -> Vec<(String, String)> {
+    w.jenkins
+        .triggered()
+        .into_iter()
+        .map(|b| (b.job.clone(), b.params.get("SIDE").cloned().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_swap_builds_and_validates_the_new_side_cuts_over_once_approved_then_releases_the_old_side() {
+    let w = world();
+    let (t, cr) = a_swap(&w, 0).await;
+    let steps = w.begin(&cr.id).await;
+    assert_eq!(
+        names(&steps),
+        [
+            "jenkins upgrade-tenant-swap",
+            "new side health suite api-smoke",
+            "new side health suite ui-smoke",
+            "cut-over approval",
+            "jenkins cut-over-tenant-swap",
+            "record release",
+            "state InTesting",
+            "fallback window",
+            "jenkins release-old-side"
+        ]
+    );
+    assert_eq!(w.tenant_now(&t.id).await.state, S::Healthy, "the live side serves meanwhile");
+    w.at_gate.lock().unwrap().push_back("approve");
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "succeeded", "state": "Healthy" }));
+    let s = |j: &str, side: &str| (j.to_owned(), side.to_owned());
+    assert_eq!(
+        jobs(&w),
+        [
+            s("upgrade-tenant-swap", "new"),
+            s("health-api-smoke", "new"),
+            s("health-ui-smoke", "new"),
+            s("cut-over-tenant-swap", "new"),
+            s("release-old-side", "live")
+        ]
+    );
+    let done = w.cr_now(&cr.id).await;
+    let gate = done.gate.clone().expect("the gate");
+    assert_eq!((gate.approved, gate.decided_by.as_deref()), (Some(true), Some("bob")));
+    assert_eq!(w.tenant_now(&t.id).await.release.to_string(), "3.2.0");
+}
+
+#[tokio::test]
+async fn a_swap_whose_cut_over_is_rejected_drops_the_new_side_and_the_live_one_never_moved() {
+    let w = world();
+    let (t, cr) = a_swap(&w, 0).await;
+    w.at_gate.lock().unwrap().push_back("reject");
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Healthy" }));
+    let done = w.cr_now(&cr.id).await;
+    assert!(done.error.as_deref().unwrap().contains("rejected by bob"), "{:?}", done.error);
+    assert_eq!(
+        names(done.phases().1),
+        ["rollback jenkins rollback-upgrade-tenant-swap"],
+        "only the new side is dropped"
+    );
+    assert!(!jobs(&w).iter().any(|(j, _)| j == "cut-over-tenant-swap"));
+    let now = w.tenant_now(&t.id).await;
+    assert_eq!((now.state, now.release.to_string()), (S::Healthy, "3.1.0".to_owned()));
+    assert_eq!(versions(&w.components_now(&t.id).await), BTreeMap::from([("webapp".into(), "3.1.0".into())]));
+}
+
+#[tokio::test]
+async fn a_rollback_in_the_fallback_window_moves_traffic_back_and_the_old_side_is_kept() {
+    let w = world();
+    let (t, cr) = a_swap(&w, 3600).await;
+    w.at_gate.lock().unwrap().extend(["approve", "rollback"]);
+    assert_eq!(drive(&w, &cr.id).await, json!({ "status": "failed", "state": "Healthy" }));
+    let done = w.cr_now(&cr.id).await;
+    let error = done.error.clone().unwrap();
+    assert!(
+        error.contains("rolled back by bob during the fallback window") && error.contains("rolled back to 3.1.0"),
+        "{error}"
+    );
+    assert_eq!(
+        names(done.phases().1),
+        [
+            "rollback jenkins rollback-upgrade-tenant-swap",
+            "rollback revert release",
+            "rollback state InTesting",
+            "rollback health suite api-smoke",
+            "rollback health suite ui-smoke"
+        ]
+    );
+    assert!(!jobs(&w).iter().any(|(j, _)| j == "release-old-side"), "the old side is kept");
+    let now = w.tenant_now(&t.id).await;
+    assert_eq!((now.state, now.release.to_string()), (S::Healthy, "3.1.0".to_owned()));
+}
+
+#[tokio::test]
+async fn only_another_admin_decides_a_gate_and_a_rollback_needs_a_fallback_window() {
+    let w = world();
+    let (_, cr) = a_swap(&w, 3600).await;
+    let steps = w.begin(&cr.id).await;
+    // Not in a window yet: nothing to roll back.
+    let e = w.deps.changes.request_rollback(&cr.id, &bob(), reason("now")).await.unwrap_err();
+    assert!(matches!(e, ChangeError::Conflict(_)), "{e}");
+    let gate = step_task("approval", &cr.id, &steps, "cut-over approval");
+    assert_eq!(w.call(gate.clone()).await.unwrap(), json!({ "done": false }));
+    assert!(w.cr_now(&cr.id).await.awaits_gate());
+    let requester = Caller::person(Actor { sub: "alice".into(), email: None }, Role::Admin);
+    let e = w.deps.changes.approve(&cr.id, &requester).await.unwrap_err();
+    assert!(matches!(e, ChangeError::Forbidden(_)), "the requester does not approve: {e}");
+    let table = w.table.dump();
+    assert_eq!(w.call(gate.clone()).await.unwrap(), json!({ "done": false }));
+    assert_eq!(w.table.dump(), table, "a poll that only waits writes nothing");
+    w.deps.changes.approve(&cr.id, &bob()).await.unwrap();
+    assert_eq!(w.call(gate).await.unwrap(), json!({ "done": true }));
+    let e = w.deps.changes.approve(&cr.id, &bob()).await.unwrap_err();
+    assert!(matches!(e, ChangeError::Conflict(_)), "decided once: {e}");
 }

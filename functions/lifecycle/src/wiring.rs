@@ -36,6 +36,7 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             poll_seconds: number("POLL_SECONDS", 15),
             jenkins_timeout_seconds: number("JENKINS_TIMEOUT_SECONDS", 3600),
             ssm_timeout_seconds: number("SSM_TIMEOUT_SECONDS", 1800),
+            approval_timeout_seconds: number("APPROVAL_TIMEOUT_SECONDS", 14_400),
         },
         region: var("AWS_REGION"),
         secrets: std::sync::Arc::new(engine::SsmSecrets::new(

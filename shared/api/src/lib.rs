@@ -129,6 +129,7 @@ api_routes! {
     change_requests::reject_change_request,
     change_requests::cancel_change_request,
     change_requests::abort_change_request,
+    change_requests::rollback_change_request,
     history::tenant_history,
     history::fleet_history,
     rollouts::create_rollout,

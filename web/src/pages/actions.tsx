@@ -92,7 +92,9 @@ function RequestForm(props: { tenant: Tenant; op: Operation; onClose: () => void
       body: body as never,
     });
     setBusy(false);
-    if (data) props.onDone(data);
+    // A request without `dry_run` answers 202 with the change request (a dry run would be 200
+    // with its plan: this form never asks for one).
+    if (data && response.status === 202) props.onDone(data as ChangeRequest);
     else setProblem(problemText(error, response.status));
   };
 
@@ -202,14 +204,26 @@ export function Rename({ tenant, onDone }: { tenant: Tenant; onDone: () => void 
   );
 }
 
-type Decision = "approve" | "reject" | "cancel" | "abort";
+type Decision = "approve" | "reject" | "cancel" | "abort" | "rollback";
 
 const DECISIONS: Record<Decision, { button: string; confirm: string; done: string }> = {
   approve: { button: "Approve", confirm: "Yes, approve it", done: "approved" },
   reject: { button: "Reject", confirm: "Yes, reject it", done: "rejected" },
   cancel: { button: "Cancel the request", confirm: "Yes, cancel it", done: "cancelled" },
   abort: { button: "Abort…", confirm: "Yes, abort it", done: "aborted" },
+  rollback: { button: "Roll back…", confirm: "Yes, roll it back", done: "rolled back" },
 };
+
+/** Whether a running change request waits at a gate (a swap's cut-over) for a decision. */
+function awaitsGate(cr: ChangeRequest): boolean {
+  return cr.status === "running" && !!cr.gate && cr.gate.approved === undefined;
+}
+
+/** Whether a running change request is in its fallback window (a rollback may be asked). */
+function inWindow(cr: ChangeRequest): boolean {
+  const windows = (cr.planned_steps ?? []).filter((p) => p.kind === "window").map((p) => p.name);
+  return cr.status === "running" && !cr.rollback_requested && (cr.steps ?? []).some((s) => s.status === "running" && windows.includes(s.name));
+}
 
 /** Which decisions this caller may take on this change request (the API says the same). */
 export function decisionsFor(cr: ChangeRequest, s: Session | null): Decision[] {
@@ -217,8 +231,9 @@ export function decisionsFor(cr: ChangeRequest, s: Session | null): Decision[] {
   const mine = cr.requested_by === s.sub || cr.requested_by.startsWith(`${s.sub} `);
   const admin = s.role === "admin";
   const out: Decision[] = [];
-  if (cr.status === "awaiting_approval" && admin && !mine) out.push("approve", "reject");
+  if ((cr.status === "awaiting_approval" || awaitsGate(cr)) && admin && !mine) out.push("approve", "reject");
   if ((cr.status === "awaiting_approval" || cr.status === "pending") && (admin || mine)) out.push("cancel");
+  if (inWindow(cr) && admin) out.push("rollback");
   if (cr.status === "running" && admin) out.push("abort");
   return out;
 }
@@ -236,6 +251,8 @@ export function Decisions({ cr, session, onDone }: { cr: ChangeRequest; session:
     const r =
       open === "abort"
         ? await api.POST("/v1/change-requests/{id}/abort", { ...path, body: { reason } })
+        : open === "rollback"
+        ? await api.POST("/v1/change-requests/{id}/rollback", { ...path, body: { reason } })
         : open === "approve"
           ? await api.POST("/v1/change-requests/{id}/approve", path)
           : open === "reject"
@@ -267,9 +284,13 @@ export function Decisions({ cr, session, onDone }: { cr: ChangeRequest; session:
           <p>
             {open === "abort"
               ? "Aborting stops its execution and the Jenkins build or SSM command it runs; the tenant goes where a failure goes."
-              : `This change request will be ${DECISIONS[open].done}.`}
+              : open === "rollback"
+                ? "Traffic moves back to the old side, and the registry goes back to what it recorded before the upgrade."
+                : awaitsGate(cr) && open === "approve"
+                  ? `The cut-over (${cr.gate?.step}) will go ahead: traffic moves to the new side.`
+                  : `This change request will be ${DECISIONS[open].done}.`}
           </p>
-          {open === "abort" && (
+          {(open === "abort" || open === "rollback") && (
             <label>
               Reason (required)
               <input required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />

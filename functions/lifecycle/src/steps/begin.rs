@@ -59,7 +59,12 @@ mod tests {
         let asl: serde_json::Value =
             serde_json::from_str(include_str!("../../../../statemachines/lifecycle.asl.json")).unwrap();
         let ceiling = asl["TimeoutSeconds"].as_i64().expect("the lifecycle ASL has a TimeoutSeconds");
-        let pace = Pace { poll_seconds: 15, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 1800 };
+        let pace = Pace {
+            poll_seconds: 15,
+            jenkins_timeout_seconds: 3600,
+            ssm_timeout_seconds: 1800,
+            approval_timeout_seconds: 14_400,
+        };
         let suites: Vec<String> = ["api-smoke", "ui-smoke"].map(String::from).to_vec();
         let mut plans = vec![creation_plan(false), creation_plan(true)];
         for op in Operation::ALL {
@@ -71,8 +76,11 @@ mod tests {
                 }
             }
         }
+        // The longest a request may ask for: a swap's day-long fallback window.
+        let longest_params =
+            domain::ChangeParams { fallback_seconds: Some(domain::MAX_FALLBACK_SECONDS), ..Default::default() };
         let whole = |p: &domain::lifecycle::Plan| {
-            let steps = recipe::steps(p, &domain::ChangeParams::default(), &suites, pace).unwrap();
+            let steps = recipe::steps(p, &longest_params, &suites, pace).unwrap();
             let mut cr = domain::TenantChangeRequest::new(
                 domain::TenantId::generate(),
                 p.operation,

@@ -3,6 +3,7 @@
 
 pub mod begin;
 pub mod finish;
+pub mod gate;
 pub mod jenkins;
 pub mod record;
 pub mod rollback;

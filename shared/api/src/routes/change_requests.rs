@@ -235,8 +235,9 @@ fn parse_id(raw: &str) -> Result<ChangeRequestId, ApiError> {
     path_param("id", raw, ChangeRequestId::parse)
 }
 
-/// Approve a change request that awaits approval; it starts at once. Admins only, and not the
-/// admin who requested it.
+/// Approve a change request that awaits approval; it starts at once. Or, when it runs and waits
+/// at a gate (a swap's cut-over: `gate` on the change request), approve what the gate waits for;
+/// its workflow goes on. Admins only, and not the admin who requested it.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/approve", tag = "change requests", params(("id" = ChangeRequestId, Path)),
     responses((status = 202, body = TenantChangeRequest), (status = 403, description = "Admins only, and not the admin who requested it."),
         (status = 409, description = "It does not await approval.")))]
@@ -249,7 +250,8 @@ pub async fn approve_change_request(
     Ok(Stored::record(StatusCode::ACCEPTED, &approved, None)?.into_response())
 }
 
-/// Reject a change request that awaits approval; its tenant is released. Admins only.
+/// Reject a change request that awaits approval; its tenant is released. Or, when it runs and
+/// waits at a gate, reject what the gate waits for: its workflow rolls back. Admins only.
 #[utoipa::path(post, path = "/v1/change-requests/{id}/reject", tag = "change requests", params(("id" = ChangeRequestId, Path)),
     responses((status = 200, body = TenantChangeRequest), (status = 403, description = "Admins only, and not the admin who requested it."),
         (status = 409, description = "It does not await approval.")))]
@@ -289,6 +291,24 @@ pub async fn abort_change_request(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     persist::ok(&app.changes.abort(&id, &principal.caller(), body.value.reason).await?)
+}
+
+/// Roll back a change request in its fallback window (a swap keeps its old side for
+/// `fallback_seconds` after the cut-over): its workflow moves traffic back to the old side and
+/// writes back what the registry recorded before. Admins only; the reason is required.
+#[utoipa::path(post, path = "/v1/change-requests/{id}/rollback", tag = "change requests", request_body = AbortRequest,
+    params(("id" = ChangeRequestId, Path)),
+    responses((status = 202, body = TenantChangeRequest), (status = 403, description = "Admins only."),
+        (status = 409, description = "It is in no fallback window, or was asked to roll back already.")))]
+pub async fn rollback_change_request(
+    State(app): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: JsonBody<AbortRequest>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let cr = app.changes.request_rollback(&id, &principal.caller(), body.value.reason).await?;
+    Ok(Stored::record(StatusCode::ACCEPTED, &cr, None)?.into_response())
 }
 
 /// A change request: its status, steps and the execution it runs as.

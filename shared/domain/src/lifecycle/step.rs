@@ -101,6 +101,12 @@ pub enum Step {
     },
     /// A rotation's secret: a new version, or its promotion.
     Secret { name: String, secret: SecretKind, action: SecretAction },
+    /// Wait for an admin other than the requester to approve (or reject) what comes next, at
+    /// most `timeout_seconds` (a swap's cut-over).
+    Approval { name: String, poll_seconds: u64, timeout_seconds: u64 },
+    /// Keep the old side for `seconds`, during which an admin may ask for a rollback (a swap's
+    /// fallback window).
+    Window { name: String, poll_seconds: u64, seconds: u64 },
     /// Move the tenant to a state of the plan.
     Transition { name: String, to: TenantState },
     /// Record the upgrade's target release and its components as the tenant's, keeping what
@@ -118,14 +124,19 @@ impl Step {
             | Self::Transition { name, .. }
             | Self::RecordRelease { name }
             | Self::RevertRelease { name }
-            | Self::Secret { name, .. } => name,
+            | Self::Secret { name, .. }
+            | Self::Approval { name, .. }
+            | Self::Window { name, .. } => name,
         }
     }
 
     /// The longest it may run (a transition is one write).
     pub fn timeout_seconds(&self) -> u64 {
         match self {
-            Self::Jenkins { timeout_seconds, .. } | Self::Ssm { timeout_seconds, .. } => *timeout_seconds,
+            Self::Jenkins { timeout_seconds, .. }
+            | Self::Ssm { timeout_seconds, .. }
+            | Self::Approval { timeout_seconds, .. } => *timeout_seconds,
+            Self::Window { seconds, .. } => *seconds,
             Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
                 0
             }

@@ -85,6 +85,11 @@ pub struct ChangeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub snapshot: Option<bool>,
+    /// `upgrade` in `swap` only: how long the old side is kept after the cut-over, during which
+    /// an admin may roll back (seconds, 0 to 86400; default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 86400)]
+    pub fallback_seconds: Option<u32>,
 }
 
 impl ChangeParams {
@@ -115,6 +120,17 @@ impl ChangeParams {
                 return Err(FieldError::new("params.snapshot", format!("{op} takes no snapshot")));
             }
         }
+        if let Some(s) = self.fallback_seconds {
+            if op != Operation::Upgrade || self.change_model != Some(ChangeModel::Swap) {
+                return Err(FieldError::new(
+                    "params.fallback_seconds",
+                    "only an upgrade with the swap change model keeps a fallback window",
+                ));
+            }
+            if s > MAX_FALLBACK_SECONDS {
+                return Err(FieldError::new("params.fallback_seconds", "at most 86400 seconds (a day)"));
+            }
+        }
         if self.snapshot.is_some() && self.change_model == Some(ChangeModel::Swap) {
             return Err(FieldError::new(
                 "params.snapshot",
@@ -131,10 +147,45 @@ impl ChangeParams {
         }
     }
 
+    /// How long a swap keeps its old side after the cut-over.
+    pub fn fallback_window(&self) -> u64 {
+        u64::from(self.fallback_seconds.unwrap_or(DEFAULT_FALLBACK_SECONDS))
+    }
+
     /// Whether an upgrade takes its snapshot (in maintenance, unless the request opted out).
     pub fn takes_snapshot(&self, model: Option<ChangeModel>) -> bool {
         model != Some(ChangeModel::Swap) && self.snapshot != Some(false)
     }
+}
+
+/// A swap's fallback window when the request names none, and its longest.
+pub const DEFAULT_FALLBACK_SECONDS: u32 = 3600;
+pub const MAX_FALLBACK_SECONDS: u32 = 86_400;
+
+/// A running change request's step that waits for an admin other than the requester (a swap's
+/// cut-over): open while `approved` is unset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalGate {
+    /// The step that waits.
+    pub step: String,
+    pub opened_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub approved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// An admin's request to roll a change back during its fallback window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RollbackRequest {
+    pub by: String,
+    pub reason: Text,
+    pub at: DateTime<Utc>,
 }
 
 /// Why a change request cannot make the move asked of it.
@@ -152,6 +203,10 @@ pub enum ChangeRefusal {
     Ended { id: ChangeRequestId, status: ChangeRequestStatus },
     #[error("change request {id} is {status}, not running")]
     NotRunning { id: ChangeRequestId, status: ChangeRequestStatus },
+    #[error("change request {id} is in no fallback window (a swap keeps one after its cut-over)")]
+    NoFallbackWindow { id: ChangeRequestId },
+    #[error("change request {id} was asked to roll back already")]
+    RollbackRequested { id: ChangeRequestId },
 }
 
 /// A requested change to a tenant. It is itself a log, so it has no field change log.
@@ -202,6 +257,14 @@ pub struct TenantChangeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub rollback_from: Option<usize>,
+    /// A step waiting for a second admin (a swap's cut-over): `awaiting approval` while open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub gate: Option<ApprovalGate>,
+    /// An admin asked for a rollback during the fallback window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rollback_requested: Option<RollbackRequest>,
     /// `upgrade` only: what it changes, worked out when it was requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -258,6 +321,8 @@ impl TenantChangeRequest {
             execution_arn: None,
             planned_steps: Vec::new(),
             rollback_from: None,
+            gate: None,
+            rollback_requested: None,
             upgrade: None,
             recorded_before: None,
             deadline_at: None,
@@ -325,6 +390,44 @@ impl TenantChangeRequest {
         self.status = status;
         self.decided_by = Some(by.stamp());
         self.decided_at = Some(now);
+        Ok(())
+    }
+
+    /// Whether it runs and a step of it waits for a second admin.
+    pub fn awaits_gate(&self) -> bool {
+        self.status == ChangeRequestStatus::Running && self.gate.as_ref().is_some_and(|g| g.approved.is_none())
+    }
+
+    /// A second admin approves (or rejects) what its open gate waits for.
+    pub fn decide_gate(&mut self, by: &Actor, approve: bool, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        if !self.awaits_gate() {
+            return Err(ChangeRefusal::NotAwaitingApproval { id: self.id.clone(), status: self.status });
+        }
+        if self.by_requester(by) {
+            return Err(ChangeRefusal::DecidedByRequester);
+        }
+        if let Some(g) = self.gate.as_mut() {
+            g.approved = Some(approve);
+            g.decided_by = Some(by.stamp());
+            g.decided_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// An admin asks to roll back during its fallback window (a window step is running).
+    pub fn request_rollback(&mut self, by: &Actor, reason: Text, now: DateTime<Utc>) -> Result<(), ChangeRefusal> {
+        self.running()?;
+        if self.rollback_requested.is_some() {
+            return Err(ChangeRefusal::RollbackRequested { id: self.id.clone() });
+        }
+        let windows: Vec<&str> =
+            self.planned_steps.iter().filter(|s| matches!(s, Step::Window { .. })).map(Step::name).collect();
+        let in_window =
+            self.steps.iter().any(|s| s.status == StepStatus::Running && windows.contains(&s.name.as_str()));
+        if !in_window {
+            return Err(ChangeRefusal::NoFallbackWindow { id: self.id.clone() });
+        }
+        self.rollback_requested = Some(RollbackRequest { by: by.stamp(), reason, at: now });
         Ok(())
     }
 
