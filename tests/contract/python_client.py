@@ -120,7 +120,11 @@ def call(op, *path, status, as_=None, body=None, **kwargs):
     code = int(response.status_code)
     if code != status:
         fail(op, f"answered {code}, want {status}: {response.content[:400]!r}")
-    if status != 204 and op != "openapi_json":
+    if status >= 400:
+        # A refusal the document describes: it parses as its Problem, naming why.
+        if not isinstance(response.parsed, Problem) or response.parsed.status != status:
+            fail(op, f"a {status} parsed as {response.parsed!r}, not its Problem")
+    elif status != 204 and op != "openapi_json":
         check_model(op, response.parsed)
     called.append(op)
     return response
