@@ -145,7 +145,10 @@ export function BoardPage() {
   // A broken tenant's own failed change request is said on its row, not twice.
   const failedOf = new Map(board.changes.filter((c) => c.status === "failed" && brokenIds.has(c.tenant_id)).map((c) => [c.tenant_id, c]));
   const failed = board.changes.filter((c) => c.status === "failed" && !brokenIds.has(c.tenant_id));
-  const waiting = board.changes.filter((c) => c.status === "awaiting_approval");
+  // Waiting for a second admin: before they start, or at a running swap's cut-over gate.
+  const waiting = board.changes.filter(
+    (c) => c.status === "awaiting_approval" || (c.status === "running" && !!c.gate && c.gate.approved === undefined),
+  );
   const stuckOnes = board.changes.filter(stuck);
   const running = board.changes.filter((c) => c.status === "running" || c.status === "pending");
   const brokenTotal = summary.by_state["Broken"] ?? board.broken.length;

@@ -33,6 +33,8 @@ pub struct AdvanceReport {
     /// Members whose change request ended.
     pub ended: usize,
     pub skipped: usize,
+    /// Waiting members whose tenant's maintenance window is closed now.
+    pub outside_window: usize,
 }
 
 impl Changes {
@@ -84,7 +86,7 @@ impl Changes {
             }
             let mut members = self.members(id, &layout::wave_prefix(rollout.current_wave)).await?;
             report.ended += self.follow(&mut members).await?;
-            self.start_waiting(&rollout, &mut members, &mut report).await?;
+            self.start_waiting(&rollout, &mut members, &mut report, now).await?;
             let statuses: Vec<MemberStatus> = members.iter().map(|m| m.status).collect();
             let last = rollout.current_wave + 1 >= rollout.wave_count();
             let next = rollout.clone();
@@ -188,18 +190,27 @@ impl Changes {
         Ok(())
     }
 
-    /// Creates change requests for waiting members until `concurrency` are active.
+    /// Creates change requests for waiting members until `concurrency` are active. A tenant with
+    /// a maintenance window that `now` is outside of waits for it (it stays `waiting`, and so
+    /// does its wave), as the schedules do.
     async fn start_waiting(
         &self,
         rollout: &Rollout,
         members: &mut [RolloutMember],
         report: &mut AdvanceReport,
+        now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
         let caller = caller_of(&rollout.id);
         let mut active = members.iter().filter(|m| m.status == MemberStatus::Running).count();
         for m in members.iter_mut().filter(|m| m.status == MemberStatus::Waiting) {
             if active >= rollout.concurrency as usize {
                 break;
+            }
+            if let Some(t) = self.tenant_if_any(&m.tenant_id).await?
+                && t.maintenance_window.as_ref().is_some_and(|w| !w.contains(now))
+            {
+                report.outside_window += 1;
+                continue;
             }
             let why = match &rollout.reason {
                 Some(r) => format!("rollout {} wave {}: {r}", rollout.id, rollout.current_wave),

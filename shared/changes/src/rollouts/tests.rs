@@ -264,3 +264,39 @@ async fn a_plan_writes_nothing_and_names_every_refusal() {
     let err = w.core.plan_rollout(&serde_json::from_value(unknown).unwrap(), &admin()).await.unwrap_err();
     assert!(err.to_string().contains("params.release"), "{err}");
 }
+
+#[tokio::test]
+async fn a_tenant_outside_its_maintenance_window_waits_for_it_and_so_does_its_wave() {
+    use chrono::Timelike;
+    let w = world();
+    w.release("3.1.0").await;
+    let tenants = w.tenants(2, TenantState::Healthy, "3.1.0").await;
+    // The first tenant's window opens two hours from now, for an hour, every day (UTC).
+    let opens = Utc::now() + Duration::hours(2);
+    let window: domain::schedule::Window = serde_json::from_value(json!({
+        "start": format!("{:02}:00", opens.hour()), "end": format!("{:02}:00", (opens.hour() + 1) % 24),
+        "time_zone": "UTC"
+    }))
+    .unwrap();
+    let mut windowed = tenants[0].clone();
+    windowed.maintenance_window = Some(window);
+    w.table.batch_put(vec![windowed.to_item().unwrap()]).await.unwrap();
+
+    let r = w.rollout(json!({"operation": "validate", "selector": {"state": "Healthy"}, "waves": [2]})).await;
+    let r = w.read(&r).await;
+    let status_of = |r: &Rollout, t: &Tenant| r.waves[0].tenants.iter().find(|m| m.tenant_id == t.id).unwrap().status;
+    assert_eq!(status_of(&r, &tenants[0]), MemberStatus::Waiting, "its window is closed");
+    assert_eq!(status_of(&r, &tenants[1]), MemberStatus::Running);
+    assert_eq!(w.change_requests_of(&tenants[0].id).await, 0);
+    w.end_wave(&r, 0, 0).await;
+    let report = w.core.advance_rollout(&r.id, Utc::now()).await.unwrap();
+    assert_eq!((report.outside_window, report.started), (1, 0));
+    let r = w.read(&r).await;
+    assert_eq!(r.status, RolloutStatus::Running, "the wave waits for its tenant's window");
+
+    // Inside the window, it runs.
+    let inside = opens.with_minute(30).unwrap();
+    let report = w.core.advance_rollout(&r.id, inside).await.unwrap();
+    assert_eq!((report.outside_window, report.started), (0, 1));
+    assert_eq!(status_of(&w.read(&r).await, &tenants[0]), MemberStatus::Running);
+}
