@@ -179,6 +179,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("lifecycle");
+    // A backup blocks the tenant's public access on its instance while it copies (SSM): the
+    // tenant needs one registered.
+    let instance =
+        json!({"arn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0bench0000000000a", "tenant_ids": [tenant]});
+    rt.block_on(api.ok(Method::POST, "/v1/resources", Some(instance)));
     let requests = format!("{tenant_path}/change-requests");
     let backup = json!({"operation": "backup", "reason": "bench"});
     let mut tasks = 0;
