@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use domain::{
-    Backup, BackupId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Operation, ReleaseVersion,
-    ReportedBackup, TenantConfig, TenantId, WriteContext,
+    Backup, BackupId, ComponentName, ComponentVersion, ConfigKey, Operation, ReleaseVersion, ReportedBackup,
+    TenantConfig, TenantId, WriteContext,
 };
 use store::layout::{self, Record};
 use store::{Cond, Query, Tx};
@@ -28,35 +28,55 @@ impl Changes {
         }
     }
 
-    /// What the tenant runs and is set to now: its component versions and configs.
+    /// The tenant's component versions as recorded now (one query).
+    pub(crate) async fn components_of(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<ComponentName, ComponentVersion>, ChangeError> {
+        let q = Query::new(None, layout::tenant_partition(tenant))
+            .prefix(layout::COMPONENT_PREFIX)
+            .limit(MAX_SNAPSHOT as u32);
+        self.table
+            .query(&q)
+            .await?
+            .items
+            .into_iter()
+            .filter(|i| !layout::is_tombstone(i))
+            .map(|i| ComponentVersion::from_item(i).map(|c| (c.name.clone(), c)).map_err(ChangeError::from))
+            .collect()
+    }
+
+    /// What the tenant runs and is set to now: its component versions and configs (two queries).
     pub(crate) async fn snapshot(
         &self,
         tenant: &TenantId,
     ) -> Result<(BTreeMap<ComponentName, ComponentVersion>, BTreeMap<ConfigKey, TenantConfig>), ChangeError> {
-        let partition = layout::tenant_partition(tenant);
-        let live = |items: Vec<store::Item>| items.into_iter().filter(|i| !layout::is_tombstone(i));
-        let q = Query::new(None, partition.clone()).prefix(layout::COMPONENT_PREFIX).limit(MAX_SNAPSHOT as u32);
-        let components = live(self.table.query(&q).await?.items)
-            .map(|i| ComponentVersion::from_item(i).map(|c| (c.name.clone(), c)))
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
-        let q = Query::new(None, partition).prefix(layout::CONFIG_PREFIX).limit(MAX_SNAPSHOT as u32);
-        let configs = live(self.table.query(&q).await?.items)
-            .map(|i| TenantConfig::from_item(i).map(|c| (c.key.clone(), c)))
+        let components = self.components_of(tenant).await?;
+        let q =
+            Query::new(None, layout::tenant_partition(tenant)).prefix(layout::CONFIG_PREFIX).limit(MAX_SNAPSHOT as u32);
+        let configs = self
+            .table
+            .query(&q)
+            .await?
+            .items
+            .into_iter()
+            .filter(|i| !layout::is_tombstone(i))
+            .map(|i| TenantConfig::from_item(i).map(|c| (c.key.clone(), c)).map_err(ChangeError::from))
             .collect::<Result<BTreeMap<_, _>, _>>()?;
         Ok((components, configs))
     }
 
-    /// Catalogues the backup a job of the running change request `id` reported (a `backup`, or
+    /// Catalogues the backup a job of the running change request `held` reported (a `backup`, or
     /// an upgrade's snapshot), with the tenant as it is recorded now: its release, component
     /// versions and configs (secrets as their references). Once only: a backup catalogued already
     /// is left as it is.
     pub async fn catalog_backup(
         &self,
-        id: &ChangeRequestId,
+        held: &Held,
         caller: &Caller,
         reported: &ReportedBackup,
     ) -> Result<BackupId, ChangeError> {
-        let held = self.held(id).await?;
+        let id = &held.cr.id;
         let ctx = caller.context(Some(id));
         let backup = Backup::catalogued(
             &held.tenant.id,
@@ -64,7 +84,7 @@ impl Changes {
             &held.cr.requested_by,
             reported,
             held.tenant.release.clone(),
-            self.recorded(&held).await?,
+            self.recorded(held).await?,
             &ctx,
         );
         let mut tx = Tx::new();

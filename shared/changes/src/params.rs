@@ -46,7 +46,7 @@ impl Changes {
                 format!("release {v} is {}; only an available release can be installed", release.status),
             ));
         }
-        let (components, _) = self.snapshot(&tenant.id).await?;
+        let components = self.components_of(&tenant.id).await?;
         let current = components.into_iter().map(|(name, c)| (name, c.version)).collect();
         Ok(Some(UpgradePlan::new(&tenant.release, v, &current, &release.components, p.takes_snapshot(model))))
     }

@@ -9,6 +9,9 @@ use store::layout::{self, Record};
 
 use crate::{ChangeError, Changes};
 
+/// The most resources of a tenant that its work (SSM commands) and its metrics are read over.
+pub const MAX_TENANT_RESOURCES: u32 = 200;
+
 /// A running change request and the tenant it holds, read together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
@@ -49,6 +52,24 @@ impl Changes {
     /// A tenant; `NotFound` when there is none.
     pub async fn tenant(&self, id: &TenantId) -> Result<Tenant, ChangeError> {
         self.find(&layout::tenant_key(id)).await?.ok_or_else(|| ChangeError::NotFound(format!("no tenant {id}")))
+    }
+
+    /// The ARNs of the AWS resources the tenant uses (its resource links; one query, at most
+    /// [`MAX_TENANT_RESOURCES`]).
+    pub async fn resource_arns(&self, tenant: &TenantId) -> Result<Vec<Arn>, ChangeError> {
+        let q = store::Query::new(None, layout::tenant_partition(tenant))
+            .prefix(layout::RESOURCE_LINK_PREFIX)
+            .limit(MAX_TENANT_RESOURCES);
+        Ok(self
+            .table
+            .query(&q)
+            .await?
+            .items
+            .iter()
+            .filter(|i| !layout::is_tombstone(i))
+            .filter_map(|i| i.get("arn").and_then(Value::as_str))
+            .filter_map(|a| Arn::parse(a).ok())
+            .collect())
     }
 
     /// A tenant if there is one (`None` for an id no tenant has).

@@ -23,18 +23,10 @@ fn raced() -> ChangeError {
     ChangeError::Conflict("a component or config changed under the change request".into())
 }
 
-fn step_succeeded(cr: &TenantChangeRequest, step: &str) -> bool {
-    cr.steps.iter().rev().find(|s| s.name == step).is_some_and(|s| s.status == StepStatus::Succeeded)
-}
-
 impl Changes {
     /// The tenant's components and configs as they are recorded now.
     pub(crate) async fn recorded(&self, held: &Held) -> Result<TenantSnapshot, ChangeError> {
-        let (components, configs) = self.snapshot(&held.tenant.id).await?;
-        Ok(TenantSnapshot {
-            components: components.into_iter().map(|(name, c)| (name, c.version)).collect(),
-            configs: configs.into_values().filter_map(|c| c.as_value().map(|v| (c.key, v))).collect(),
-        })
+        Ok(as_snapshot(self.snapshot(&held.tenant.id).await?))
     }
 
     /// The writes that make the tenant's components exactly `components` (the others are
@@ -101,7 +93,7 @@ impl Changes {
     pub async fn record_release(&self, id: &ChangeRequestId, caller: &Caller, step: &str) -> Result<(), ChangeError> {
         retry::on_conflict(|| async {
             let held = self.held(id).await?;
-            if step_succeeded(&held.cr, step) {
+            if held.cr.succeeded(step) {
                 return Ok(());
             }
             let target = held
@@ -113,9 +105,9 @@ impl Changes {
                 .await?
                 .ok_or_else(|| ChangeError::Internal(format!("release {target} is gone")))?;
             let ctx = caller.context(Some(id));
-            let before = RecordedBefore::new(held.tenant.release.clone(), &self.recorded(&held).await?);
-            let (current, _) = self.snapshot(&held.tenant.id).await?;
+            let (current, configs) = self.snapshot(&held.tenant.id).await?;
             let mut tx = self.component_writes(&held, &current, &release.components, &ctx)?;
+            let before = RecordedBefore::new(held.tenant.release.clone(), &as_snapshot((current, configs)));
             // The configs its job reported it set are the tenant's from now on too.
             for (key, value) in crate::built::reports(&held.cr)?.configs {
                 self.config_write(&mut tx, &held, key, value, &ctx).await?;
@@ -137,7 +129,7 @@ impl Changes {
     pub async fn revert_release(&self, id: &ChangeRequestId, caller: &Caller, step: &str) -> Result<(), ChangeError> {
         retry::on_conflict(|| async {
             let held = self.held(id).await?;
-            if step_succeeded(&held.cr, step) {
+            if held.cr.succeeded(step) {
                 return Ok(());
             }
             let ctx = caller.context(Some(id));
@@ -156,6 +148,16 @@ impl Changes {
         .await?;
         tracing::info!(change_request = %id, "rollback wrote back what was recorded before the upgrade");
         Ok(())
+    }
+}
+
+/// Component versions and configs as a snapshot records them (versions; values or references).
+fn as_snapshot(
+    (components, configs): (BTreeMap<ComponentName, ComponentVersion>, BTreeMap<ConfigKey, domain::TenantConfig>),
+) -> TenantSnapshot {
+    TenantSnapshot {
+        components: components.into_iter().map(|(name, c)| (name, c.version)).collect(),
+        configs: configs.into_values().filter_map(|c| c.as_value().map(|v| (c.key, v))).collect(),
     }
 }
 

@@ -666,7 +666,8 @@ async fn back_up(w: &World, t: &Tenant, report: Option<Value>, ending: Ending) -
         // The lifecycle's job step catalogues what a backup job reported when the job succeeded.
         let reported = domain::WorkReport::parse(report).unwrap().backup;
         if let (Some(reported), Ending::Succeeded) = (reported, &ending) {
-            w.core.catalog_backup(&cr.id, &workflow, &reported).await.unwrap();
+            let held = w.core.held(&cr.id).await.unwrap();
+            w.core.catalog_backup(&held, &workflow, &reported).await.unwrap();
         }
     }
     w.core.finish(&cr.id, &Caller::system("workflow", Source::Workflow), ending).await.unwrap();

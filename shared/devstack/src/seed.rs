@@ -277,7 +277,7 @@ async fn back_up(changes: &Changes, id: &str, name: &str, i: usize) -> anyhow::R
         })
         .await?;
     if let Some(reported) = &report.backup {
-        changes.catalog_backup(&cr.id, &seed, reported).await?;
+        changes.catalog_backup(&changes.held(&cr.id).await?, &seed, reported).await?;
     }
     changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
     Ok(())

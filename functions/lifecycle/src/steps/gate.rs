@@ -10,7 +10,7 @@ use domain::lifecycle::Step;
 use domain::{ApprovalGate, ChangeRequestId, StepStatus};
 use serde_json::json;
 
-use super::{answer, planned, record, succeeded, workflow};
+use super::{answer, planned, record, workflow};
 use crate::task::{StepDone, StepRef};
 use crate::{Deps, TaskError};
 
@@ -23,7 +23,7 @@ pub async fn approval(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result
     let Step::Approval { name, timeout_seconds, .. } = planned(&held.cr, at)?.1 else {
         return Err(TaskError::Invalid("the task names no approval step".into()));
     };
-    if succeeded(&held.cr, &name) {
+    if held.cr.succeeded(&name) {
         return answer(&StepDone { done: true });
     }
     let gate = held.cr.gate.clone().filter(|g| g.step == name);
@@ -72,7 +72,7 @@ pub async fn window(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<s
     let Step::Window { name, seconds, .. } = planned(&held.cr, at)?.1 else {
         return Err(TaskError::Invalid("the task names no window step".into()));
     };
-    if succeeded(&held.cr, &name) {
+    if held.cr.succeeded(&name) {
         return answer(&StepDone { done: true });
     }
     let running = held.cr.steps.iter().rev().find(|s| s.name == name && s.status == StepStatus::Running);

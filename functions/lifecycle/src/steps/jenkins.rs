@@ -16,7 +16,7 @@ use engine::jenkins::REPORT_ARTIFACT;
 use engine::{BuildResult, BuildStatus, QueuedBuild};
 use serde_json::{Value, json};
 
-use super::{answer, check_deadline, expired, planned, record, step_id, succeeded};
+use super::{answer, check_deadline, expired, planned, record, step_id};
 use crate::task::{BuildTicket, StepRef};
 use crate::{Deps, TaskError};
 
@@ -169,7 +169,7 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: BuildTicket) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     let JobStep { name, job, suite, backup, timeout_seconds, .. } = jenkins_step(&held, at)?;
-    if succeeded(&held.cr, &name) {
+    if held.cr.succeeded(&name) {
         return answer(&BuildTicket { done: true, ..ticket });
     }
     let status = deps.changes.jenkins.status(&ticket.build).await?;
@@ -204,7 +204,7 @@ pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: Build
                     if let (true, Some(made)) = (backup, &report.backup) {
                         // Catalogued before the step is recorded done, so a retried poll
                         // (which answers a done step at once) never skips it.
-                        let catalogued = deps.changes.catalog_backup(id, &super::workflow(), made).await?;
+                        let catalogued = deps.changes.catalog_backup(&held, &super::workflow(), made).await?;
                         detail["backup_id"] = json!(catalogued);
                     }
                     detail["report"] = report.to_json();

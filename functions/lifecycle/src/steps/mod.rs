@@ -45,12 +45,6 @@ pub fn step_id(cr: &TenantChangeRequest, index: usize) -> String {
     format!("{}-{index}", cr.id)
 }
 
-/// Whether the step `name` already ended succeeded (a poll retried after its answer was lost
-/// answers `done` again and writes nothing).
-pub fn succeeded(cr: &TenantChangeRequest, name: &str) -> bool {
-    cr.steps.iter().rev().find(|s| s.name == name).is_some_and(|s| s.status == domain::StepStatus::Succeeded)
-}
-
 /// Whether a step started at `started` ran past its `timeout_seconds`.
 pub fn expired(started: chrono::DateTime<Utc>, timeout_seconds: u64) -> bool {
     (Utc::now() - started).num_seconds() > i64::try_from(timeout_seconds).unwrap_or(i64::MAX)

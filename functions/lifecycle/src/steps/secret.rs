@@ -8,7 +8,7 @@ use domain::lifecycle::{SecretAction, SecretPick, SecretUse, Step};
 use domain::{ChangeRequestId, StepStatus};
 use serde_json::json;
 
-use super::{answer, planned, record, secret_version, succeeded};
+use super::{answer, planned, record, secret_version};
 use crate::task::{StepDone, StepRef};
 use crate::{Deps, TaskError};
 
@@ -17,7 +17,7 @@ pub async fn run(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<serd
     let Step::Secret { name, secret, action } = planned(&held.cr, at)?.1 else {
         return Err(TaskError::Invalid("the task names no secret step".into()));
     };
-    if succeeded(&held.cr, &name) {
+    if held.cr.succeeded(&name) {
         return answer(&StepDone { done: true });
     }
     let parameter = secret.parameter(&deps.secrets_prefix, &held.tenant.id);

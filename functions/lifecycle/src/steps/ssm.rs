@@ -11,10 +11,8 @@ use domain::lifecycle::{SecretUse, Step};
 use domain::{ChangeRequestId, JobName, StepStatus, Tenant};
 use engine::CommandStatus;
 use serde_json::{Value, json};
-use store::Query;
-use store::layout;
 
-use super::{answer, check_deadline, expired, planned, record, secret_version, step_id, succeeded};
+use super::{answer, check_deadline, expired, planned, record, secret_version, step_id};
 use crate::task::{CommandTicket, StepRef};
 use crate::{Deps, TaskError};
 
@@ -31,16 +29,8 @@ fn ssm_step(held: &Held, at: &StepRef) -> Result<SsmStep, TaskError> {
 
 /// The EC2 instances of a tenant, from its registered resources.
 async fn instances(deps: &Deps, tenant: &Tenant) -> Result<Vec<String>, TaskError> {
-    let q = Query::new(None, layout::tenant_partition(&tenant.id)).prefix(layout::RESOURCE_LINK_PREFIX).limit(100);
-    let page = deps.changes.table.query(&q).await?;
-    Ok(page
-        .items
-        .iter()
-        .filter(|i| !layout::is_tombstone(i))
-        .filter_map(|i| i.get("arn").and_then(Value::as_str))
-        .filter_map(|a| domain::Arn::parse(a).ok())
-        .filter_map(|a| a.ec2_instance_id().map(str::to_owned))
-        .collect())
+    let arns = deps.changes.resource_arns(&tenant.id).await?;
+    Ok(arns.iter().filter_map(|a| a.ec2_instance_id().map(str::to_owned)).collect())
 }
 
 pub async fn send(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Value, TaskError> {
@@ -110,7 +100,7 @@ fn output_url(deps: &Deps, command_id: &str) -> String {
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: CommandTicket) -> Result<Value, TaskError> {
     let held = deps.changes.held(id).await?;
     let (_, name, _, _, timeout_seconds) = ssm_step(&held, at)?;
-    if succeeded(&held.cr, &name) {
+    if held.cr.succeeded(&name) {
         return answer(&CommandTicket { done: true, ..ticket });
     }
     let status = deps.changes.remote.status(&ticket.command_id, &ticket.instance_ids).await?;

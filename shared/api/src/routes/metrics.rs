@@ -5,11 +5,9 @@
 
 use axum::extract::{Path, State};
 use chrono::Utc;
+use domain::TenantId;
 use domain::metrics::{MetricSeries, MetricWindow, TenantMetrics, parse_names, plan_series};
-use domain::{Arn, TenantId};
 use serde::Deserialize;
-use serde_json::Value;
-use store::{Query, layout};
 use utoipa::IntoParams;
 
 use super::tenants;
@@ -45,15 +43,7 @@ pub struct MetricsParams {
 
 /// The tenant's EC2 instance ids and RDS database identifiers, from its registered resources.
 async fn resources(app: &App, id: &TenantId) -> Result<(Vec<String>, Vec<String>), ApiError> {
-    let q = Query::new(None, layout::tenant_partition(id)).prefix(layout::RESOURCE_LINK_PREFIX).limit(200);
-    let page = app.table.query(&q).await?;
-    let arns: Vec<Arn> = page
-        .items
-        .iter()
-        .filter(|i| !layout::is_tombstone(i))
-        .filter_map(|i| i.get("arn").and_then(Value::as_str))
-        .filter_map(|a| Arn::parse(a).ok())
-        .collect();
+    let arns = app.changes.resource_arns(id).await?;
     let instances = arns.iter().filter_map(|a| a.ec2_instance_id().map(str::to_owned)).collect();
     let databases = arns.iter().filter_map(|a| a.rds_instance_id().map(str::to_owned)).collect();
     Ok((instances, databases))

@@ -93,7 +93,7 @@ impl Changes {
     ) -> Result<PlannedTenant, ChangeError> {
         let upgrade = match target {
             Some(release) if e.is_ok() => {
-                let (recorded, _) = self.snapshot(&t.id).await?;
+                let recorded = self.components_of(&t.id).await?;
                 let current = recorded.into_iter().map(|(name, c)| (name, c.version)).collect();
                 let snapshot = params.takes_snapshot(params.change_model);
                 Some(UpgradePlan::new(&t.release, &release.version, &current, &release.components, snapshot))

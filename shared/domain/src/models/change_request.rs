@@ -359,6 +359,12 @@ impl TenantChangeRequest {
         (self.operation == Operation::Upgrade).then(|| self.params.release.clone()).flatten()
     }
 
+    /// Whether the last entry of the step `name` ended succeeded (a retried task that finds it
+    /// done writes nothing).
+    pub fn succeeded(&self, name: &str) -> bool {
+        self.steps.iter().rev().find(|s| s.name == name).is_some_and(|s| s.status == StepStatus::Succeeded)
+    }
+
     /// Whether a step of that name ever started (it ran, runs, or failed).
     pub fn ran(&self, step: &str) -> bool {
         self.steps.iter().any(|s| s.name == step)
