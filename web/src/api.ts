@@ -12,6 +12,11 @@ export type Problem = Schemas["Problem"];
 export type TenantState = Schemas["TenantState"];
 export type Operation = Schemas["Operation"];
 export type ChangeModel = Schemas["ChangeModel"];
+export type Rollout = Schemas["Rollout"];
+export type RolloutCreate = Schemas["RolloutCreate"];
+export type RolloutPlan = Schemas["RolloutPlanSummary"];
+export type PlannedTenant = Schemas["PlannedTenant"];
+export type FleetVersions = Schemas["FleetVersionsSummary"];
 
 let token: string | null = null;
 export function setToken(t: string | null) {

@@ -7,8 +7,12 @@ import { ApiDocsPage } from "./pages/ApiDocs";
 import { BoardPage } from "./pages/Board";
 import { ChangeRequestPage } from "./pages/ChangeRequest";
 import { HistoryPage } from "./pages/History";
+import { NewRolloutPage } from "./pages/NewRollout";
+import { RolloutPage } from "./pages/Rollout";
+import { RolloutsPage } from "./pages/Rollouts";
 import { TenantPage } from "./pages/Tenant";
 import { TenantsPage } from "./pages/Tenants";
+import { VersionsPage } from "./pages/Versions";
 import "./styles.css";
 
 /** /config.json, when the deployment writes one: the Cognito hosted UI to sign in with. */
@@ -57,6 +61,10 @@ function App() {
   else if (parts[0] === "tenants") page = <TenantsPage query={query} />;
   else if (parts[0] === "change-requests" && parts[1]) page = <ChangeRequestPage id={parts[1]} session={session} />;
   else if (parts[0] === "history") page = <HistoryPage query={query} />;
+  else if (parts[0] === "rollouts" && parts[1] === "new" && session.role !== "viewer") page = <NewRolloutPage />;
+  else if (parts[0] === "rollouts" && parts[1] && parts[1] !== "new") page = <RolloutPage id={parts[1]} session={session} />;
+  else if (parts[0] === "rollouts" && !parts[1]) page = <RolloutsPage session={session} />;
+  else if (parts[0] === "versions") page = <VersionsPage />;
   else page = <p>There is no such page.</p>;
 
   const nav = (to: string, name: string) => {
@@ -77,6 +85,8 @@ function App() {
         <nav aria-label="Main">
           {nav("/", "Fleet")}
           {nav("/tenants", "Tenants")}
+          {nav("/rollouts", "Rollouts")}
+          {nav("/versions", "Versions")}
           {nav("/history", "History")}
           {nav("/api", "API")}
         </nav>
