@@ -103,8 +103,9 @@ test("the board's counts are the fleet summary's, from a number of requests that
   for (const t of broken.slice(0, 20)) await attention.getByRole("link", { name: t.name, exact: true }).first().waitFor();
 
   // Constant, whatever the fleet: the summary, the broken tenants, the tenants' recent history,
-  // and a capped number of change requests and tenant names.
-  assert.ok(tab.api.length <= 3 + 2 * 12, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
+  // the newest rollouts, and a capped number of change requests and tenant names.
+  assert.ok(tab.api.length <= 4 + 2 * 12, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
+  assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/rollouts")).length, 1, "one read of the newest rollouts");
   assert.equal(tab.api.filter((r) => /^GET \/v1\/tenants\/ten_[^/]+$/.test(r.split("?")[0])).length <= 12, true);
 
   // Fresh without reloading: an idle board asks one cheap "changed since" query per poll.
@@ -239,7 +240,7 @@ test("a 409 is shown as its problem detail next to the form, and an admin aborts
     const running = page.getByRole("list", { name: /Running now/ }).getByRole("listitem").filter({ hasText: tenant.name });
     await running.waitFor({ timeout: 20_000 });
     await running.locator(".steps").waitFor();
-    assert.ok(tab.api.length - requestsBefore <= 3 + 2 * 12, "one read of the board, not one per tenant");
+    assert.ok(tab.api.length - requestsBefore <= 4 + 2 * 12, "one read of the board, not one per tenant");
     await shot(page, "board-running");
     await page.goto(`${stack.url}/#/tenants/${tenant.id}`);
     const ops = page.getByRole("group", { name: "Operations" });
@@ -345,4 +346,243 @@ test("the list, the history and the API docs pages pass axe", async () => {
   await shot(page, "api-docs");
   assert.deepEqual(tab.cspErrors, []);
   await tab.close();
+});
+
+// Rollouts and the fleet's versions.
+
+const JOBS = (outcome) =>
+  fetch(`${stack.jenkins}/__admin/jobs`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ outcome }) });
+
+async function until(what, ms, check) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** The heading's status badge, as the page shows it. */
+const headingStatus = (page) => page.getByRole("heading", { level: 1 }).locator(".badge").textContent();
+
+test("the rollouts page lists a rollout created through the API, and its page shows its waves and members", async () => {
+  const tab = await signedIn("viewer", "vera");
+  const admin = stack.token("admin", "alice");
+  const a = await tenantIn("Healthy", admin);
+  const b = await tenantIn("Healthy", admin, [a.id]);
+  const created = await call(stack.url, admin, "POST", "/v1/rollouts", {
+    operation: "validate",
+    selector: { tenant_ids: [a.id, b.id] },
+    waves: [1, 1],
+    reason: "browser test: a rollout made through the API",
+  });
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  const id = created.body.id;
+  try {
+    const { page } = tab;
+    await page.goto(`${stack.url}/#/rollouts`);
+    const list = page.getByRole("table", { name: /^Rollouts, newest first/ });
+    const row = list.locator("tbody tr").filter({ hasText: id });
+    await row.waitFor();
+    // Newest first: the one just made is the first row, as it is the API's first item.
+    const first = (await call(stack.url, admin, "GET", "/v1/rollouts?limit=25")).body.items[0];
+    assert.equal(first.id, id);
+    assert.ok((await list.locator("tbody tr").first().innerText()).includes(id), "the newest is on top");
+    assert.equal((await row.locator(".badge").first().textContent()).trim(), first.status);
+    assert.equal(await row.getByRole("list", { name: `Waves of ${id}` }).getByRole("listitem").count(), first.wave_sizes.length);
+    assert.deepEqual(await page.getByRole("button").allTextContents(), ["Sign out"], "a viewer has no action, nor the new rollout form");
+    assert.equal(await page.getByRole("link", { name: "New rollout…" }).count(), 0);
+    await axe(page, "the rollouts list");
+    await shot(page, "rollouts");
+
+    await row.getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`#/rollouts/${id}$`));
+    await page.getByRole("heading", { level: 1, name: /Validate/ }).waitFor();
+    const waves = page.locator("table.wave");
+    await waves.first().waitFor();
+    const read = (await call(stack.url, admin, "GET", `/v1/rollouts/${id}`)).body;
+    assert.equal(await waves.count(), read.waves.length);
+    for (const [i, w] of read.waves.entries()) {
+      const shown = await waves.nth(i).locator("tbody tr").evaluateAll((trs) =>
+        trs.map((tr) => {
+          const links = [...tr.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+          return { tenant: links[0], change: links[1] ?? null };
+        }),
+      );
+      assert.deepEqual(
+        shown,
+        w.tenants.map((t) => ({ tenant: `#/tenants/${t.tenant_id}`, change: t.change_request_id ? `#/change-requests/${t.change_request_id}` : null })),
+        `wave ${i + 1}: its tenants and their change requests`,
+      );
+    }
+    // The first wave's tenant has its change request at once; the second waits for the gate.
+    assert.ok(read.waves[0].tenants[0].change_request_id, "the first wave started");
+    assert.equal(read.waves[1].tenants[0].change_request_id, undefined);
+    const gate = page.getByRole("definition").filter({ hasText: /^wave 1 of 2/ });
+    await gate.waitFor();
+    assert.deepEqual(await page.getByRole("button").allTextContents(), ["Sign out"], "a viewer gets no control");
+    await axe(page, "a rollout's page");
+    await shot(page, "rollout");
+    // Its first change request ends before the rollout is aborted: the fleet is still after this test.
+    const cr = read.waves[0].tenants[0].change_request_id;
+    await until(`${cr} ends`, 240_000, async () => (await call(stack.url, admin, "GET", `/v1/change-requests/${cr}`)).body.status !== "running");
+  } finally {
+    await call(stack.url, admin, "POST", `/v1/rollouts/${id}/abort`, { reason: "browser test: done" });
+    await tab.close();
+  }
+});
+
+test("an operator dry-runs a rollout from the form, starts it, pauses and resumes it; an admin aborts it", async () => {
+  const operator = await signedIn("operator", "olga", "/rollouts");
+  const healthy = await tenantIn("Healthy", operator.token);
+  const suspended = await tenantIn("Suspended", operator.token);
+  const { page } = operator;
+  await page.getByRole("link", { name: "New rollout…" }).click();
+  await page.getByRole("heading", { level: 1, name: "New rollout" }).waitFor();
+  await page.getByLabel("Operation").selectOption("validate");
+  await page.getByLabel("Reason (ticket, incident)").fill("CHG-13 browser test");
+  await page.getByLabel("Tenant ids (these, in this order)").fill(`${healthy.id}, ${suspended.id}`);
+  await page.getByLabel("Wave sizes (the last takes the rest)").fill("1");
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await page.getByRole("heading", { name: "Dry run: the plan" }).waitFor();
+
+  // The plan shown is the API's for the same body (which writes nothing).
+  const body = {
+    operation: "validate",
+    params: {},
+    reason: "CHG-13 browser test",
+    selector: { tenant_ids: [healthy.id, suspended.id] },
+    waves: [1],
+    max_failures: 0,
+    soak_seconds: 0,
+    concurrency: 10,
+  };
+  const plan = (await call(stack.url, operator.token, "POST", "/v1/rollouts/plan", body)).body;
+  assert.equal(plan.would_run, 1);
+  assert.equal(plan.refused, 1);
+  const waves = page.locator("table.plan-wave");
+  assert.equal(await waves.count(), plan.wave_sizes.length);
+  for (const [i] of plan.wave_sizes.entries()) {
+    const names = await waves.nth(i).locator("tbody tr td:first-child").allTextContents();
+    assert.deepEqual(names, plan.tenants.filter((t) => t.would_run && t.wave === i).map((t) => t.name));
+  }
+  const leftOut = await page.getByRole("table", { name: /^Left out/ }).locator("tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => [tr.cells[0].textContent, tr.cells[2].textContent]),
+  );
+  assert.deepEqual(leftOut, [[suspended.name, "its state (Suspended) does not allow it"]]);
+  assert.equal(plan.tenants.find((t) => t.tenant_id === suspended.id).not_run.reason, "state");
+  assert.equal((await call(stack.url, operator.token, "GET", "/v1/rollouts?limit=1")).body.items.some((r) => r.reason === body.reason), false, "a dry run writes nothing");
+  await axe(page, "the new rollout form with its plan");
+  await shot(page, "rollout-dry-run");
+
+  // Builds hang, so the rollout's change request runs until the abort below.
+  await JOBS("hang");
+  try {
+    await page.getByRole("button", { name: "Start the rollout" }).click();
+    await page.waitForURL(/#\/rollouts\/rol_/, { waitUntil: "commit" });
+    const id = page.url().split("/").pop();
+    await page.getByRole("heading", { level: 1 }).getByText("running").waitFor();
+    const started = (await call(stack.url, operator.token, "GET", `/v1/rollouts/${id}`)).body;
+    assert.equal(started.tenant_count, 1);
+    assert.equal(started.refused_count, 1);
+    assert.match(started.created_by, /^olga/);
+    assert.deepEqual(started.waves[0].tenants.map((t) => t.tenant_id), [healthy.id]);
+
+    // An operator may pause and resume, not abort (admins only).
+    const controls = page.getByRole("group", { name: "Rollout controls" });
+    assert.deepEqual(await controls.getByRole("button").allTextContents(), ["Pause"]);
+    await controls.getByRole("button", { name: "Pause" }).click();
+    await page.getByText("Nothing new starts while it is paused; the change requests running go on.").waitFor();
+    await page.getByRole("button", { name: "Yes, pause it" }).click();
+    await page.getByRole("heading", { level: 1 }).getByText("paused").waitFor();
+    assert.equal((await call(stack.url, operator.token, "GET", `/v1/rollouts/${id}`)).body.status, "paused");
+    await shot(page, "rollout-paused");
+    await controls.getByRole("button", { name: "Resume" }).click();
+    await page.getByRole("button", { name: "Yes, resume it" }).click();
+    await page.getByRole("heading", { level: 1 }).getByText("running").waitFor();
+    assert.equal((await call(stack.url, operator.token, "GET", `/v1/rollouts/${id}`)).body.status, "running");
+    await operator.close();
+
+    const admin = await signedIn("admin", "alice", `/rollouts/${id}`);
+    const adminControls = admin.page.getByRole("group", { name: "Rollout controls" });
+    await adminControls.getByRole("button", { name: "Abort…" }).click();
+    await admin.page.getByLabel("Reason (required)").fill("browser test: stop the hung rollout");
+    await axe(admin.page, "a rollout's abort confirmation");
+    await admin.page.getByRole("button", { name: "Yes, abort it" }).click();
+    await admin.page.getByRole("heading", { level: 1 }).getByText("cancelled").waitFor({ timeout: 60_000 });
+    const ended = (await call(stack.url, admin.token, "GET", `/v1/rollouts/${id}`)).body;
+    assert.equal(ended.status, "cancelled");
+    assert.match(ended.ended_reason, /stop the hung rollout/);
+    const cr = started.waves[0].tenants[0].change_request_id;
+    await until(`${cr} is aborted`, 60_000, async () => (await call(stack.url, admin.token, "GET", `/v1/change-requests/${cr}`)).body.status === "cancelled");
+    assert.equal(await admin.page.getByRole("group", { name: "Rollout controls" }).count(), 0, "no control once it is over");
+    await shot(admin.page, "rollout-aborted");
+    await admin.close();
+  } finally {
+    await JOBS("SUCCESS");
+  }
+});
+
+test("the versions page's numbers and drift are GET /v1/fleet/versions's, linked to the filtered tenant list", async () => {
+  // A hotfix recorded on one tenant: its component differs from its release's manifest (drift).
+  const admin = stack.token("admin", "alice");
+  const before = (await call(stack.url, admin, "GET", "/v1/fleet/versions")).body;
+  const onRelease = before.releases.find((r) => r.tenant_ids.length > 0);
+  const drifter = onRelease.tenant_ids[0];
+  const manifest = (await call(stack.url, admin, "GET", `/v1/releases/${onRelease.version}`)).body.components.webapp;
+  const put = await call(stack.url, admin, "PUT", `/v1/tenants/${drifter}/components/webapp`, { version: `${manifest}-hotfix1` });
+  assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
+  const tab = await signedIn("viewer", "vera", "/versions");
+  const { page } = tab;
+  const table = page.getByRole("table", { name: "Releases, newest first" });
+  await table.locator("tbody tr").first().waitFor();
+  const v = (await call(stack.url, tab.token, "GET", "/v1/fleet/versions")).body;
+  const rows = await table.locator("tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => ({
+      version: tr.cells[0].textContent,
+      status: tr.cells[1].textContent,
+      tenants: Number(tr.cells[2].textContent),
+      behind: parseInt(tr.cells[3].textContent, 10),
+      drifted: Number(tr.cells[4].querySelector(".num-cell").textContent),
+      link: tr.cells[0].querySelector("a")?.getAttribute("href") ?? null,
+    })),
+  );
+  assert.deepEqual(
+    rows,
+    v.releases.map((r) => ({
+      version: r.version,
+      status: r.status,
+      tenants: r.tenant_count,
+      behind: r.behind,
+      drifted: r.drifted.length,
+      link: r.tenant_count > 0 ? `#/tenants?release=${encodeURIComponent(r.version)}` : null,
+    })),
+  );
+  assert.ok(rows.some((r) => r.tenants > 0), "the demo fleet runs some release");
+  const driftRows = await page.locator("table.drift tbody tr").count();
+  assert.equal(driftRows, v.releases.reduce((n, r) => n + r.drifted.reduce((m, d) => m + d.components.length, 0), 0));
+  const hotfix = page.locator("table.drift tbody tr").filter({ hasText: `${manifest}-hotfix1` });
+  assert.deepEqual(
+    await hotfix.evaluate((tr) => [...tr.cells].map((td) => td.textContent)),
+    [drifter, onRelease.version, "webapp", manifest, `${manifest}-hotfix1`],
+    "the hotfix is shown as drift: the tenant, its release, the manifest's version and the recorded one",
+  );
+  if (v.newest_available) await page.getByText(`Newest available release: ${v.newest_available}.`, { exact: false }).waitFor();
+  await axe(page, "the fleet versions");
+  await shot(page, "versions");
+
+  // A release's link opens the tenant list filtered by it: as many tenants as the release has.
+  const release = v.releases.find((r) => r.tenant_count > 0 && r.tenant_count <= 50);
+  if (release) {
+    await table.getByRole("link", { name: release.version, exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Tenants" }).waitFor();
+    const list = page.getByRole("table", { name: /loaded/ }).locator("tbody tr");
+    await list.first().waitFor();
+    assert.equal(await list.count(), release.tenant_count);
+    assert.deepEqual([...new Set(await list.evaluateAll((trs) => trs.map((tr) => tr.cells[2].textContent)))], [release.version]);
+  }
+  assert.deepEqual(tab.cspErrors, []);
+  await tab.close();
+  await call(stack.url, admin, "PUT", `/v1/tenants/${drifter}/components/webapp`, { version: manifest });
 });

@@ -6,19 +6,23 @@
 //   - GET /v1/tenants?state=Broken                     the broken tenants, named
 //   - GET /v1/history?entity=tenant&since=<24 h ago>   which tenants a change request holds or
 //                                                      released lately (`active_change_request_id`)
+//   - GET /v1/rollouts?limit=ROLLOUTS                  the newest rollouts: those running are linked
 //   - at most DETAIL_CAP change requests and DETAIL_CAP tenant names for those (names cached)
 // Then every POLL_MS one `GET /v1/history?entity=tenant&since=<newest seen>`: only when it shows a new entry
 // is the board read again; running change requests (their steps are on the change request, not
 // in the tenant's history) are read again while they run, at most DETAIL_CAP of them.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type ChangeEntry, type ChangeRequest, type Schemas, type Tenant } from "../api";
+import { api, type ChangeEntry, type ChangeRequest, type Rollout, type Schemas, type Tenant } from "../api";
 import { ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, When } from "../ui";
+import { rolloutWhat } from "./Rollouts";
 
 export const POLL_MS = 4000;
 export const DETAIL_CAP = 12;
 /** Broken tenants named on the board; the rest are one link away (the filtered list). */
 const SHOW_BROKEN = 20;
 const WINDOW_MS = 24 * 3600 * 1000;
+/** The newest rollouts read: the board links those of them running or paused. */
+const ROLLOUTS = 20;
 
 const names = new Map<string, string>();
 
@@ -34,6 +38,7 @@ interface Board {
   summary: Schemas["FleetSummary"];
   broken: Tenant[];
   changes: ChangeRequest[];
+  rollouts: Rollout[];
   newest: string | null;
   seen: Set<string>;
   readAt: Date;
@@ -61,10 +66,11 @@ function changeIdsOf(entries: ChangeEntry[]): { active: string[]; ended: string[
 
 async function readBoard(): Promise<Board> {
   const since = new Date(Date.now() - WINDOW_MS).toISOString();
-  const [summary, broken, recent] = await Promise.all([
+  const [summary, broken, recent, rollouts] = await Promise.all([
     api.GET("/v1/fleet/summary"),
     api.GET("/v1/tenants", { params: { query: { state: "Broken", limit: 100 } } }),
     api.GET("/v1/history", { params: { query: { entity: "tenant", since, limit: 500 } } }),
+    api.GET("/v1/rollouts", { params: { query: { limit: ROLLOUTS } } }),
   ]);
   if (!summary.data) throw new Error(`fleet summary: ${summary.response.status}`);
   const entries = recent.data?.items ?? [];
@@ -78,6 +84,7 @@ async function readBoard(): Promise<Board> {
     summary: summary.data,
     broken: broken.data?.items ?? [],
     changes,
+    rollouts: (rollouts.data?.items ?? []).filter((r) => r.status === "running" || r.status === "paused"),
     newest: entries[0]?.at ?? null,
     seen: new Set(entries.slice(0, 50).map((e) => `${e.sequence}/${e.field}`)),
     readAt: new Date(),
@@ -222,6 +229,20 @@ export function BoardPage() {
             </li>
           ))}
         </ul>
+      )}
+
+      {board.rollouts.length > 0 && (
+        <>
+          <h2 id="rollouts-running">Rollouts in progress ({board.rollouts.length})</h2>
+          <ul class="running" aria-labelledby="rollouts-running">
+            {board.rollouts.map((r) => (
+              <li>
+                <Link to={`/rollouts/${r.id}`}>{rolloutWhat(r)}</Link> over {r.tenant_count} tenants, wave{" "}
+                {Math.min(r.current_wave + 1, r.wave_sizes.length)} of {r.wave_sizes.length} <StatusBadge status={r.status} />
+              </li>
+            ))}
+          </ul>
+        </>
       )}
 
       <div class="two">
