@@ -99,7 +99,7 @@ export function RolloutPage({ id, session }: { id: string; session: Session }) {
         <dd>{r.max_failures}</dd>
         <dt>Soak</dt>
         <dd>{r.soak_seconds} s without an alarm on the rollout's tenants before the next wave</dd>
-        <dt>Current wave</dt>
+        <dt>{over ? "Where it stopped" : "Current wave"}</dt>
         <dd>
           {current ? (
             <>
@@ -122,7 +122,12 @@ export function RolloutPage({ id, session }: { id: string; session: Session }) {
         <table class="list wave">
           <caption>
             Wave {w.index + 1}: {w.size} {w.size === 1 ? "tenant" : "tenants"} · {w.succeeded} succeeded · {w.failed} failed · {w.skipped} skipped
-            {w.index === r.current_wave && !over ? " · now" : ""}
+            {w.index === r.current_wave && !over ? " · now" : ""}{" "}
+            <progress
+              max={Math.max(w.size, 1)}
+              value={w.succeeded + w.failed + w.skipped}
+              aria-label={`Wave ${w.index + 1}: ${w.succeeded + w.failed + w.skipped} of ${w.size} ended`}
+            />
           </caption>
           <thead>
             <tr>
