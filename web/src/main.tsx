@@ -61,10 +61,10 @@ function App() {
   else if (parts[0] === "tenants") page = <TenantsPage query={query} />;
   else if (parts[0] === "change-requests" && parts[1]) page = <ChangeRequestPage id={parts[1]} session={session} />;
   else if (parts[0] === "history") page = <HistoryPage query={query} />;
-  else if (parts[0] === "rollouts" && parts[1] === "new" && session.role !== "viewer") page = <NewRolloutPage />;
+  else if (parts[0] === "rollouts" && parts[1] === "new" && session.role !== "viewer") page = <NewRolloutPage query={query} />;
   else if (parts[0] === "rollouts" && parts[1] && parts[1] !== "new") page = <RolloutPage id={parts[1]} session={session} />;
   else if (parts[0] === "rollouts" && !parts[1]) page = <RolloutsPage session={session} />;
-  else if (parts[0] === "versions") page = <VersionsPage />;
+  else if (parts[0] === "versions") page = <VersionsPage session={session} />;
   else page = <p>There is no such page.</p>;
 
   const nav = (to: string, name: string) => {

@@ -424,8 +424,13 @@ test("the rollouts page lists a rollout created through the API, and its page sh
     assert.deepEqual(await page.getByRole("button").allTextContents(), ["Sign out"], "a viewer gets no control");
     await axe(page, "a rollout's page");
     await shot(page, "rollout");
-    // Its first change request ends before the rollout is aborted: the fleet is still after this test.
+    // The change request names the rollout that made it, linked.
     const cr = read.waves[0].tenants[0].change_request_id;
+    await waves.first().getByRole("link", { name: cr }).click();
+    const back = page.getByRole("link", { name: `part of rollout ${id}` });
+    await back.waitFor();
+    assert.equal(await back.getAttribute("href"), `#/rollouts/${id}`);
+    // Its first change request ends before the rollout is aborted: the fleet is still after this test.
     await until(`${cr} ends`, 240_000, async () => (await call(stack.url, admin, "GET", `/v1/change-requests/${cr}`)).body.status !== "running");
   } finally {
     await call(stack.url, admin, "POST", `/v1/rollouts/${id}/abort`, { reason: "browser test: done" });
@@ -440,7 +445,7 @@ test("an operator dry-runs a rollout from the form, starts it, pauses and resume
   const { page } = operator;
   await page.getByRole("link", { name: "New rollout…" }).click();
   await page.getByRole("heading", { level: 1, name: "New rollout" }).waitFor();
-  await page.getByLabel("Operation").selectOption("validate");
+  await page.getByLabel(/^Operation/).selectOption("validate");
   await page.getByLabel("Reason (ticket, incident)").fill("CHG-13 browser test");
   await page.getByLabel("Tenant ids (these, in this order)").fill(`${healthy.id}, ${suspended.id}`);
   await page.getByLabel("Wave sizes (the last takes the rest)").fill("1");
@@ -585,4 +590,54 @@ test("the versions page's numbers and drift are GET /v1/fleet/versions's, linked
   assert.deepEqual(tab.cspErrors, []);
   await tab.close();
   await call(stack.url, admin, "PUT", `/v1/tenants/${drifter}/components/webapp`, { version: manifest });
+});
+
+test("an operator opens an upgrade of a release behind from the versions page, and its dry run shows each tenant's component changes", async () => {
+  const tab = await signedIn("operator", "olga", "/versions");
+  const { page } = tab;
+  const v = (await call(stack.url, tab.token, "GET", "/v1/fleet/versions")).body;
+  const behind = v.releases.find((r) => r.behind > 0 && r.tenant_count > 0);
+  assert.ok(behind && v.newest_available, "the demo fleet has tenants on a release behind the newest");
+  await page.getByRole("link", { name: `Upgrade ${behind.version} to ${v.newest_available}…` }).click();
+  await page.getByRole("heading", { level: 1, name: "New rollout" }).waitFor();
+  // The form comes filled in from the link (once the releases are read).
+  const release = page.getByLabel("Release to upgrade to");
+  await until("the releases are read", 30_000, async () => (await release.inputValue()) === v.newest_available);
+  assert.equal(await page.getByLabel(/^Operation/).inputValue(), "upgrade");
+  assert.equal(await page.getByLabel("On release").inputValue(), behind.version);
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await page.getByRole("heading", { name: "Dry run: the plan" }).waitFor();
+  const plan = (
+    await call(stack.url, tab.token, "POST", "/v1/rollouts/plan", {
+      operation: "upgrade",
+      params: { release: v.newest_available },
+      reason: null,
+      selector: { release: behind.version },
+      waves: [1, 10],
+      max_failures: 0,
+      soak_seconds: 0,
+      concurrency: 10,
+    })
+  ).body;
+  assert.equal(plan.selected, behind.tenant_count);
+  const waves = page.locator("table.plan-wave");
+  assert.equal(await waves.count(), plan.wave_sizes.length);
+  for (const [i] of plan.wave_sizes.entries()) {
+    const rows = await waves.nth(i).locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.cells[0].textContent, tr.cells[3].textContent]));
+    const want = plan.tenants.filter((t) => t.would_run && t.wave === i);
+    assert.deepEqual(rows.map((r) => r[0]), want.map((t) => t.name), `wave ${i + 1}'s tenants`);
+    for (const [j, t] of want.entries()) {
+      assert.ok(rows[j][1].includes(`${t.upgrade.from_release} → ${t.upgrade.to_release}: ${t.upgrade.components.length} components change`), rows[j][1]);
+      for (const c of t.upgrade.components) assert.ok(rows[j][1].includes(`${c.name} ${c.from ?? "new"} → ${c.to}`), `${rows[j][1]} names ${c.name}`);
+    }
+  }
+  const left = plan.tenants.filter((t) => !t.would_run);
+  if (left.length > 0) {
+    const shown = await page.getByRole("table", { name: /^Left out/ }).locator("tbody tr td:first-child").allTextContents();
+    assert.deepEqual(shown, left.map((t) => t.name));
+  }
+  assert.equal((await call(stack.url, tab.token, "GET", "/v1/rollouts?limit=5")).body.items.some((r) => r.operation === "upgrade"), false, "nothing was started");
+  await axe(page, "an upgrade's dry run");
+  await shot(page, "rollout-upgrade-dry-run");
+  await tab.close();
 });

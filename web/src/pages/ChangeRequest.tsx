@@ -9,6 +9,9 @@ import { Decisions } from "./actions";
 
 const FINISHED = ["succeeded", "failed", "cancelled", "rejected"];
 
+/** The rollout a change request was made by (its requester is `system:rollout:<id>`), if any. */
+const rolloutOf = (by: string) => /^(?:system:)?rollout:(rol_[0-9A-HJKMNP-TV-Z]{26})\b/.exec(by)?.[1] ?? null;
+
 export function ChangeRequestPage({ id, session }: { id: string; session: Session | null }) {
   const load = useLoad(
     async () => {
@@ -50,6 +53,14 @@ export function ChangeRequestPage({ id, session }: { id: string; session: Sessio
         <dd>
           <When at={cr.requested_at} /> by <Actor who={cr.requested_by} />
         </dd>
+        {rolloutOf(cr.requested_by) && (
+          <>
+            <dt>Rollout</dt>
+            <dd>
+              <Link to={`/rollouts/${rolloutOf(cr.requested_by)}`}>part of rollout {rolloutOf(cr.requested_by)}</Link>
+            </dd>
+          </>
+        )}
         {cr.reason && (
           <>
             <dt>Reason</dt>

@@ -104,8 +104,22 @@ function why(t: PlannedTenant): string {
   }
 }
 
-export function NewRolloutPage() {
-  const [f, setF] = useState<Fields>(START);
+/** The form's first values: START, with what the link that opened it says (`operation`,
+ * `release`, `on_release`, `state`), as the versions page's "Upgrade to…" links do. */
+function startFrom(query: URLSearchParams): Fields {
+  const op = query.get("operation") as Operation | null;
+  const state = query.get("state") as TenantState | null;
+  return {
+    ...START,
+    operation: op && OPERATIONS.includes(op) ? op : START.operation,
+    release: query.get("release") ?? "",
+    onRelease: query.get("on_release") ?? "",
+    state: state && STATES.includes(state) ? state : "",
+  };
+}
+
+export function NewRolloutPage({ query }: { query: URLSearchParams }) {
+  const [f, setF] = useState<Fields>(() => startFrom(query));
   const [plan, setPlan] = useState<{ plan: RolloutPlan; body: RolloutCreate; key: string } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -149,6 +163,8 @@ export function NewRolloutPage() {
     else setProblem(problemText(error, response.status));
   };
 
+  // The release selects get their options once the releases are read: each option says whether
+  // it is the one chosen, so a value given by the link that opened the form holds.
   const releases = (lookups.data?.releases ?? []).map((r) => r.version);
   return (
     <section aria-labelledby="new-rollout-title">
@@ -177,7 +193,9 @@ export function NewRolloutPage() {
                 <select required value={f.release} onChange={(e) => set("release", e.currentTarget.value)}>
                   <option value="">Choose a release</option>
                   {releases.map((v) => (
-                    <option value={v}>{v}</option>
+                    <option value={v} selected={v === f.release}>
+                      {v}
+                    </option>
                   ))}
                 </select>
               </label>
@@ -219,7 +237,9 @@ export function NewRolloutPage() {
             <select value={f.onRelease} onChange={(e) => set("onRelease", e.currentTarget.value)}>
               <option value="">Any</option>
               {releases.map((v) => (
-                <option value={v}>{v}</option>
+                <option value={v} selected={v === f.onRelease}>
+                  {v}
+                </option>
               ))}
             </select>
           </label>

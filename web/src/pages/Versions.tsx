@@ -2,26 +2,28 @@
 // behind the newest available release it is, each linked to the tenant list filtered by it; then
 // the component drift the API found (tenants whose recorded components differ from their
 // release's manifest). One request (`GET /v1/fleet/versions`); the drift of a release's further
-// tenants is one more request per page asked for, with that release and its next_token.
+// tenants is one more request per page asked for, with that release and its next_token. For
+// operators and admins, a release behind links to a new rollout upgrading its tenants to the newest.
 import { useState } from "preact/hooks";
 import { api, type FleetVersions, type Schemas } from "../api";
+import type { Session } from "../auth";
 import { useLoad } from "../hooks";
 import { ErrorBox, Link, Loading } from "../ui";
 
 type Release = Schemas["ReleaseTenants"];
 type Drift = Schemas["TenantDrift"];
 
-export function VersionsPage() {
+export function VersionsPage({ session }: { session: Session }) {
   const load = useLoad(async () => {
     const { data, response } = await api.GET("/v1/fleet/versions");
     if (!data) throw new Error(`fleet versions: ${response.status}`);
     return data;
   }, []);
   if (!load.data) return load.error ? <ErrorBox error={load.error} /> : <Loading what="the fleet's versions" />;
-  return <Versions v={load.data} />;
+  return <Versions v={load.data} acts={session.role !== "viewer"} />;
 }
 
-function Versions({ v }: { v: FleetVersions }) {
+function Versions({ v, acts }: { v: FleetVersions; acts: boolean }) {
   // Further pages of a release's tenants, read on demand: their drift, and where to go on.
   const [more, setMore] = useState<Record<string, { drifted: Drift[]; checked: number; next: string | null }>>({});
   const total = v.releases.reduce((n, r) => n + r.tenant_count, 0);
@@ -64,6 +66,7 @@ function Versions({ v }: { v: FleetVersions }) {
             <th scope="col">Tenants</th>
             <th scope="col">Behind</th>
             <th scope="col">Drifted</th>
+            {acts && <th scope="col">Roll out</th>}
           </tr>
         </thead>
         <tbody>
@@ -94,6 +97,15 @@ function Versions({ v }: { v: FleetVersions }) {
                     </>
                   )}
                 </td>
+                {acts && (
+                  <td>
+                    {r.behind > 0 && r.tenant_count > 0 && v.newest_available && (
+                      <Link to={`/rollouts/new?operation=upgrade&release=${encodeURIComponent(v.newest_available)}&on_release=${encodeURIComponent(r.version)}`}>
+                        Upgrade {r.version} to {v.newest_available}…
+                      </Link>
+                    )}
+                  </td>
+                )}
               </tr>
             );
           })}
