@@ -438,7 +438,7 @@ test("the rollouts page lists a rollout created through the API, and its page sh
   }
 });
 
-test("an operator dry-runs a rollout from the form, starts it, pauses and resumes it; an admin aborts it", async () => {
+test("an operator dry-runs a rollout from the form (a 422 shows its detail), starts it, pauses and resumes it; an admin aborts it", async () => {
   const operator = await signedIn("operator", "olga", "/rollouts");
   const healthy = await tenantIn("Healthy", operator.token);
   const suspended = await tenantIn("Suspended", operator.token);
@@ -447,8 +447,28 @@ test("an operator dry-runs a rollout from the form, starts it, pauses and resume
   await page.getByRole("heading", { level: 1, name: "New rollout" }).waitFor();
   await page.getByLabel(/^Operation/).selectOption("validate");
   await page.getByLabel("Reason (ticket, incident)").fill("CHG-13 browser test");
-  await page.getByLabel("Tenant ids (these, in this order)").fill(`${healthy.id}, ${suspended.id}`);
   await page.getByLabel("Wave sizes (the last takes the rest)").fill("1");
+  // A tenant id that names no tenant: the API's 422 is shown as its detail, next to the form.
+  const nobody = "ten_01JD8X3Q5C7M2R4T6V8W0Y1Z2A";
+  await page.getByLabel("Tenant ids (these, in this order)").fill(nobody);
+  await page.getByRole("button", { name: "Dry run" }).click();
+  const refusal = page.getByRole("form", { name: "New rollout" }).getByRole("alert");
+  await refusal.waitFor();
+  const refused = await call(stack.url, operator.token, "POST", "/v1/rollouts/plan", {
+    operation: "validate",
+    params: {},
+    reason: "CHG-13 browser test",
+    selector: { tenant_ids: [nobody] },
+    waves: [1],
+    max_failures: 0,
+    soak_seconds: 0,
+    concurrency: 10,
+  });
+  assert.equal(refused.status, 422);
+  assert.equal((await refusal.textContent()).trim(), refused.body.field ? `${refused.body.detail} (field: ${refused.body.field})` : refused.body.detail);
+  assert.equal(await page.getByRole("button", { name: "Start the rollout" }).count(), 0, "no plan, nothing to start");
+
+  await page.getByLabel("Tenant ids (these, in this order)").fill(`${healthy.id}, ${suspended.id}`);
   await page.getByRole("button", { name: "Dry run" }).click();
   await page.getByRole("heading", { name: "Dry run: the plan" }).waitFor();
 
