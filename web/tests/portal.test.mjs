@@ -381,10 +381,17 @@ test("the rollouts page lists a rollout created through the API, and its page sh
   const id = created.body.id;
   try {
     const { page } = tab;
+    await page.waitForLoadState("networkidle");
+    let mark = tab.api.length;
+    let t0 = Date.now();
     await page.goto(`${stack.url}/#/rollouts`);
     const list = page.getByRole("table", { name: /^Rollouts, newest first/ });
     const row = list.locator("tbody tr").filter({ hasText: id });
     await row.waitFor();
+    figures.rollouts_shown_ms = Date.now() - t0;
+    await page.waitForLoadState("networkidle");
+    figures.rollouts_requests = tab.api.slice(mark);
+    assert.deepEqual(figures.rollouts_requests, ["GET /v1/rollouts?limit=25"], "the list is one request");
     // Newest first: the one just made is the first row, as it is the API's first item.
     const first = (await call(stack.url, admin, "GET", "/v1/rollouts?limit=25")).body.items[0];
     assert.equal(first.id, id);
@@ -396,11 +403,19 @@ test("the rollouts page lists a rollout created through the API, and its page sh
     await axe(page, "the rollouts list");
     await shot(page, "rollouts");
 
+    mark = tab.api.length;
+    t0 = Date.now();
     await row.getByRole("link").first().click();
     await page.waitForURL(new RegExp(`#/rollouts/${id}$`));
     await page.getByRole("heading", { level: 1, name: /Validate/ }).waitFor();
     const waves = page.locator("table.wave");
     await waves.first().waitFor();
+    figures.rollout_shown_ms = Date.now() - t0;
+    // The rollout (its members come with it), and the names of its (at most 20) tenants.
+    const detail = tab.api.slice(mark).filter((r) => !r.startsWith("GET /v1/rollouts?"));
+    figures.rollout_requests = detail;
+    assert.equal(detail.filter((r) => r === `GET /v1/rollouts/${id}`).length, 1, detail.join(", "));
+    assert.ok(detail.every((r) => r === `GET /v1/rollouts/${id}` || r === `GET /v1/tenants/${a.id}` || r === `GET /v1/tenants/${b.id}`), detail.join(", "));
     const read = (await call(stack.url, admin, "GET", `/v1/rollouts/${id}`)).body;
     assert.equal(await waves.count(), read.waves.length);
     for (const [i, w] of read.waves.entries()) {
@@ -563,6 +578,7 @@ test("the versions page's numbers and drift are GET /v1/fleet/versions's, linked
   const table = page.getByRole("table", { name: "Releases, newest first" });
   await table.locator("tbody tr").first().waitFor();
   const v = (await call(stack.url, tab.token, "GET", "/v1/fleet/versions")).body;
+  figures.fleet_total ??= v.releases.reduce((n, r) => n + r.tenant_count, 0);
   const rows = await table.locator("tbody tr").evaluateAll((trs) =>
     trs.map((tr) => ({
       version: tr.cells[0].textContent,
@@ -594,6 +610,16 @@ test("the versions page's numbers and drift are GET /v1/fleet/versions's, linked
     "the hotfix is shown as drift: the tenant, its release, the manifest's version and the recorded one",
   );
   if (v.newest_available) await page.getByText(`Newest available release: ${v.newest_available}.`, { exact: false }).waitFor();
+  // The page is one request, whatever the fleet.
+  await page.waitForLoadState("networkidle");
+  const mark = tab.api.length;
+  const t0 = Date.now();
+  await page.reload();
+  await table.locator("tbody tr").first().waitFor();
+  figures.versions_shown_ms = Date.now() - t0;
+  await page.waitForLoadState("networkidle");
+  figures.versions_requests = tab.api.slice(mark);
+  assert.deepEqual(figures.versions_requests, ["GET /v1/fleet/versions"]);
   await axe(page, "the fleet versions");
   await shot(page, "versions");
 
