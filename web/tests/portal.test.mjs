@@ -687,3 +687,41 @@ test("an operator opens an upgrade of a release behind from the versions page, a
   await shot(page, "rollout-upgrade-dry-run");
   await tab.close();
 });
+
+test("a tenant's tags filter the tenant list and select a rollout's tenants", async () => {
+  const admin = stack.token("admin", "alice");
+  const tenant = await tenantIn("Healthy", admin);
+  const read = await fetch(`${stack.url}/v1/tenants/${tenant.id}`, { headers: { authorization: `Bearer ${admin}` } });
+  const patched = await fetch(`${stack.url}/v1/tenants/${tenant.id}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json", "if-match": read.headers.get("etag") },
+    body: JSON.stringify({ tags: { ring: "canary" } }),
+  });
+  assert.equal(patched.status, 200, await patched.text());
+  const tab = await signedIn("operator", "olga", "/tenants");
+  const { page } = tab;
+  await page.getByRole("heading", { level: 1, name: "Tenants" }).waitFor();
+  await page.getByLabel("Tags (key:value, comma separated)").fill("ring: canary");
+  await page.getByRole("button", { name: "Apply the tags" }).click();
+  await page.waitForURL(/#\/tenants\?tags=ring%3Acanary$/);
+  const rows = page.getByRole("table", { name: /loaded/ }).locator("tbody tr");
+  await rows.first().waitFor();
+  const api = (await call(stack.url, tab.token, "GET", "/v1/tenants?tags=ring:canary&limit=50")).body.items;
+  assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector("a").textContent)), api.map((t) => t.name));
+  assert.ok(api.some((t) => t.id === tenant.id));
+  await axe(page, "the tenant list filtered by tags");
+  // The tenant's page shows its tags, each linked to the list it filters.
+  await rows.getByRole("link", { name: tenant.name, exact: true }).click();
+  const chip = page.getByRole("link", { name: "ring: canary" });
+  await chip.waitFor();
+  assert.equal(await chip.getAttribute("href"), "#/tenants?tags=ring%3Acanary");
+  // A rollout's selector by the same tag picks the same tenants in its dry run.
+  await page.goto(`${stack.url}/#/rollouts/new`);
+  await page.getByLabel("Tags (key:value, comma separated)").fill("ring:canary");
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await page.getByRole("heading", { name: "Dry run: the plan" }).waitFor();
+  const planned = await page.locator("table.plan-wave tbody tr td:first-child, table.plan-left-out tbody tr td:first-child").allTextContents();
+  assert.deepEqual(planned.sort(), api.map((t) => t.name).sort());
+  await shot(page, "rollout-by-tag");
+  await tab.close();
+});

@@ -87,6 +87,16 @@ function Summary({ tenant }: { tenant: Tenant }) {
       <dd>{customer.data ?? tenant.customer_id}</dd>
       <dt>Region</dt>
       <dd>{tenant.region ?? "—"}</dd>
+      <dt>Tags</dt>
+      <dd>
+        {Object.keys(tenant.tags ?? {}).length === 0
+          ? "none"
+          : Object.entries(tenant.tags ?? {}).map(([k, v]) => (
+              <Link to={`/tenants?tags=${encodeURIComponent(`${k}:${v}`)}`} class="chip">
+                {k}: {v}
+              </Link>
+            ))}
+      </dd>
       <dt>Held by</dt>
       <dd>
         {tenant.active_change_request_id ? (

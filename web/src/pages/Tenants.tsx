@@ -1,5 +1,5 @@
-// The tenant list: filters the API takes (state, customer, release), pages by next_token, and a
-// search by name over the rows loaded (the API has no name search).
+// The tenant list: filters the API takes (state, customer, release, tags), pages by next_token,
+// and a search by name over the rows loaded (the API has no name search).
 import { useState } from "preact/hooks";
 import { api, type Tenant, type TenantState } from "../api";
 import { useLoad } from "../hooks";
@@ -17,6 +17,8 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
   const state = query.get("state") ?? "";
   const customer = query.get("customer_id") ?? "";
   const release = query.get("release") ?? "";
+  const tags = query.get("tags") ?? "";
+  const [tagsInput, setTagsInput] = useState(tags);
   const [search, setSearch] = useState("");
   const [more, setMore] = useState<{ items: Tenant[]; next: string | null } | null>(null);
 
@@ -36,13 +38,14 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
           state: (state || undefined) as TenantState | undefined,
           customer_id: customer || undefined,
           release: release || undefined,
+          tags: tags || undefined,
           limit: 50,
         },
       },
     });
     if (!data) throw new Error((error as { detail?: string })?.detail ?? `tenants: ${response.status}`);
     return data;
-  }, [state, customer, release]);
+  }, [state, customer, release, tags]);
 
   const items = [...(list.data?.items ?? []), ...(more?.items ?? [])];
   const next = more ? more.next : (list.data?.next_token ?? null);
@@ -57,6 +60,7 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
           state: (state || undefined) as TenantState | undefined,
           customer_id: customer || undefined,
           release: release || undefined,
+          tags: tags || undefined,
           limit: 50,
           next_token: next,
         },
@@ -68,10 +72,16 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
   return (
     <section aria-labelledby="tenants-title">
       <h1 id="tenants-title">Tenants</h1>
-      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          go({ state, customer_id: customer, release, tags: tagsInput.split(",").map((t) => t.trim().replace(/\s*:\s*/, ":")).filter(Boolean).join(",") });
+        }}
+      >
         <label>
           State
-          <select value={state} onChange={(e) => go({ state: e.currentTarget.value, customer_id: customer, release })}>
+          <select value={state} onChange={(e) => go({ state: e.currentTarget.value, customer_id: customer, release, tags })}>
             <option value="">Any</option>
             {STATES.map((s) => (
               <option value={s}>{s}</option>
@@ -80,7 +90,7 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
         </label>
         <label>
           Customer
-          <select value={customer} onChange={(e) => go({ state, customer_id: e.currentTarget.value, release })}>
+          <select value={customer} onChange={(e) => go({ state, customer_id: e.currentTarget.value, release, tags })}>
             <option value="">Any</option>
             {(lookups.data?.customers ?? []).map((c) => (
               <option value={c.id}>{c.name}</option>
@@ -89,13 +99,18 @@ export function TenantsPage({ query }: { query: URLSearchParams }) {
         </label>
         <label>
           Release
-          <select value={release} onChange={(e) => go({ state, customer_id: customer, release: e.currentTarget.value })}>
+          <select value={release} onChange={(e) => go({ state, customer_id: customer, release: e.currentTarget.value, tags })}>
             <option value="">Any</option>
             {(lookups.data?.releases ?? []).map((r) => (
               <option value={r.version}>{r.version}</option>
             ))}
           </select>
         </label>
+        <label>
+          Tags (key:value, comma separated)
+          <input value={tagsInput} placeholder="env:prod" onInput={(e) => setTagsInput(e.currentTarget.value)} />
+        </label>
+        <button type="submit">Apply the tags</button>
         <label>
           Name
           <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="Search loaded tenants" />
