@@ -542,6 +542,13 @@ test("an operator dry-runs a rollout from the form (a 422 shows its detail), sta
     await page.getByRole("button", { name: "Yes, resume it" }).click();
     await page.getByRole("heading", { level: 1 }).getByText("running").waitFor();
     assert.equal((await call(stack.url, operator.token, "GET", `/v1/rollouts/${id}`)).body.status, "running");
+    // The board links it among the rollouts in progress.
+    await page.goto(`${stack.url}/#/`);
+    const onBoard = page.getByRole("list", { name: /^Rollouts in progress/ }).getByRole("listitem").filter({ has: page.locator(`a[href="#/rollouts/${id}"]`) });
+    await onBoard.waitFor();
+    assert.match(await onBoard.innerText(), /Validate over 1 tenant, wave 1 of 1\s+running/);
+    await axe(page, "the board with a rollout in progress");
+    await shot(page, "board-rollouts");
     await operator.close();
 
     const admin = await signedIn("admin", "alice", `/rollouts/${id}`);

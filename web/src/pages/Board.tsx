@@ -237,7 +237,7 @@ export function BoardPage() {
           <ul class="running" aria-labelledby="rollouts-running">
             {board.rollouts.map((r) => (
               <li>
-                <Link to={`/rollouts/${r.id}`}>{rolloutWhat(r)}</Link> over {r.tenant_count} tenants, wave{" "}
+                <Link to={`/rollouts/${r.id}`}>{rolloutWhat(r)}</Link> over {r.tenant_count} {r.tenant_count === 1 ? "tenant" : "tenants"}, wave{" "}
                 {Math.min(r.current_wave + 1, r.wave_sizes.length)} of {r.wave_sizes.length} <StatusBadge status={r.status} />
               </li>
             ))}
