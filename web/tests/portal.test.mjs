@@ -732,3 +732,62 @@ test("a tenant's tags filter the tenant list and select a rollout's tenants", as
   await shot(page, "rollout-by-tag");
   await tab.close();
 });
+
+test("a failing first wave halts a rollout: the board names it, its page shows the gate's failure and the later wave untouched", async () => {
+  const admin = stack.token("admin", "alice");
+  const a = await tenantIn("Healthy", admin);
+  const b = await tenantIn("Healthy", admin, [a.id]);
+  await JOBS("FAILURE");
+  let id;
+  try {
+    const created = await call(stack.url, admin, "POST", "/v1/rollouts", {
+      operation: "validate",
+      selector: { tenant_ids: [a.id, b.id] },
+      waves: [1, 1],
+      max_failures: 0,
+      reason: "browser test: a failing first wave",
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    id = created.body.id;
+    const cr = (await call(stack.url, admin, "GET", `/v1/rollouts/${id}`)).body.waves[0].tenants[0].change_request_id;
+    await until(`${cr} fails`, 240_000, async () => (await call(stack.url, admin, "GET", `/v1/change-requests/${cr}`)).body.status === "failed");
+  } finally {
+    await JOBS("SUCCESS");
+  }
+  // `devstack serve` runs no rollout driver (in AWS a schedule runs it every minute): a resume
+  // advances the rollout at once, so a pause and a resume bring it to its gate.
+  if ((await call(stack.url, admin, "GET", `/v1/rollouts/${id}`)).body.status === "running") {
+    assert.equal((await call(stack.url, admin, "POST", `/v1/rollouts/${id}/pause`)).status, 200);
+    assert.equal((await call(stack.url, admin, "POST", `/v1/rollouts/${id}/resume`)).status, 200);
+  }
+  const halted = await until(`${id} halts`, 60_000, async () => {
+    const r = (await call(stack.url, admin, "GET", `/v1/rollouts/${id}`)).body;
+    return r.status === "halted" && r;
+  });
+
+  const tab = await signedIn("operator", "olga");
+  const { page } = tab;
+  const item = page.getByRole("list", { name: /^Needs attention/ }).getByRole("listitem").filter({ has: page.locator(`a[href="#/rollouts/${id}"]`) });
+  await item.waitFor();
+  assert.ok((await item.innerText()).includes(halted.ended_reason), await item.innerText());
+  await item.getByRole("link").click();
+  await page.getByRole("heading", { level: 1 }).getByText("halted").waitFor();
+  const facts = await page.locator("dl.facts").evaluateAll((dls) =>
+    dls.flatMap((dl) => [...dl.querySelectorAll("dt")].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])),
+  );
+  const fact = (name) => facts.find(([dt]) => dt === name)?.[1];
+  assert.equal(fact("Ended"), halted.ended_reason);
+  assert.equal(fact("Failures allowed per wave"), "0");
+  assert.match(fact("Where it stopped"), /^wave 1 of 2: 0 succeeded, 1 failed \(more than allowed\)/);
+  // The later wave was never touched: its tenant has no change request, and shows not run.
+  const second = page.locator("table.wave").nth(1).locator("tbody tr");
+  assert.equal(halted.waves[1].tenants[0].status, "not_run");
+  assert.equal(halted.waves[1].tenants[0].change_request_id, undefined);
+  assert.equal((await second.locator(".badge").textContent()).trim(), "not run");
+  assert.equal(await second.locator('a[href^="#/change-requests/"]').count(), 0);
+  assert.equal((await call(stack.url, admin, "GET", `/v1/tenants/${b.id}/change-requests`)).body.items.some((c) => c.requested_by.includes(id)), false);
+  assert.equal(await page.getByRole("group", { name: "Rollout controls" }).count(), 0, "a halted rollout offers no control");
+  await axe(page, "a halted rollout");
+  await shot(page, "rollout-halted");
+  await tab.close();
+});

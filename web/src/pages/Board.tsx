@@ -6,7 +6,8 @@
 //   - GET /v1/tenants?state=Broken                     the broken tenants, named
 //   - GET /v1/history?entity=tenant&since=<24 h ago>   which tenants a change request holds or
 //                                                      released lately (`active_change_request_id`)
-//   - GET /v1/rollouts?limit=ROLLOUTS                  the newest rollouts: those running are linked
+//   - GET /v1/rollouts?limit=ROLLOUTS                  the newest rollouts: those running are linked,
+//                                                      those halted lately need attention
 //   - at most DETAIL_CAP change requests and DETAIL_CAP tenant names for those (names cached)
 // Then every POLL_MS one `GET /v1/history?entity=tenant&since=<newest seen>`: only when it shows a new entry
 // is the board read again; running change requests (their steps are on the change request, not
@@ -21,7 +22,8 @@ export const DETAIL_CAP = 12;
 /** Broken tenants named on the board; the rest are one link away (the filtered list). */
 const SHOW_BROKEN = 20;
 const WINDOW_MS = 24 * 3600 * 1000;
-/** The newest rollouts read: the board links those of them running or paused. */
+/** The newest rollouts read: the board links those of them running or paused, and names those
+ * its gate halted in the last 24 h among what needs attention. */
 const ROLLOUTS = 20;
 
 const names = new Map<string, string>();
@@ -84,7 +86,9 @@ async function readBoard(): Promise<Board> {
     summary: summary.data,
     broken: broken.data?.items ?? [],
     changes,
-    rollouts: (rollouts.data?.items ?? []).filter((r) => r.status === "running" || r.status === "paused"),
+    rollouts: (rollouts.data?.items ?? []).filter(
+      (r) => r.status === "running" || r.status === "paused" || (r.status === "halted" && Date.parse(r.updated_at) > Date.now() - WINDOW_MS),
+    ),
     newest: entries[0]?.at ?? null,
     seen: new Set(entries.slice(0, 50).map((e) => `${e.sequence}/${e.field}`)),
     readAt: new Date(),
@@ -159,7 +163,9 @@ export function BoardPage() {
   const stuckOnes = board.changes.filter(stuck);
   const running = board.changes.filter((c) => c.status === "running" || c.status === "pending");
   const brokenTotal = summary.by_state["Broken"] ?? board.broken.length;
-  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length;
+  const halted = board.rollouts.filter((r) => r.status === "halted");
+  const inProgress = board.rollouts.filter((r) => r.status !== "halted");
+  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length + halted.length;
 
   return (
     <section aria-labelledby="board-title">
@@ -209,6 +215,13 @@ export function BoardPage() {
               <When at={c.deadline_at} />
             </li>
           ))}
+          {halted.map((r) => (
+            <li>
+              <StatusBadge status="halted" /> Rollout <Link to={`/rollouts/${r.id}`}>{rolloutWhat(r)}</Link> halted at wave{" "}
+              {Math.min(r.current_wave + 1, r.wave_sizes.length)} of {r.wave_sizes.length}
+              {r.ended_reason && <span class="problem-inline">: {r.ended_reason}</span>}
+            </li>
+          ))}
           {waiting.map((c) => (
             <li>
               <StatusBadge status="awaiting_approval" /> <ChangeLine c={c} /> asked by {c.requested_by}
@@ -231,11 +244,11 @@ export function BoardPage() {
         </ul>
       )}
 
-      {board.rollouts.length > 0 && (
+      {inProgress.length > 0 && (
         <>
-          <h2 id="rollouts-running">Rollouts in progress ({board.rollouts.length})</h2>
+          <h2 id="rollouts-running">Rollouts in progress ({inProgress.length})</h2>
           <ul class="running" aria-labelledby="rollouts-running">
-            {board.rollouts.map((r) => (
+            {inProgress.map((r) => (
               <li>
                 <Link to={`/rollouts/${r.id}`}>{rolloutWhat(r)}</Link> over {r.tenant_count} {r.tenant_count === 1 ? "tenant" : "tenants"}, wave{" "}
                 {Math.min(r.current_wave + 1, r.wave_sizes.length)} of {r.wave_sizes.length} <StatusBadge status={r.status} />
