@@ -170,6 +170,9 @@ pub enum ApiCommand {
     /// The fleet: tenant counts, and its releases' versions report.
     #[command(subcommand)]
     Fleet(Fleet),
+    /// Jenkins completion callbacks (signed, no token).
+    #[command(subcommand)]
+    Callbacks(Callbacks),
     /// The API itself: its health and its OpenAPI document.
     #[command(subcommand)]
     Meta(Meta),
@@ -795,6 +798,26 @@ pub enum Fleet {
         /// The release's `next_token` of the previous page (with `--release`).
         #[arg(long, value_name = "TOKEN", requires = "release")]
         next_token: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Callbacks {
+    /// Send a build's completion callback, as its job does when it ends (for one Jenkins lost):
+    /// signed with the key in KEY_FILE (the value of the SSM SecureString both sides read). It
+    /// wakes the change request's wait on that step, which then reads the build from Jenkins.
+    Jenkins {
+        /// The step, as the build's `PORTAL_STEP_ID` parameter says: `<change request id>-<index>`.
+        step_id: String,
+        /// A file holding the callback key.
+        #[arg(long, value_name = "FILE")]
+        key_file: std::path::PathBuf,
+        /// What the build ended with (only logged: the portal reads the build itself).
+        #[arg(long)]
+        result: Option<String>,
+        /// The job's name (only logged).
+        #[arg(long)]
+        job: Option<String>,
     },
 }
 

@@ -4,9 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::{
-    ApiCommand, Backups, ChangeRequests, Cli, Command, Components, Configs, Customers, Fleet, HealthRuns, HistoryArgs,
-    Idempotency, LicenseAssignments, Licenses, Meta, Page, Precondition, Releases, Resources, RolloutBody, Rollouts,
-    Tenants, Wait,
+    ApiCommand, Backups, Callbacks, ChangeRequests, Cli, Command, Components, Configs, Customers, Fleet, HealthRuns,
+    HistoryArgs, Idempotency, LicenseAssignments, Licenses, Meta, Page, Precondition, Releases, Resources, RolloutBody,
+    Rollouts, Tenants, Wait,
 };
 use crate::error::CliError;
 use crate::output::View;
@@ -27,6 +27,8 @@ pub struct ApiCall {
     pub view: View,
     /// `--wait`: after the call, follow a change request of the answer.
     pub follow: Option<Follow>,
+    /// A callback: the file of the key its body is signed with when it is sent.
+    pub signed_with: Option<std::path::PathBuf>,
 }
 
 /// Which change request `--wait` follows, and what is printed once it ended.
@@ -51,7 +53,31 @@ impl ApiCall {
             page: None,
             view,
             follow: None,
+            signed_with: None,
         }
+    }
+
+    /// The signature headers of a callback (none for any other call): signed now, with a fresh
+    /// nonce, under the key in its file, over the bytes the client sends (`reqwest`'s JSON is
+    /// `serde_json::to_vec`).
+    pub fn signature(&self) -> Result<Vec<(&'static str, String)>, CliError> {
+        let Some(key_file) = &self.signed_with else { return Ok(Vec::new()) };
+        let key = std::fs::read_to_string(key_file)
+            .map_err(|e| CliError::Usage(format!("reading the callback key {}: {e}", key_file.display())))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(CliError::Usage(format!("{} holds no key", key_file.display())));
+        }
+        let bytes = serde_json::to_vec(self.body.as_ref().unwrap_or(&Value::Null))
+            .map_err(|e| CliError::Protocol(e.to_string()))?;
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let nonce = format!("cli-{}", ulid::Ulid::new());
+        let signature = domain::callback::sign(key.as_bytes(), &timestamp, &nonce, &bytes);
+        Ok(vec![
+            (domain::callback::TIMESTAMP_HEADER, timestamp),
+            (domain::callback::NONCE_HEADER, nonce),
+            (domain::callback::SIGNATURE_HEADER, signature),
+        ])
     }
 
     fn list(route: &'static Route, args: &[&str], page: &Page, columns: &'static [&'static str]) -> Self {
@@ -140,6 +166,11 @@ impl ApiCommand {
                     ("next_token", next_token),
                 ])
             }
+            Self::Callbacks(Callbacks::Jenkins { step_id, key_file, result, job }) => ApiCall {
+                body: Some(object([("step_id", Some(json!(step_id))), ("job", text(job)), ("result", text(result))])),
+                signed_with: Some(key_file.clone()),
+                ..ApiCall::record(&routes::JENKINS_CALLBACK, &[])
+            },
             Self::Meta(Meta::Health) => ApiCall::record(&routes::HEALTH, &[]),
             Self::Meta(Meta::Openapi) => ApiCall::new(&routes::OPENAPI, &[], View::Document),
         })

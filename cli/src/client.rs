@@ -86,6 +86,7 @@ impl Client {
             return Err(CliError::NoToken { profile: self.profile.clone() });
         }
         let url = self.url(call, next_token)?;
+        let signature = call.signature()?;
         let method = &call.route.method;
         // A create carries its idempotency key: sent again, it creates nothing twice.
         let repeatable =
@@ -98,7 +99,7 @@ impl Client {
             if let Some(key) = &call.idempotency_key {
                 self.log(|| format!("> idempotency-key: {key}"));
             }
-            match self.request(call, &url).send().await {
+            match self.request(call, &url, &signature).send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let replayed = resp.headers().get("idempotent-replayed").is_some();
@@ -129,7 +130,7 @@ impl Client {
         }
     }
 
-    fn request(&self, call: &ApiCall, url: &Url) -> reqwest::RequestBuilder {
+    fn request(&self, call: &ApiCall, url: &Url, signature: &[(&str, String)]) -> reqwest::RequestBuilder {
         let mut req =
             self.http.request(call.route.method.clone(), url.clone()).header(header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
@@ -140,6 +141,9 @@ impl Client {
         }
         if let Some(tag) = &call.if_match {
             req = req.header(header::IF_MATCH, etag(tag));
+        }
+        for (name, value) in signature {
+            req = req.header(*name, value);
         }
         if let Some(body) = &call.body {
             req = req.json(body);

@@ -107,6 +107,9 @@ routes! {
     TENANT_HISTORY = GET "/v1/tenants/{id}/history" "tenant_history": "history T1 --field state";
     FLEET_HISTORY = GET "/v1/history" "fleet_history": "history --actor alice";
 
+    JENKINS_CALLBACK = POST "/v1/callbacks/jenkins" "jenkins_callback":
+        "callbacks jenkins CR1-2 --key-file callback.key --result SUCCESS";
+
     CREATE_ROLLOUT = POST "/v1/rollouts" "create_rollout":
         "rollouts create upgrade --release 3.2.0 --state Healthy --tag env=prod --wave 1 --wave 10 --wave 50";
     PLAN_ROLLOUT = POST "/v1/rollouts/plan" "plan_rollout": "rollouts plan validate --state Healthy --wave 1 --wave 10";
@@ -120,7 +123,7 @@ routes! {
 impl Route {
     /// Whether this route answers without a token (the API's public routes).
     pub fn is_public(&self) -> bool {
-        matches!(self.operation_id, "health" | "openapi_json")
+        matches!(self.operation_id, "health" | "openapi_json" | "jenkins_callback")
     }
 
     /// The path segments after the base URL, each `{name}` replaced by the next of `args`.

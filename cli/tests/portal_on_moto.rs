@@ -591,3 +591,38 @@ async fn cognito_login_trades_the_redirected_code_with_its_pkce_verifier_and_ren
     assert_eq!(profiles["profiles"]["default"]["token"], renewed.as_str());
     assert_eq!(profiles["profiles"]["default"]["refresh_token"], "r1", "Cognito keeps the refresh token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_is_sent_signed_with_the_key_in_its_file_and_without_the_key_it_is_refused() {
+    let key = b"0123456789abcdef0123456789abcdef".to_vec();
+    let mut api = TestApi::new().await;
+    api.app = api
+        .app
+        .clone()
+        .with_callback_key(std::sync::Arc::new(engine::FixedCallbackKey(engine::KeyBytes::new(key.clone()))));
+    let router = portal_api::router(api.app.clone(), std::sync::Arc::new(api.tokens.clone()));
+    let portal = Portal::new(&serve(router).await);
+    let key_file = portal.home.join("callback.key");
+    std::fs::write(&key_file, [key.as_slice(), b"\n"].concat()).unwrap();
+    let wrong_file = portal.home.join("wrong.key");
+    std::fs::write(&wrong_file, "not-the-key-not-the-key-not-the-key").unwrap();
+    let step = format!("chg_{}-2", ulid::Ulid::new());
+    let key_path = key_file.to_str().unwrap();
+
+    // No token needed; nobody waits on that step, so it is let in and wakes nothing.
+    let sent = portal
+        .run(None, &["callbacks", "jenkins", &step, "--key-file", key_path, "--result", "SUCCESS", "-o", "json"])
+        .await;
+    assert_eq!(sent.code, 0, "{sent:?}");
+    assert_eq!(sent.json(), json!({"step_id": step, "woke": false}));
+    // Each run signs with a fresh nonce: sent again, it is not a replay.
+    let again = portal.run(None, &["callbacks", "jenkins", &step, "--key-file", key_path, "-o", "json"]).await;
+    assert_eq!(again.code, 0, "{again:?}");
+
+    let forged = portal.run(None, &["callbacks", "jenkins", &step, "--key-file", wrong_file.to_str().unwrap()]).await;
+    assert_eq!(forged.code, 3, "{forged:?}");
+    assert!(forged.stderr.contains("signature does not match"), "{forged:?}");
+    let missing = portal.run(None, &["callbacks", "jenkins", &step, "--key-file", "/nonexistent/key"]).await;
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(missing.stderr.contains("reading the callback key"), "{missing:?}");
+}

@@ -23,6 +23,7 @@ import os
 import pkgutil
 import sys
 import typing
+import time
 import uuid
 
 PACKAGE_DIR, PACKAGE, BASE_URL, DOCUMENT = sys.argv[1:5]
@@ -254,6 +255,12 @@ call("get_rollout", rollout["id"], status=200, as_=VIEWER)
 call("pause_rollout", rollout["id"], status=200)
 call("resume_rollout", rollout["id"], status=200)
 call("abort_rollout", rollout["id"], status=200, body={"reason": "the generated client aborts it"})
+
+# A Jenkins callback needs no token but its signature: a forged one is refused with a problem.
+forged = {"x_portal_timestamp": str(int(time.time())), "x_portal_nonce": f"py-{unique}-nonce-0001",
+          "x_portal_signature": "sha256=" + "0" * 64}
+call("jenkins_callback", status=401, as_=VIEWER, body={"step_id": f"{running['id']}-1", "result": "SUCCESS"},
+     **forged)
 
 not_called = sorted(set(operations) - set(called))
 assert not not_called, f"not called: {not_called}"

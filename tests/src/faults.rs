@@ -116,4 +116,10 @@ impl Workflows for FaultyWorkflows {
         }
         self.inner.stop(name, cause).await
     }
+    async fn wake(&self, task_token: &str, output: &Value) -> Result<bool, WorkflowError> {
+        if self.faults.fails() {
+            return Err(sfn_down());
+        }
+        self.inner.wake(task_token, output).await
+    }
 }

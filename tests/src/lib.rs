@@ -198,6 +198,21 @@ impl Reply {
     }
 }
 
+/// The key [`TestApi::new`]'s API checks Jenkins callbacks with.
+pub const TEST_CALLBACK_KEY: &[u8] = b"integration-test-callback-key-0123456789";
+
+/// Whether builds end their step's wait by a signed callback.
+#[derive(Debug, Clone, Copy)]
+pub enum Callbacks {
+    /// Only polled: a Jenkins step looks at its build every second (`POLL_SECONDS` 0, at least 1),
+    /// and a job that runs more than 3 s times out.
+    Off,
+    /// As `Off`, with jobs that may run a minute.
+    Polled,
+    /// The build's signed callback wakes the wait, which polls only every `heartbeat_seconds`.
+    Signed { heartbeat_seconds: u64 },
+}
+
 /// A lifecycle stack in moto for one test: a stand-in Jenkins, its credentials in SSM, the task
 /// function and the lifecycle state machine from `statemachines/lifecycle.asl.json`.
 pub struct Lifecycle {
@@ -206,12 +221,14 @@ pub struct Lifecycle {
     pub sfn: aws_sdk_sfn::Client,
     /// Delivers the executions' ends and the sweep to the reconciler, as EventBridge would.
     pub events: tokio::sync::Mutex<devstack::execution_events::ExecutionEvents>,
+    /// The key the stand-in Jenkins signs its callbacks with (`Callbacks::Signed`).
+    pub callback_key: Option<Vec<u8>>,
 }
 
 impl Lifecycle {
-    /// The states execution `arn` entered (its transitions, as Step Functions bills them).
-    pub async fn state_transitions(&self, arn: &str) -> usize {
-        let mut count = 0;
+    /// Every event of execution `arn`'s history, oldest first.
+    pub async fn history(&self, arn: &str) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+        let mut events = Vec::new();
         let mut token = None;
         loop {
             let page = self
@@ -222,12 +239,17 @@ impl Lifecycle {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("history of {arn}: {}", aws_sdk_sfn::error::DisplayErrorContext(e)));
-            count += page.events().iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count();
+            events.extend(page.events().iter().cloned());
             match page.next_token() {
                 Some(t) => token = Some(t.to_owned()),
-                None => return count,
+                None => return events,
             }
         }
+    }
+
+    /// The states execution `arn` entered (its transitions, as Step Functions bills them).
+    pub async fn state_transitions(&self, arn: &str) -> usize {
+        self.history(arn).await.iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count()
     }
 }
 
@@ -235,6 +257,14 @@ impl TestApi {
     /// The API whose change requests run for real: Step Functions in moto executing the
     /// lifecycle ASL, whose tasks run the lifecycle handler against a stand-in Jenkins.
     pub async fn with_lifecycle(health_suites: &str) -> (Self, Lifecycle) {
+        Self::with_lifecycle_paced(health_suites, Callbacks::Off).await
+    }
+
+    /// As [`TestApi::with_lifecycle`]; with `Callbacks::Signed`, the API is also served on a
+    /// loopback port, the stand-in Jenkins posts each build's end to its
+    /// `/v1/callbacks/jenkins` signed with a key kept in SSM, and a Jenkins step waits
+    /// `heartbeat_seconds` for it before it polls.
+    pub async fn with_lifecycle_paced(health_suites: &str, callbacks: Callbacks) -> (Self, Lifecycle) {
         let mut api = Self::new().await;
         let config = devstack::local_aws_config(&moto().endpoint).await;
         let suffix = ulid::Ulid::new().to_string().to_lowercase();
@@ -246,7 +276,7 @@ impl TestApi {
         }
         let secret = format!("/admin-portal/test-{suffix}/jenkins");
         devstack::local_lambda::put_jenkins_secret(&config, &secret, "portal", "jenkins-token").await.expect("secret");
-        let env = [
+        let mut env = vec![
             ("TABLE_NAME", api.table.clone()),
             ("JENKINS_URL", jenkins_url),
             ("JENKINS_SECRET_PARAM", secret),
@@ -255,6 +285,29 @@ impl TestApi {
             ("JENKINS_TIMEOUT_SECONDS", "3".to_owned()),
             ("SSM_TIMEOUT_SECONDS", "3".to_owned()),
         ];
+        let (mut served, mut callback_key) = (None, None);
+        match callbacks {
+            Callbacks::Off => {}
+            Callbacks::Polled => {
+                env.retain(|(k, _)| *k != "JENKINS_TIMEOUT_SECONDS");
+                env.push(("JENKINS_TIMEOUT_SECONDS", "60".to_owned()));
+            }
+            Callbacks::Signed { heartbeat_seconds } => {
+                let key_param = format!("/admin-portal/test-{suffix}/jenkins-callback-key");
+                let key = devstack::local_lambda::put_callback_key(&config, &key_param).await.expect("callback key");
+                jenkins.set_callback_key(Some(key.clone()));
+                callback_key = Some(key);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("api port");
+                let url = format!("http://{}/v1/callbacks/jenkins", listener.local_addr().expect("api address"));
+                env.push(("JENKINS_HEARTBEAT_SECONDS", heartbeat_seconds.to_string()));
+                // Jobs here run for seconds, longer than the 3 s the polled tests allow.
+                env.retain(|(k, _)| *k != "JENKINS_TIMEOUT_SECONDS");
+                env.push(("JENKINS_TIMEOUT_SECONDS", "60".to_owned()));
+                env.push(("JENKINS_CALLBACK_URL", url));
+                let ssm = aws_sdk_ssm::Client::new(&config);
+                served = Some((listener, Arc::new(engine::SsmCallbackKey::new(ssm, key_param))));
+            }
+        }
         let function =
             devstack::local_lambda::create_function(&config, &format!("lifecycle-{suffix}"), "lifecycle", &env)
                 .await
@@ -268,6 +321,11 @@ impl TestApi {
             env.iter().cloned().chain([("STATE_MACHINE_ARN", state_machine_arn.clone())]).collect();
         let changes = changes::wiring::from(&config, |k| core_env.get(k).cloned()).expect("the core");
         api.app = App::new(api.app.history.clone(), changes.clone());
+        if let Some((listener, key)) = served {
+            api.app = api.app.with_callback_key(key);
+            let router = portal_api::router(api.app.clone(), Arc::new(api.tokens.clone()));
+            tokio::spawn(async move { axum::serve(listener, router).await });
+        }
         api.router = portal_api::router(api.app.clone(), Arc::new(api.tokens.clone()));
         let reconciler = Arc::new(reconciler::Deps {
             changes,
@@ -275,7 +333,7 @@ impl TestApi {
             grace: chrono::Duration::seconds(0),
         });
         let events = devstack::execution_events::ExecutionEvents::new(sfn.clone(), &state_machine_arn, reconciler);
-        (api, Lifecycle { jenkins, state_machine_arn, sfn, events: tokio::sync::Mutex::new(events) })
+        (api, Lifecycle { jenkins, state_machine_arn, sfn, events: tokio::sync::Mutex::new(events), callback_key })
     }
 
     /// Waits until the change request is no longer running; answers it.
@@ -311,6 +369,7 @@ impl TestApi {
                 alarms: Arc::new(engine::MemoryAlarms::new()),
             },
         );
+        let app = app.with_callback_key(Arc::new(engine::FixedCallbackKey(engine::KeyBytes::new(TEST_CALLBACK_KEY))));
         let tokens = LocalTokens::new(b"integration-test-secret-0123456789".to_vec());
         let router = portal_api::router(app.clone(), Arc::new(tokens.clone()));
         Self { router, app, client, table, tokens, history_table, workflows, poller: tokio::sync::Mutex::new(None) }

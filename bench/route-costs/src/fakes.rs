@@ -23,6 +23,7 @@ pub fn lifecycle_deps(registry: Arc<dyn Table>) -> lifecycle::Deps {
         suites: vec!["api-smoke".into(), "ui-smoke".into()],
         pace: lifecycle::recipe::Pace {
             poll_seconds: 1,
+            heartbeat_seconds: 1,
             jenkins_timeout_seconds: 3600,
             ssm_timeout_seconds: 900,
             approval_timeout_seconds: 14_400,
@@ -30,5 +31,6 @@ pub fn lifecycle_deps(registry: Arc<dyn Table>) -> lifecycle::Deps {
         region: None,
         secrets: Arc::new(engine::MemorySecrets::new()),
         secrets_prefix: "/portal/tenants".into(),
+        callback_url: None,
     }
 }

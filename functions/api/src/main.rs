@@ -18,6 +18,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let changes = changes::wiring::from(&config, var)?;
     let history = var("CHANGELOG_TABLE_NAME").ok_or("CHANGELOG_TABLE_NAME is not set")?;
     let history = Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), history));
-    let router = portal_api::router(App::new(history, changes), Arc::new(claims::AuthorizerClaims));
+    let mut app = App::new(history, changes);
+    if let Some(param) = var("CALLBACK_KEY_PARAM") {
+        // Jenkins signs its completion callbacks with this SecureString; read on first use.
+        app = app.with_callback_key(Arc::new(engine::SsmCallbackKey::new(aws_sdk_ssm::Client::new(&config), param)));
+    }
+    let router = portal_api::router(app, Arc::new(claims::AuthorizerClaims));
     lambda_http::run(router).await
 }

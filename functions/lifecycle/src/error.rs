@@ -1,5 +1,6 @@
 //! What a task answers when it fails: an `errorType` the state machine matches. `Transient` is
-//! retried; every other type ends the change request failed.
+//! retried; `BuildEnded` sends a wait straight to its poll; every other type ends the change
+//! request failed.
 
 use changes::ChangeError;
 use engine::{JenkinsError, RemoteError};
@@ -21,6 +22,9 @@ pub enum TaskError {
     Timeout(String),
     #[error("{0}")]
     Invalid(String),
+    /// The build a wait is for had already ended: the workflow reads it at once.
+    #[error("{0}")]
+    BuildEnded(String),
     /// An admin rejected a gate, or asked for a rollback in a fallback window.
     #[error("{0}")]
     Rejected(String),
@@ -37,6 +41,7 @@ impl TaskError {
             Self::Timeout(_) => "Timeout",
             Self::Invalid(_) => "Invalid",
             Self::Rejected(_) => "Rejected",
+            Self::BuildEnded(_) => "BuildEnded",
         }
     }
 }

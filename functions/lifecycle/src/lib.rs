@@ -37,6 +37,8 @@ pub struct Deps {
     /// (`<prefix>/<tenant>/<kind>-password`).
     pub secrets: std::sync::Arc<dyn engine::Secrets>,
     pub secrets_prefix: String,
+    /// Where a build posts its completion callback (`CALLBACK_URL`); none, it is only polled.
+    pub callback_url: Option<String>,
 }
 
 impl Deps {
@@ -71,6 +73,9 @@ pub async fn run(deps: &Deps, task: Task) -> Result<Value, TaskError> {
         Task::JenkinsStart { change_request_id, at } => steps::jenkins::start(deps, &change_request_id, &at).await,
         Task::JenkinsPoll { change_request_id, at, ticket } => {
             steps::jenkins::poll(deps, &change_request_id, &at, ticket).await
+        }
+        Task::JenkinsAwait { change_request_id, at, ticket, task_token } => {
+            steps::jenkins::await_end(deps, &change_request_id, &at, ticket, &task_token).await
         }
         Task::SsmSend { change_request_id, at } => steps::ssm::send(deps, &change_request_id, &at).await,
         Task::SsmPoll { change_request_id, at, ticket } => {

@@ -9,6 +9,9 @@ use domain::{ChangeModel, ChangeParams, JobName, Operation, TenantChangeRequest}
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
     pub poll_seconds: u64,
+    /// How long a Jenkins step waits for its job's completion callback before it polls Jenkins
+    /// (and waits again): the slow heartbeat under the callback, the poll pace without one.
+    pub heartbeat_seconds: u64,
     pub jenkins_timeout_seconds: u64,
     pub ssm_timeout_seconds: u64,
     /// How long a gate (a swap's cut-over) waits for a second admin before it fails.
@@ -68,7 +71,7 @@ fn jenkins(job: &str, pace: Pace) -> Step {
         backup: false,
         undo: false,
         secret: None,
-        poll_seconds: pace.poll_seconds,
+        poll_seconds: pace.heartbeat_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }
 }
@@ -81,7 +84,7 @@ fn backup(name: &str, pace: Pace) -> Step {
         backup: true,
         undo: false,
         secret: None,
-        poll_seconds: pace.poll_seconds,
+        poll_seconds: pace.heartbeat_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }
 }
@@ -119,7 +122,7 @@ fn apply_and_verify(prefix: &str, secret: SecretKind, pick: SecretPick, pace: Pa
             backup: false,
             undo: false,
             secret: given,
-            poll_seconds: pace.poll_seconds,
+            poll_seconds: pace.heartbeat_seconds,
             timeout_seconds: pace.jenkins_timeout_seconds,
         },
     ]
@@ -197,7 +200,7 @@ fn suite_steps(prefix: &str, suites: &[String], pace: Pace) -> Result<Vec<Step>,
                 backup: false,
                 undo: false,
                 secret: None,
-                poll_seconds: pace.poll_seconds,
+                poll_seconds: pace.heartbeat_seconds,
                 timeout_seconds: pace.jenkins_timeout_seconds,
             })
         })
@@ -269,7 +272,7 @@ pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Resu
         backup: false,
         undo: true,
         secret: None,
-        poll_seconds: pace.poll_seconds,
+        poll_seconds: pace.heartbeat_seconds,
         timeout_seconds: pace.jenkins_timeout_seconds,
     }];
     if own.iter().any(|s| matches!(s, Step::RecordRelease { name } if cr.ran(name))) {
@@ -295,6 +298,7 @@ mod tests {
 
     const PACE: Pace = Pace {
         poll_seconds: 5,
+        heartbeat_seconds: 300,
         jenkins_timeout_seconds: 3600,
         ssm_timeout_seconds: 900,
         approval_timeout_seconds: 14_400,

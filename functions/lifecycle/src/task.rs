@@ -72,6 +72,15 @@ pub enum Task {
         at: StepRef,
         ticket: BuildTicket,
     },
+    /// The wait for a build's end: a `.waitForTaskToken` state, woken by the job's callback or
+    /// timed out by its heartbeat.
+    JenkinsAwait {
+        change_request_id: ChangeRequestId,
+        #[serde(flatten)]
+        at: StepRef,
+        ticket: BuildTicket,
+        task_token: String,
+    },
     SsmSend {
         change_request_id: ChangeRequestId,
         #[serde(flatten)]

@@ -38,8 +38,13 @@ use TenantState as S;
 
 const SUITES: [&str; 2] = ["api-smoke", "ui-smoke"];
 const SECRETS_PREFIX: &str = "/portal/tenants";
-const PACE: Pace =
-    Pace { poll_seconds: 5, jenkins_timeout_seconds: 3600, ssm_timeout_seconds: 900, approval_timeout_seconds: 14_400 };
+const PACE: Pace = Pace {
+    poll_seconds: 5,
+    heartbeat_seconds: 5,
+    jenkins_timeout_seconds: 3600,
+    ssm_timeout_seconds: 900,
+    approval_timeout_seconds: 14_400,
+};
 const EC2_A: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0aaaaaaaaaaaaaaaa";
 const EC2_B: &str = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0bbbbbbbbbbbbbbbb";
 const RDS: &str = "arn:aws:rds:us-east-1:123456789012:db:acme-prod";
@@ -214,6 +219,7 @@ fn world() -> World {
             region: Some("eu-west-1".into()),
             secrets,
             secrets_prefix: SECRETS_PREFIX.into(),
+            callback_url: None,
         },
     }
 }
@@ -749,9 +755,10 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
 }
 
 #[test]
-fn the_deadline_is_every_steps_timeout_plus_a_minute_a_step() {
+fn the_deadline_is_every_steps_timeout_and_poll_plus_a_minute_a_step() {
     let steps = [jenkins_step("backup-tenant", None), playbook_step("maintenance-on")];
-    assert_eq!(steps::begin::deadline_seconds(&steps), 3600 + 60 + 900 + 60);
+    // A timeout is noticed at most one poll late (a Jenkins step's is its heartbeat).
+    assert_eq!(steps::begin::deadline_seconds(&steps), (3600 + 5 + 60) + (900 + 5 + 60));
     let to = Step::Transition { name: "state InTesting".into(), to: S::InTesting };
     assert_eq!(steps::begin::deadline_seconds(&[to]), 60);
     assert_eq!(steps::begin::deadline_seconds(&[]), 60, "never less than a minute");

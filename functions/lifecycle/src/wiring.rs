@@ -1,6 +1,12 @@
 //! Builds the task function's dependencies from its environment (the same code in Lambda and
 //! in the local invoke server, which reads the environment the function was created with): the
 //! core over its adapters (`changes::wiring`), the fleet's health suites and the pace.
+//!
+//! Besides the core's: `HEALTH_SUITES`, `POLL_SECONDS`, `JENKINS_CALLBACK_URL` (given to every
+//! build as `CALLBACK_URL`), `JENKINS_HEARTBEAT_SECONDS` (how long a Jenkins step then waits for
+//! its callback before it polls; default 300; without a callback URL it polls every
+//! `POLL_SECONDS`), the timeouts,
+//! `TENANT_SECRETS_PREFIX`, `TENANT_SECRETS_KEY`.
 
 use crate::Deps;
 use crate::recipe::Pace;
@@ -23,6 +29,15 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             return Err(format!("{required} is not set").into());
         }
     }
+    let callback_url = var("JENKINS_CALLBACK_URL").filter(|u| !u.is_empty());
+    let poll_seconds = number("POLL_SECONDS", 15);
+    // Without callbacks a Jenkins step polls at the pace of the others; a wait's timeout must be
+    // at least a second.
+    let heartbeat_seconds = match callback_url {
+        Some(_) => number("JENKINS_HEARTBEAT_SECONDS", 300),
+        None => poll_seconds,
+    }
+    .max(1);
     Ok(Deps {
         changes: changes::wiring::from(config, &var)?,
         suites: var("HEALTH_SUITES")
@@ -33,7 +48,8 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             .map(str::to_owned)
             .collect(),
         pace: Pace {
-            poll_seconds: number("POLL_SECONDS", 15),
+            poll_seconds,
+            heartbeat_seconds,
             jenkins_timeout_seconds: number("JENKINS_TIMEOUT_SECONDS", 3600),
             ssm_timeout_seconds: number("SSM_TIMEOUT_SECONDS", 1800),
             approval_timeout_seconds: number("APPROVAL_TIMEOUT_SECONDS", 14_400),
@@ -44,5 +60,6 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
             var("TENANT_SECRETS_KEY").filter(|k| !k.is_empty()),
         )),
         secrets_prefix: var("TENANT_SECRETS_PREFIX").unwrap_or_else(|| DEFAULT_SECRETS_PREFIX.into()),
+        callback_url,
     })
 }

@@ -166,6 +166,7 @@ impl From<changes::ChangeError> for ApiError {
             C::NotFound(what) => Self::NotFound(what),
             C::Conflict(why) => Self::Conflict(why),
             C::Forbidden(why) => Self::Forbidden(why),
+            C::Unauthenticated(why) => Self::Unauthenticated(why),
             // A guard the API did not give cannot be taken: the idempotent routes replay first.
             C::Duplicate => Self::Conflict("this request was already made; read the change request".into()),
             C::Unavailable(why) => {

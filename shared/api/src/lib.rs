@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, change_requests, customers, history, licenses, meta, metrics, releases, report, resources, rollouts,
-    tenant_data, tenants, versions,
+    backups, callbacks, change_requests, customers, history, licenses, meta, metrics, releases, report, resources,
+    rollouts, tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]
@@ -132,6 +132,7 @@ api_routes! {
     change_requests::rollback_change_request,
     history::tenant_history,
     history::fleet_history,
+    callbacks::jenkins_callback,
     rollouts::create_rollout,
     rollouts::plan_rollout,
     rollouts::list_rollouts,

@@ -25,11 +25,18 @@ pub struct App {
     pub table: Arc<dyn Table>,
     pub history: Arc<dyn Table>,
     pub changes: changes::Changes,
+    /// The key Jenkins signs its completion callbacks with (none: every callback is a 503).
+    pub callback_key: Arc<dyn engine::CallbackKey>,
 }
 
 impl App {
     pub fn new(history: Arc<dyn Table>, changes: changes::Changes) -> Self {
-        Self { table: changes.table.clone(), history, changes }
+        Self { table: changes.table.clone(), history, changes, callback_key: Arc::new(engine::NoCallbackKey) }
+    }
+
+    /// The same API, checking Jenkins callbacks against `key`.
+    pub fn with_callback_key(self, key: Arc<dyn engine::CallbackKey>) -> Self {
+        Self { callback_key: key, ..self }
     }
 }
 

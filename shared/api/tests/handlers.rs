@@ -80,6 +80,7 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/change-requests/{id}/cancel", &["post"]),
     ("/v1/change-requests/{id}/abort", &["post"]),
     ("/v1/change-requests/{id}/rollback", &["post"]),
+    ("/v1/callbacks/jenkins", &["post"]),
     ("/v1/rollouts", &["get", "post"]),
     ("/v1/rollouts/plan", &["post"]),
     ("/v1/rollouts/{id}", &["get"]),

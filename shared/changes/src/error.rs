@@ -18,6 +18,9 @@ pub enum ChangeError {
     /// The caller may not do this (role, or the requester deciding their own request).
     #[error("{0}")]
     Forbidden(String),
+    /// The sender is not proven (a callback's signature, clock or nonce).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The once-only guard of this create was taken: the same request was already made.
     #[error("this request was already made")]
     Duplicate,

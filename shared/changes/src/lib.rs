@@ -16,11 +16,14 @@
 //! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
 //! - [`rollouts`]: one operation over a selection of tenants, in waves with health gates; its
 //!   dry-run plan; the driver that advances it.
+//! - [`callback`]: Jenkins completion by signed callback: the token a workflow waits on, and
+//!   the callback that wakes it (verified, once only).
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
 pub mod backups;
 pub mod built;
+pub mod callback;
 pub mod caller;
 pub mod create;
 pub mod decide;

@@ -38,8 +38,10 @@
 //! queue item answers 404 once its build has started (Jenkins forgets queue items a few minutes
 //! after they leave the queue), so a client has to find the build through the job.
 //!
-//! A build with a `CALLBACK_URL` parameter posts `{"build_url", "result", "job", "params"}` to
-//! it when it finishes (fire and forget). Only loopback URLs are called: this is a local stand-in.
+//! A build with a `CALLBACK_URL` parameter posts `{"step_id", "job", "build_url", "result"}` to
+//! it when it finishes (fire and forget), signed as `domain::callback` says when the stand-in has
+//! a callback key ([`FakeJenkins::set_callback_key`]), as the vendor's jobs do in their last
+//! stage. Only loopback URLs are called: this is a local stand-in.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -206,6 +208,8 @@ struct FakeState {
     /// The root URL of absolute URLs; set by `serve`, else from the request's `Host`.
     root_url: Option<String>,
     callbacks: Vec<CallbackRecord>,
+    /// The key callbacks are signed with (none: sent unsigned).
+    callback_key: Option<Vec<u8>>,
     /// Per job, the template of the report its finished builds archive as
     /// [`REPORT_ARTIFACT`] (see [`FakeJenkins::set_report`]).
     reports: HashMap<String, Value>,
@@ -238,6 +242,7 @@ impl FakeJenkins {
             next_number: HashMap::new(),
             root_url: None,
             callbacks: Vec::new(),
+            callback_key: None,
             reports: HashMap::new(),
         };
         Self { shared: Arc::new(Shared { state: Mutex::new(state), http }) }
@@ -452,10 +457,10 @@ impl FakeJenkins {
             item.finished_at_ms = Some(now_ms());
             item.build.params.get("CALLBACK_URL").map(|url| {
                 let body = json!({
+                    "step_id": item.build.params.get(engine::STEP_ID_PARAM),
+                    "job": item.build.job,
                     "build_url": item.build.url,
                     "result": result,
-                    "job": item.build.job,
-                    "params": item.build.params,
                 });
                 (url.clone(), body)
             })
@@ -465,13 +470,30 @@ impl FakeJenkins {
         }
     }
 
+    /// Signs the callbacks of builds that end from now on with `key` (`None`: unsigned).
+    pub fn set_callback_key(&self, key: Option<Vec<u8>>) {
+        self.state().callback_key = key;
+    }
+
     fn post_callback(&self, url: String, body: Value) {
         let this = self.clone();
+        let key = self.state().callback_key.clone();
         tokio::spawn(async move {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
             let outcome = if !is_loopback_url(&url) {
                 "not called: only loopback callback URLs are called".to_owned()
             } else if let Some(http) = &this.shared.http {
-                match http.post(&url).json(&body).send().await {
+                let mut request = http.post(&url).header(header::CONTENT_TYPE, "application/json");
+                if let Some(key) = key {
+                    let timestamp = (now_ms() / 1000).to_string();
+                    let nonce = format!("fake-{}", ulid::Ulid::new());
+                    let signature = domain::callback::sign(&key, &timestamp, &nonce, &bytes);
+                    request = request
+                        .header(domain::callback::TIMESTAMP_HEADER, timestamp)
+                        .header(domain::callback::NONCE_HEADER, nonce)
+                        .header(domain::callback::SIGNATURE_HEADER, signature);
+                }
+                match request.body(bytes).send().await {
                     Ok(resp) => format!("HTTP {}", resp.status().as_u16()),
                     Err(e) => format!("error: {e}"),
                 }

@@ -162,3 +162,21 @@ pub async fn put_jenkins_secret(
         .map_err(|e| anyhow::anyhow!("storing {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(e)))?;
     Ok(())
 }
+
+/// A new random key for Jenkins callbacks, stored as the SecureString `name` (what the API reads)
+/// and answered (what the stand-in Jenkins signs with).
+pub async fn put_callback_key(config: &aws_config::SdkConfig, name: &str) -> anyhow::Result<Vec<u8>> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness for the callback key: {e}"))?;
+    let key: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let ssm = aws_sdk_ssm::Client::new(config);
+    ssm.put_parameter()
+        .name(name)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(&key)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("storing {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(e)))?;
+    Ok(key.into_bytes())
+}

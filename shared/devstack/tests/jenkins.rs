@@ -153,38 +153,50 @@ async fn an_unknown_job_is_no_such_job_in_strict_mode_and_succeeds_otherwise() {
 }
 
 #[tokio::test]
-async fn a_finished_build_posts_its_callback() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+async fn a_finished_build_posts_its_callback_signed_with_the_key() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(axum::http::HeaderMap, axum::body::Bytes)>();
     let receiver = axum::Router::new().route(
-        "/callback/{token}",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+        "/callback",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
             let tx = tx.clone();
             async move {
-                let _ = tx.send(body);
+                let _ = tx.send((headers, body));
                 axum::http::StatusCode::NO_CONTENT
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback_url = format!("http://{}/callback/task-token-1", listener.local_addr().unwrap());
+    let callback_url = format!("http://{}/callback", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
 
     let (fake, base) = fake().await;
+    let key = b"the-callback-key-of-this-test-32b".to_vec();
+    fake.set_callback_key(Some(key.clone()));
     fake.set_job("provision", JobBehaviour::new(FakeOutcome::Unstable).running_for(100));
     let j = client(&base);
-    let p = params(&[("CALLBACK_URL", &callback_url), ("TENANT_ID", "ten_03")]);
+    let p = params(&[("CALLBACK_URL", &callback_url), ("TENANT_ID", "ten_03"), ("PORTAL_STEP_ID", "chg_x-2")]);
     j.trigger("provision", &p).await.unwrap();
 
-    let body = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a callback").expect("a body");
+    let (headers, body) =
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a callback").expect("a body");
+    let sent: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
-        body,
+        sent,
         json!({
+            "step_id": "chg_x-2",
             "build_url": format!("{base}/job/provision/1/"),
             "result": "UNSTABLE",
             "job": "provision",
-            "params": {"CALLBACK_URL": callback_url, "TENANT_ID": "ten_03"},
         })
     );
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let signed = domain::callback::SignedHeaders {
+        timestamp: header(domain::callback::TIMESTAMP_HEADER),
+        nonce: header(domain::callback::NONCE_HEADER),
+        signature: header(domain::callback::SIGNATURE_HEADER),
+    };
+    domain::callback::verify(&key, &signed, &body, chrono::Utc::now()).expect("signed with the key");
+    assert!(domain::callback::verify(b"another key", &signed, &body, chrono::Utc::now()).is_err());
     // The fake records what came of it (once the post returned).
     let start = Instant::now();
     while fake.callbacks().is_empty() && start.elapsed() < Duration::from_secs(5) {

@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod alarms;
+pub mod callback;
 pub mod error;
 pub mod history;
 pub mod ids;

@@ -1,7 +1,9 @@
 //! The lifecycle engine's ports — what a change request needs from the outside world — with
 //! their AWS/HTTP adapters and in-memory fakes:
 //!
-//! - [`Workflows`]: start the Step Functions execution of a change request (named by its id).
+//! - [`Workflows`]: start the Step Functions execution of a change request (named by its id),
+//!   and wake a task that waits on its token.
+//! - [`CallbackKey`]: the key Jenkins signs its completion callbacks with (`callback_key.rs`).
 //! - [`Jenkins`]: trigger a job of the vendor's "SaaS Jenkins", follow it to its result, find it
 //!   again by its step, stop it (`jenkins/{mod,http,memory}.rs`).
 //! - [`RemoteCommands`]: run an allow-listed Ansible playbook on a tenant's EC2s through the
@@ -10,12 +12,14 @@
 //!   store, and the labels that say which one is current (`secrets/{mod,ssm,memory}.rs`).
 //! - [`Alarms`]: create and delete the tenants' CloudWatch alarms (`metrics/{mod,cloudwatch,memory}.rs`).
 
+pub mod callback_key;
 pub mod jenkins;
 pub mod metrics;
 pub mod remote;
 pub mod secrets;
 pub mod workflows;
 
+pub use callback_key::{CallbackKey, FixedCallbackKey, KeyBytes, KeyError, NoCallbackKey, SsmCallbackKey};
 pub use jenkins::{
     BuildResult, BuildStatus, HttpJenkins, Jenkins, JenkinsError, JenkinsSetupError, JobScript, MemoryJenkins,
     QueuedBuild, STEP_ID_PARAM, Triggered, console_url,

@@ -53,6 +53,9 @@ pub trait Workflows: Send + Sync {
     /// Stops the execution `name` (`StopExecution`), giving `cause`. One that already ended, or
     /// never started, is left as it is.
     async fn stop(&self, name: &str, cause: &str) -> Result<(), WorkflowError>;
+    /// Ends the task waiting on `task_token` (`SendTaskSuccess`) with `output`: answers whether
+    /// a task was waiting on it (a token whose task timed out, or ended, wakes nothing).
+    async fn wake(&self, task_token: &str, output: &Value) -> Result<bool, WorkflowError>;
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> WorkflowError {
@@ -121,6 +124,20 @@ impl Workflows for StepFunctions {
             Err(e) => Err(unavailable(e)),
         }
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn wake(&self, task_token: &str, output: &Value) -> Result<bool, WorkflowError> {
+        match self.client.send_task_success().task_token(task_token).output(output.to_string()).send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }
 
 /// For a function that starts and stops no workflow (the lifecycle task function runs inside
@@ -144,6 +161,10 @@ impl Workflows for NoWorkflows {
     async fn stop(&self, name: &str, _: &str) -> Result<(), WorkflowError> {
         Err(WorkflowError::Unavailable(anyhow::anyhow!("this function stops no workflow ({name})")))
     }
+
+    async fn wake(&self, _: &str, _: &Value) -> Result<bool, WorkflowError> {
+        Err(WorkflowError::Unavailable(anyhow::anyhow!("this function wakes no workflow task")))
+    }
 }
 
 /// Records starts; a name started twice is one execution, as in Step Functions. Executions stay
@@ -153,6 +174,8 @@ pub struct MemoryWorkflows {
     started: Mutex<BTreeMap<String, Value>>,
     ended: Mutex<BTreeMap<String, ExecutionStatus>>,
     stops: Mutex<Vec<(String, String)>>,
+    /// Tokens tasks wait on (see [`MemoryWorkflows::wait_on`]), and the wakes sent to each.
+    waiting: Mutex<BTreeMap<String, Vec<Value>>>,
     fail: Mutex<bool>,
 }
 
@@ -176,6 +199,18 @@ impl MemoryWorkflows {
     /// The stops asked for so far: (name, cause).
     pub fn stops(&self) -> Vec<(String, String)> {
         self.stops.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// A task now waits on `task_token`, as a `.waitForTaskToken` state does.
+    pub fn wait_on(&self, task_token: &str) {
+        if let Ok(mut w) = self.waiting.lock() {
+            w.entry(task_token.to_owned()).or_default();
+        }
+    }
+
+    /// The outputs each token was woken with so far (only the first woke its task).
+    pub fn wakes(&self, task_token: &str) -> Vec<Value> {
+        self.waiting.lock().ok().and_then(|w| w.get(task_token).cloned()).unwrap_or_default()
     }
 
     fn down(&self) -> bool {
@@ -233,6 +268,20 @@ impl Workflows for MemoryWorkflows {
             self.end(name, ExecutionStatus::Aborted);
         }
         Ok(())
+    }
+
+    async fn wake(&self, task_token: &str, output: &Value) -> Result<bool, WorkflowError> {
+        if self.down() {
+            return Err(WorkflowError::Unavailable(anyhow::anyhow!("step functions is down")));
+        }
+        let mut waiting = self.waiting.lock().map_err(|_| WorkflowError::Unavailable(anyhow::anyhow!("poisoned")))?;
+        Ok(match waiting.get_mut(task_token) {
+            Some(wakes) => {
+                wakes.push(output.clone());
+                wakes.len() == 1
+            }
+            None => false,
+        })
     }
 }
 

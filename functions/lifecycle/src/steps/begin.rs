@@ -14,7 +14,9 @@ use crate::{Deps, TaskError, recipe};
 /// How long a change request may take: every step's timeout, plus a minute per step for the
 /// tasks and waits between them.
 pub fn deadline_seconds(steps: &[Step]) -> i64 {
-    steps.iter().map(|s| i64::try_from(s.timeout_seconds()).unwrap_or(i64::MAX / 4) + 60).sum::<i64>().max(60)
+    // Each step's timeout, noticed at most one poll (a Jenkins step's heartbeat) late, and a minute.
+    let step = |s: &Step| i64::try_from(s.timeout_seconds() + s.poll_seconds()).unwrap_or(i64::MAX / 4) + 60;
+    steps.iter().map(step).sum::<i64>().max(60)
 }
 
 pub async fn run(deps: &Deps, id: &ChangeRequestId) -> Result<serde_json::Value, TaskError> {
@@ -52,7 +54,8 @@ mod tests {
 
     /// The state machine's own `TimeoutSeconds` is the ceiling of every execution: it must not
     /// cut a change request short of the deadline its plan gives it at the deployed pace
-    /// (`infra/template.yaml`: `POLL_SECONDS` 15, the wiring's default timeouts), with the
+    /// (`infra/template.yaml`: `POLL_SECONDS` 15, `JENKINS_HEARTBEAT_SECONDS` 300, the wiring's
+    /// default timeouts), with the
     /// longest rollback after its last step failed.
     #[test]
     fn the_state_machines_timeout_is_above_every_plans_deadline_at_the_deployed_pace() {
@@ -61,6 +64,7 @@ mod tests {
         let ceiling = asl["TimeoutSeconds"].as_i64().expect("the lifecycle ASL has a TimeoutSeconds");
         let pace = Pace {
             poll_seconds: 15,
+            heartbeat_seconds: 300,
             jenkins_timeout_seconds: 3600,
             ssm_timeout_seconds: 1800,
             approval_timeout_seconds: 14_400,

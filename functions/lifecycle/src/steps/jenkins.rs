@@ -142,6 +142,10 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
         }
         None => {
             let mut p = params(&held, index, suite.as_deref(), &step_id);
+            if let Some(url) = &deps.callback_url {
+                // The job posts there, signed, when it ends (see `changes::callback`).
+                p.insert("CALLBACK_URL".into(), url.clone());
+            }
             p.extend(restored_backup(deps, &held, undo).await?);
             if let Some(given) = &secret {
                 // The job reads the value itself, by this reference.
@@ -164,6 +168,28 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
         return Err(e);
     }
     answer(&BuildTicket { build, started_at, done: false })
+}
+
+/// The wait for the build to end: keeps the task token the job's callback will wake, then
+/// looks at the build once, since one that ended before the token was kept (a quick job, a
+/// callback that came first) would wake nothing. An ended build is `BuildEnded`, which the
+/// workflow takes straight to its poll; otherwise the workflow waits for the callback, or for
+/// the step's heartbeat (`poll_seconds`), whichever comes first.
+pub async fn await_end(
+    deps: &Deps,
+    id: &ChangeRequestId,
+    at: &StepRef,
+    ticket: BuildTicket,
+    task_token: &str,
+) -> Result<Value, TaskError> {
+    let held = deps.changes.held(id).await?;
+    let JobStep { index, job, .. } = jenkins_step(&held, at)?;
+    let step = domain::callback::StepId { change_request_id: id.clone(), index };
+    deps.changes.await_callback(&step, task_token).await?;
+    match deps.changes.jenkins.status(&ticket.build).await? {
+        BuildStatus::Done { .. } => Err(TaskError::BuildEnded(format!("jenkins job {job} ended; reading it now"))),
+        BuildStatus::Queued | BuildStatus::Running { .. } => answer(&json!({ "waiting": step.to_string() })),
+    }
 }
 
 pub async fn poll(deps: &Deps, id: &ChangeRequestId, at: &StepRef, ticket: BuildTicket) -> Result<Value, TaskError> {

@@ -1,6 +1,7 @@
 //! One module per resource; each handler is annotated for the OpenAPI document.
 
 pub mod backups;
+pub mod callbacks;
 pub mod change_requests;
 pub mod customers;
 pub mod history;

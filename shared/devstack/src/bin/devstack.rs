@@ -95,8 +95,8 @@ async fn serve() -> anyhow::Result<()> {
     let local = clients().await?;
     ensure_tables(&local).await?;
     let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
-    let changes = lifecycle_stack(&local).await?;
-    let app = App::new(history.clone(), changes.clone());
+    let (changes, callback_key) = lifecycle_stack(&local).await?;
+    let app = App::new(history.clone(), changes.clone()).with_callback_key(callback_key);
     let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
     StreamPoller::new(&local.dynamodb, streams, &local.registry, history.clone())
         .await?
@@ -169,8 +169,9 @@ async fn shutdown_signal() {
 /// The lifecycle workflows, for real on the emulator: a stand-in Jenkins, its credentials in
 /// SSM, the task function (run by the local invoke API that moto calls), the state machine
 /// from `statemachines/lifecycle.asl.json`, and the reconciler fed with its execution ends and
-/// a sweep as EventBridge would. Answers the core the API runs on.
-async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
+/// a sweep as EventBridge would, and the builds' signed completion callbacks. Answers the core
+/// the API runs on and the key it checks callbacks with.
+async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc<dyn engine::CallbackKey>)> {
     use devstack::fake_jenkins::{FakeJenkins, FakeOutcome, JobBehaviour};
     use devstack::local_lambda;
 
@@ -197,12 +198,19 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     }
     let secret = "/admin-portal/local/jenkins";
     local_lambda::put_jenkins_secret(&local.config, secret, "portal", "local-jenkins-token").await?;
+    // Builds post their end to the API, signed with a key both read from SSM.
+    let callback_key = "/admin-portal/local/jenkins-callback-key";
+    jenkins.set_callback_key(Some(local_lambda::put_callback_key(&local.config, callback_key).await?));
+    let callback_url = format!("http://127.0.0.1:{}/v1/callbacks/jenkins", env("PORT", "3000"));
     let vars = [
         ("TABLE_NAME", local.registry.clone()),
         ("JENKINS_URL", jenkins_url.clone()),
         ("JENKINS_SECRET_PARAM", secret.to_owned()),
         ("HEALTH_SUITES", "api-smoke,ui-smoke".to_owned()),
         ("POLL_SECONDS", "1".to_owned()),
+        // The callback ends a job's wait; without one, it is polled every 30 s.
+        ("JENKINS_HEARTBEAT_SECONDS", "30".to_owned()),
+        ("JENKINS_CALLBACK_URL", callback_url),
         ("JENKINS_TIMEOUT_SECONDS", "300".to_owned()),
         ("SSM_TIMEOUT_SECONDS", "120".to_owned()),
     ];
@@ -232,5 +240,7 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<changes::Changes> {
     std::fs::write(&events_file, format!("{events_url}\n"))
         .with_context(|| format!("writing {}", events_file.display()))?;
     tracing::info!(%jenkins_url, %events_url, state_machine = %machine, "lifecycle workflows ready");
-    Ok(changes)
+    let key: Arc<dyn engine::CallbackKey> =
+        Arc::new(engine::SsmCallbackKey::new(aws_sdk_ssm::Client::new(&local.config), callback_key));
+    Ok((changes, key))
 }

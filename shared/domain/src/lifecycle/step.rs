@@ -85,6 +85,8 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         secret: Option<SecretUse>,
+        /// How long the workflow waits for the job's completion callback before it polls
+        /// Jenkins and waits again (the heartbeat; without callbacks, the poll pace).
         poll_seconds: u64,
         timeout_seconds: u64,
     },
@@ -137,6 +139,20 @@ impl Step {
             | Self::Ssm { timeout_seconds, .. }
             | Self::Approval { timeout_seconds, .. } => *timeout_seconds,
             Self::Window { seconds, .. } => *seconds,
+            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
+                0
+            }
+        }
+    }
+
+    /// How long the step waits between two looks at its work (0 for a step that does not wait):
+    /// a timeout is noticed at most this late.
+    pub fn poll_seconds(&self) -> u64 {
+        match self {
+            Self::Jenkins { poll_seconds, .. }
+            | Self::Ssm { poll_seconds, .. }
+            | Self::Approval { poll_seconds, .. }
+            | Self::Window { poll_seconds, .. } => *poll_seconds,
             Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
                 0
             }
