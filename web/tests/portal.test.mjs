@@ -631,6 +631,21 @@ test("the versions page's numbers and drift are GET /v1/fleet/versions's, linked
   await axe(page, "the fleet versions");
   await shot(page, "versions");
 
+  // A release with more tenants than the first page (a large fleet: STACK=memory
+  // DEMO_TENANTS=1000): "Check more" reads its next page and adds that page's drift.
+  const paged = v.releases.find((r) => r.next_token);
+  if (paged) {
+    const next = (await call(stack.url, tab.token, "GET", `/v1/fleet/versions?release=${paged.version}&next_token=${paged.next_token}&limit=100`)).body.releases[0];
+    await table.getByRole("button", { name: `Check more of ${paged.version}` }).click();
+    const cell = table.locator("tbody tr").filter({ has: page.getByRole("rowheader", { name: paged.version, exact: true }) }).locator("td").nth(3);
+    const checked = paged.tenant_ids.length + next.tenant_ids.length;
+    await until("the next page is read", 30_000, async () =>
+      next.next_token ? (await cell.innerText()).includes(`of the first ${checked}`) : (await cell.getByRole("button").count()) === 0,
+    );
+    assert.equal(Number(await cell.locator(".num-cell").textContent()), paged.drifted.length + next.drifted.length);
+    figures.versions_paged = { release: paged.version, checked };
+  }
+
   // A release's link opens the tenant list filtered by it: as many tenants as the release has.
   const release = v.releases.find((r) => r.tenant_count > 0 && r.tenant_count <= 50);
   if (release) {
@@ -734,7 +749,7 @@ test("a tenant's tags filter the tenant list and select a rollout's tenants", as
   await tab.close();
 });
 
-test("a failing first wave halts a rollout: the board names it, its page shows the gate's failure and the later wave untouched", async () => {
+test("a failing first wave halts a rollout: it is named among what needs attention, its page shows the gate's failure and the later wave untouched", async () => {
   const admin = stack.token("admin", "alice");
   const a = await tenantIn("Healthy", admin);
   const b = await tenantIn("Healthy", admin, [a.id]);
