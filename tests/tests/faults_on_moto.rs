@@ -127,14 +127,12 @@ async fn under_faults_every_change_ends_every_tenant_is_released_and_nothing_is_
     for g in items.iter().filter(|i| s(i, "pk").is_some_and(|p| p.starts_with("TENANT_NAME#"))) {
         assert!(tenant_ids.contains(&s(g, "owner").unwrap()), "a name guard of no tenant: {g:?}");
     }
-    let counters: BTreeMap<(String, String), i64> = items
-        .iter()
-        .filter(|i| s(i, "pk") == Some("FLEET"))
-        .map(|i| {
-            let n = i.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
-            ((s(i, "dimension").unwrap().to_owned(), s(i, "value").unwrap().to_owned()), n)
-        })
-        .filter(|(_, n)| *n != 0)
-        .collect();
+    // Each count is spread over shards: summed.
+    let mut counters: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for i in items.iter().filter(|i| s(i, "pk") == Some("FLEET")) {
+        let n: i64 = i.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        *counters.entry((s(i, "dimension").unwrap().to_owned(), s(i, "value").unwrap().to_owned())).or_insert(0) += n;
+    }
+    counters.retain(|_, n| *n != 0);
     assert_eq!(counters, recount, "the fleet counters equal a recount");
 }

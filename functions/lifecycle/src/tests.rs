@@ -391,15 +391,10 @@ impl World {
 
     /// The fleet counters (`dimension` → value → count).
     fn counters(&self) -> BTreeMap<(String, String), i64> {
-        self.table
-            .dump()
-            .into_iter()
-            .filter(|i| i.get("pk").and_then(Value::as_str) == Some(layout::FLEET_PARTITION))
-            .map(|i| {
-                let s = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                ((s("dimension"), s("value")), i.get("count").and_then(Value::as_i64).unwrap_or_default())
-            })
-            .collect()
+        let items = self.table.dump();
+        layout::fleet_counts(
+            items.iter().filter(|i| i.get("pk").and_then(Value::as_str) == Some(layout::FLEET_PARTITION)),
+        )
     }
 
     fn counter(&self, dimension: &str, value: &str) -> i64 {

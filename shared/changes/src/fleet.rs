@@ -1,5 +1,6 @@
 //! The fleet counters: tenants by state and by release, kept exact in the same transaction as
-//! every write that moves a tenant.
+//! every write that moves a tenant, each transaction on one of [`layout::FLEET_SHARDS`] shards
+//! (picked at random) so that transitions of unrelated tenants do not contend for one item.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +17,12 @@ pub fn count_in_fleet<E: Clone + From<StoreError>>(
     moves: &[(TenantState, &ReleaseVersion, i64)],
     on_fail: E,
 ) {
+    let shard = shard();
     let mut deltas: BTreeMap<store::Key, (i64, &str, String)> = BTreeMap::new();
     for (state, release, by) in moves {
-        deltas.entry(layout::fleet_state_counter(*state)).or_insert((0, "state", state.to_string())).0 += by;
-        deltas.entry(layout::fleet_release_counter(release)).or_insert((0, "release", release.to_string())).0 += by;
+        deltas.entry(layout::fleet_state_counter(*state, shard)).or_insert((0, "state", state.to_string())).0 += by;
+        let release_key = layout::fleet_release_counter(release, shard);
+        deltas.entry(release_key).or_insert((0, "release", release.to_string())).0 += by;
     }
     for (key, (by, dimension, value)) in deltas {
         if by == 0 {
@@ -31,6 +34,13 @@ pub fn count_in_fleet<E: Clone + From<StoreError>>(
         set.insert("value".into(), Value::String(value));
         tx.push(WriteOp::Increment { key, field: "count".into(), by, set }, on_fail.clone());
     }
+}
+
+/// A shard picked at random (`RandomState`'s keys are random and differ at each call).
+fn shard() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    u32::try_from(random % u64::from(layout::FLEET_SHARDS)).unwrap_or(0)
 }
 
 /// The moves of a tenant going from one (state, release) to another.
@@ -55,5 +65,11 @@ mod tests {
         count_in_fleet(&mut tx, &moved((TenantState::Healthy, &r), (TenantState::Broken, &r)), ChangeError::Duplicate);
         // Two states move; the release's count does not.
         assert_eq!(tx.len(), 2);
+    }
+
+    #[test]
+    fn the_counts_spread_over_the_shards() {
+        let seen: std::collections::BTreeSet<u32> = (0..2000).map(|_| shard()).collect();
+        assert_eq!(seen.len(), layout::FLEET_SHARDS as usize, "every shard is used");
     }
 }

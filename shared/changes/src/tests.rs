@@ -136,8 +136,8 @@ impl World {
     }
 
     async fn counter(&self, state: TenantState) -> i64 {
-        let item = self.table.get(&layout::fleet_state_counter(state)).await.unwrap();
-        item.and_then(|i| i.get("count").and_then(Value::as_i64)).unwrap_or(0)
+        let page = self.table.query(&Query::new(None, layout::FLEET_PARTITION).limit(1000)).await.unwrap();
+        layout::fleet_counts(&page.items).get(&("state".to_owned(), state.to_string())).copied().unwrap_or(0)
     }
 
     async fn request(&self, t: &Tenant, op: Operation, caller: &Caller) -> Result<TenantChangeRequest, ChangeError> {

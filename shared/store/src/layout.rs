@@ -23,7 +23,7 @@
 //! | rollout_member | `ROLLOUT#<id>` | `MEMBER#<wave, 4 digits>#<tenant id>` | | | | |
 //! | guard (unique tenant name) | `TENANT_NAME#<name>` | `GUARD` | | | | |
 //! | guard (unique ARN) | `ARN#<arn>` | `GUARD` | | | | |
-//! | fleet counter | `FLEET` | `STATE#<state>` or `RELEASE#<v>` (`count`: number) | | | | |
+//! | fleet counter | `FLEET` | `STATE#<state>#<shard>` or `RELEASE#<v>#<shard>` (`count`: number; [`FLEET_SHARDS`] shards) | | | | |
 //! | idempotency record | `IDEM#<len(sub)>:<sub>#<key>` | `IDEM` (`ttl`: epoch seconds, the table's TTL attribute) | | | | |
 //!
 //! A deleted record leaves a tombstone under its key until DynamoDB's TTL sweeps it (see
@@ -45,7 +45,8 @@
 //!   rollout driver advances): `Query gsi2 = ROLLOUTS#ACTIVE`; a rollout's members, wave by wave:
 //!   `Query pk = ROLLOUT#<id>, begins_with(sk, MEMBER#<wave>#)`;
 //! - fleet summary: `Query pk = FLEET` — a constant number of counter items whatever the fleet
-//!   size, kept exact by updating them in the same transaction as the tenant.
+//!   size (per state and release, [`FLEET_SHARDS`] shards summed), kept exact by updating one
+//!   shard in the same transaction as the tenant.
 
 use domain::{
     AssignmentId, ChangeRequestId, ComponentName, ComponentVersion, ConfigKey, Customer, CustomerId, License,
@@ -199,11 +200,34 @@ pub fn rollout_member_key(id: &RolloutId, wave: u32, tenant: &TenantId) -> Key {
     Key::new(rollout_partition(id), format!("{}{tenant}", wave_prefix(wave)))
 }
 
-pub fn fleet_state_counter(state: TenantState) -> Key {
-    Key::new(FLEET_PARTITION, format!("STATE#{state}"))
+/// How many items each fleet count is spread over. Every transaction that moves a tenant adds
+/// its moves to one shard picked at random, so transitions of unrelated tenants rarely write the
+/// same counter item (in DynamoDB, two transactions on one item conflict), and a count is the
+/// sum of its shards: exact once the writes settle, read by one `Query` of the partition whose
+/// size depends on the states and releases, never on the fleet.
+pub const FLEET_SHARDS: u32 = 16;
+
+pub fn fleet_state_counter(state: TenantState, shard: u32) -> Key {
+    Key::new(FLEET_PARTITION, format!("STATE#{state}#{shard:02}"))
 }
-pub fn fleet_release_counter(release: &ReleaseVersion) -> Key {
-    Key::new(FLEET_PARTITION, format!("RELEASE#{release}"))
+pub fn fleet_release_counter(release: &ReleaseVersion, shard: u32) -> Key {
+    Key::new(FLEET_PARTITION, format!("RELEASE#{release}#{shard:02}"))
+}
+
+/// The fleet counts of counter items (of the `FLEET` partition), summed over their shards:
+/// `(dimension, value)` → count, e.g. `("state", "Healthy")` → 12. An item written before the
+/// counts were sharded (`STATE#Healthy`) counts as one more shard.
+pub fn fleet_counts<'a>(
+    items: impl IntoIterator<Item = &'a Item>,
+) -> std::collections::BTreeMap<(String, String), i64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for item in items {
+        let text = |k: &str| item.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+        let (Some(dimension), Some(value)) = (text("dimension"), text("value")) else { continue };
+        let count = item.get("count").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        *counts.entry((dimension, value)).or_insert(0) += count;
+    }
+    counts
 }
 
 pub fn tenants_in_state(state: TenantState) -> String {

@@ -9,7 +9,6 @@ use axum::extract::State;
 use domain::versions::{ComponentDrift, behind, drift, newest_available};
 use domain::{ComponentVersion, ProductRelease, ReleaseStatus, ReleaseVersion, Tenant, TenantId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use store::layout::{self, Record, collection};
 use store::{Index, Query, Table};
 use utoipa::{IntoParams, ToSchema};
@@ -103,17 +102,12 @@ async fn all(table: &dyn Table, q: Query) -> Result<Vec<store::Item>, ApiError> 
     }
 }
 
-/// Tenants on each release, from the fleet's release counters (one partition, a few items).
+/// Tenants on each release, from the fleet's release counters (one partition, a few items per
+/// release: its shards, summed).
 async fn counts(table: &dyn Table) -> Result<BTreeMap<String, i64>, ApiError> {
     let q = Query::new(None, layout::FLEET_PARTITION).prefix("RELEASE#").limit(1000);
-    Ok(all(table, q)
-        .await?
-        .iter()
-        .filter_map(|i| {
-            let value = i.get("value").and_then(Value::as_str)?;
-            Some((value.to_owned(), i.get("count").and_then(Value::as_i64).unwrap_or(0)))
-        })
-        .collect())
+    let items = all(table, q).await?;
+    Ok(layout::fleet_counts(&items).into_iter().map(|((_, release), count)| (release, count)).collect())
 }
 
 /// The components the registry records for tenant `id`.
