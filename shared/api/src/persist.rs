@@ -53,6 +53,19 @@ pub async fn load<R: Record>(app: &App, key: &Key, what: impl FnOnce() -> String
     }
 }
 
+/// Every item a query finds, page after page, deleted records' tombstones included.
+pub async fn query_all(app: &App, mut query: store::Query) -> Result<Vec<Item>, ApiError> {
+    let mut items = Vec::new();
+    loop {
+        let page = app.table.query(&query).await?;
+        items.extend(page.items);
+        match page.last_key {
+            Some(k) => query = query.start(Some(k)),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// Loads a record if it exists.
 pub async fn find<R: Record>(app: &App, key: &Key) -> Result<Option<R>, ApiError> {
     match app.table.get(key).await? {
