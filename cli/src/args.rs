@@ -287,6 +287,17 @@ pub enum Tenants {
     /// One document about a tenant: configs, components against its release, resources, last
     /// health run and backup, the change request holding it.
     Report { id: String },
+    /// Import a tenant's docker-compose file: image tags as component versions, environment as
+    /// configs (a secret only as a reference). Prints the diff; `--apply` writes it.
+    ImportCompose {
+        id: String,
+        /// The compose file (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Write the added and changed records (without it: only the diff).
+        #[arg(long)]
+        apply: bool,
+    },
     /// A tenant's metrics from CloudWatch: its instances, databases and app health.
     Metrics {
         id: String,

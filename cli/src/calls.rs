@@ -29,6 +29,8 @@ pub struct ApiCall {
     pub follow: Option<Follow>,
     /// A callback: the file of the key its body is signed with when it is sent.
     pub signed_with: Option<std::path::PathBuf>,
+    /// A file whose text goes into the body under this field when the call is sent (`-`: stdin).
+    pub body_file: Option<(std::path::PathBuf, &'static str)>,
 }
 
 /// Which change request `--wait` follows, and what is printed once it ended.
@@ -54,7 +56,21 @@ impl ApiCall {
             view,
             follow: None,
             signed_with: None,
+            body_file: None,
         }
+    }
+
+    /// The body as sent: with the text of its file, if it takes one.
+    pub fn with_file(&self) -> Result<Option<Value>, CliError> {
+        let Some((path, field)) = &self.body_file else { return Ok(self.body.clone()) };
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())?
+        } else {
+            std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("reading {}: {e}", path.display())))?
+        };
+        let mut body = self.body.clone().unwrap_or_else(|| json!({}));
+        body[*field] = Value::String(text);
+        Ok(Some(body))
     }
 
     /// The signature headers of a callback (none for any other call): signed now, with a fresh
@@ -214,6 +230,11 @@ impl Tenants {
                 ApiCall::list(&routes::LIST_TENANT_RESOURCES, &[id], page, &["resource_id", "arn"])
             }
             Self::Report { id } => ApiCall::record(&routes::TENANT_REPORT, &[id]),
+            Self::ImportCompose { id, file, apply } => ApiCall {
+                body_file: Some((file.clone(), "compose")),
+                body: Some(json!({ "apply": apply })),
+                ..ApiCall::record(&routes::IMPORT_COMPOSE, &[id])
+            },
             Self::Metrics { id, names, from, to, period } => ApiCall::record(&routes::TENANT_METRICS, &[id]).query(&[
                 ("names", names),
                 ("from", from),

@@ -87,6 +87,7 @@ impl Client {
         }
         let url = self.url(call, next_token)?;
         let signature = call.signature()?;
+        let body = call.with_file()?;
         let method = &call.route.method;
         // A create carries its idempotency key: sent again, it creates nothing twice.
         let repeatable =
@@ -99,7 +100,7 @@ impl Client {
             if let Some(key) = &call.idempotency_key {
                 self.log(|| format!("> idempotency-key: {key}"));
             }
-            match self.request(call, &url, &signature).send().await {
+            match self.request(call, &url, &signature, body.as_ref()).send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let replayed = resp.headers().get("idempotent-replayed").is_some();
@@ -130,7 +131,13 @@ impl Client {
         }
     }
 
-    fn request(&self, call: &ApiCall, url: &Url, signature: &[(&str, String)]) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        call: &ApiCall,
+        url: &Url,
+        signature: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::RequestBuilder {
         let mut req =
             self.http.request(call.route.method.clone(), url.clone()).header(header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
@@ -145,7 +152,7 @@ impl Client {
         for (name, value) in signature {
             req = req.header(*name, value);
         }
-        if let Some(body) = &call.body {
+        if let Some(body) = body {
             req = req.json(body);
         }
         req

@@ -75,6 +75,8 @@ routes! {
     LIST_BACKUPS = GET "/v1/tenants/{id}/backups" "list_backups": "backups list T1";
     GET_BACKUP = GET "/v1/tenants/{id}/backups/{backup_id}" "get_backup": "backups get T1 bk_01JD8X3Q5C7M2R4T6V8W0Y1Z2A";
     TENANT_REPORT = GET "/v1/tenants/{id}/report" "tenant_report": "tenants report T1";
+    IMPORT_COMPOSE = POST "/v1/tenants/{id}/import-compose" "import_compose":
+        "tenants import-compose T1 --file docker-compose.yml --apply";
     TENANT_METRICS = GET "/v1/tenants/{id}/metrics" "tenant_metrics": "tenants metrics T1 --names cpu,app_health --period 60";
     GET_COMPONENT = GET "/v1/tenants/{id}/components/{name}" "get_component": "components get T1 webapp";
     PUT_COMPONENT = PUT "/v1/tenants/{id}/components/{name}" "put_component": "components set T1 webapp 3.2.1";

@@ -626,3 +626,29 @@ async fn a_callback_is_sent_signed_with_the_key_in_its_file_and_without_the_key_
     assert_eq!(missing.code, 2, "{missing:?}");
     assert!(missing.stderr.contains("reading the callback key"), "{missing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_file_is_read_from_disk_diffed_then_applied() {
+    let api = TestApi::new().await;
+    let id = tenant(&api, "acme-compose").await;
+    let portal = Portal::new(&serve(api.router.clone()).await);
+    let operator = api.token("operator", "olga");
+    let file = portal.home.join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        "services:\n  webapp:\n    image: vendor/webapp:3.2.0\n    environment:\n      - SMTP_HOST=smtp.acme.example\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+
+    let diff = portal.ok(&operator, &["tenants", "import-compose", &id, "--file", path, "-o", "json"]).await.json();
+    assert_eq!((diff["applied"].as_bool(), diff["changes"].as_u64()), (Some(false), Some(2)), "{diff}");
+    let applied =
+        portal.ok(&operator, &["tenants", "import-compose", &id, "--file", path, "--apply", "-o", "json"]).await.json();
+    assert_eq!(applied["applied"], true, "{applied}");
+    let webapp = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/components/webapp"), None).await.body;
+    assert_eq!(webapp["version"], "3.2.0");
+
+    let missing = portal.run(Some(&operator), &["tenants", "import-compose", &id, "--file", "/nonexistent.yml"]).await;
+    assert_eq!(missing.code, 2, "{missing:?}");
+}

@@ -207,6 +207,11 @@ assert backups, f"the seed backs up {tenant}"
 call("get_backup", tenant, backups[0]["id"], status=200)
 report = parsed_dict(call("tenant_report", tenant, status=200))
 assert report["tenant"]["id"] == tenant and isinstance(report["components"], list), report
+compose = "services:\n  webapp:\n    image: vendor/webapp:9.9.9\n    environment:\n      - SMTP_HOST=smtp.py.example\n"
+diff = parsed_dict(call("import_compose", tenant, status=200, body={"compose": compose, "apply": False}))
+assert diff["applied"] is False and diff["changes"] >= 1, diff
+call("import_compose", tenant, status=422,
+     body={"compose": "services:\n  db:\n    image: pg:16\n    environment:\n      - DB_PASSWORD=hunter2\n"})
 metrics = parsed_dict(call("tenant_metrics", tenant, status=200, names="cpu,app_health", period=300))
 assert [s["metric"] for s in metrics["series"]][-1] == "app_health", metrics
 call("tenant_history", tenant, status=200)

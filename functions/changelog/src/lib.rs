@@ -87,6 +87,12 @@ pub async fn process(history: &dyn Table, records: &[EventRecord]) -> DynamoDbEv
     }
     failed.dedup();
     tracing::info!(records = records.len(), entries = pending.len(), failed = failed.len(), "change log batch");
+    // How far behind the registry's writes the change log is: its oldest record's age.
+    let now = chrono::Utc::now();
+    if let Some(oldest) = records.iter().map(|r| r.change.approximate_creation_date_time).min() {
+        let lag = (now - oldest).num_milliseconds().max(0) as f64 / 1000.0;
+        lambda_setup::emf::emit(&domain::emf::MetricLine::new(now).seconds("ChangeLogLagSeconds", lag).to_json());
+    }
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failed
         .into_iter()

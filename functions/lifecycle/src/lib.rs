@@ -62,7 +62,14 @@ impl Deps {
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, TaskError> {
     let task: Task =
         serde_json::from_value(event.payload).map_err(|e| TaskError::Invalid(format!("bad task input: {e}")))?;
-    run(deps, task).await
+    // Every line the task logs names its request (the runtime's span), change request and tenant.
+    let span = tracing::info_span!(
+        "task",
+        request_id = %event.context.request_id,
+        change_request_id = %task.change_request_id(),
+        tenant_id = tracing::field::Empty,
+    );
+    tracing::Instrument::instrument(run(deps, task), span).await
 }
 
 /// Runs one task.

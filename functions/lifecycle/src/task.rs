@@ -137,6 +137,28 @@ pub enum Task {
     },
 }
 
+impl Task {
+    /// The change request the task is for.
+    pub fn change_request_id(&self) -> &ChangeRequestId {
+        match self {
+            Self::Begin { change_request_id }
+            | Self::Transition { change_request_id, .. }
+            | Self::JenkinsStart { change_request_id, .. }
+            | Self::JenkinsPoll { change_request_id, .. }
+            | Self::JenkinsAwait { change_request_id, .. }
+            | Self::SsmSend { change_request_id, .. }
+            | Self::SsmPoll { change_request_id, .. }
+            | Self::Record { change_request_id, .. }
+            | Self::Secret { change_request_id, .. }
+            | Self::Approval { change_request_id, .. }
+            | Self::Window { change_request_id, .. }
+            | Self::Rollback { change_request_id, .. }
+            | Self::Finish { change_request_id, .. }
+            | Self::Release { change_request_id, .. } => change_request_id,
+        }
+    }
+}
+
 /// What `begin` answers: the steps the Map runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Begun {

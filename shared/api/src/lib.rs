@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, callbacks, change_requests, customers, history, licenses, meta, metrics, releases, report, resources,
-    rollouts, tenant_data, tenants, versions,
+    backups, callbacks, change_requests, compose, customers, history, licenses, meta, metrics, releases, report,
+    resources, rollouts, tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]
@@ -115,6 +115,7 @@ api_routes! {
     report::tenant_report,
     tenant_data::get_component,
     tenant_data::put_component,
+    compose::import_compose,
     resources::create_resource,
     resources::list_resources,
     resources::get_resource,

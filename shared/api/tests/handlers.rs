@@ -81,6 +81,7 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/change-requests/{id}/abort", &["post"]),
     ("/v1/change-requests/{id}/rollback", &["post"]),
     ("/v1/callbacks/jenkins", &["post"]),
+    ("/v1/tenants/{id}/import-compose", &["post"]),
     ("/v1/rollouts", &["get", "post"]),
     ("/v1/rollouts/plan", &["post"]),
     ("/v1/rollouts/{id}", &["get"]),

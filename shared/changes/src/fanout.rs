@@ -89,6 +89,7 @@ impl Changes {
             schedule = %schedule, slot = %slot, considered = report.considered, created = report.created,
             duplicates = report.duplicates, held_back = ?report.held_back, failed = report.failed, "schedule fan-out"
         );
+        lambda_setup::emf::emit(&crate::measure::fanned_out(&report.schedule, report.created, Utc::now()).to_json());
         Ok(report)
     }
 

@@ -60,6 +60,11 @@ impl Changes {
             let tx = self.finish_writes(&held, caller, &ending).await?;
             let finished = Finished { status: tx.1, state: tx.2 };
             retry::committed(tx.0.commit(self.table.as_ref()).await)?;
+            let mut ended = held.cr.clone();
+            ended.status = finished.status;
+            for line in crate::measure::ended(&ended, &ending, chrono::Utc::now()) {
+                lambda_setup::emf::emit(&line.to_json());
+            }
             Ok::<_, Attempt>(finished)
         })
         .await?;

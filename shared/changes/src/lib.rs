@@ -18,6 +18,7 @@
 //!   dry-run plan; the driver that advances it.
 //! - [`callback`]: Jenkins completion by signed callback: the token a workflow waits on, and
 //!   the callback that wakes it (verified, once only).
+//! - [`measure`]: the business metrics it writes as it acts (EMF lines).
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -32,6 +33,7 @@ pub mod fanout;
 pub mod finish;
 pub mod fleet;
 pub mod input;
+pub mod measure;
 pub mod once;
 pub mod params;
 pub mod progress;

@@ -100,6 +100,9 @@ impl Changes {
     /// The running change request `id` and the tenant it must hold.
     pub async fn held(&self, id: &ChangeRequestId) -> Result<Held, ChangeError> {
         let (cr, tenant) = self.read(id).await?;
+        // A caller's span that declares `tenant_id` (a workflow task's) now carries it: every
+        // later log line of the task names its tenant.
+        tracing::Span::current().record("tenant_id", cr.tenant_id.as_str());
         Held::check(cr, tenant)
     }
 

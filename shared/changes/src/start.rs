@@ -24,7 +24,10 @@ impl Changes {
     ) -> Result<(), ChangeError> {
         let input = WorkflowInput::of(cr).to_json();
         let err = match self.workflows.start(cr.id.as_str(), &input).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                lambda_setup::emf::emit(&crate::measure::started(cr, chrono::Utc::now()).to_json());
+                return Ok(());
+            }
             Err(e) => e,
         };
         tracing::error!(change_request = %cr.id, error = %err, "could not start the workflow");

@@ -5,6 +5,8 @@
 pub mod actor;
 pub mod alarms;
 pub mod callback;
+pub mod compose;
+pub mod emf;
 pub mod error;
 pub mod history;
 pub mod ids;

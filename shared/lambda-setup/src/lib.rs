@@ -2,6 +2,8 @@
 //! stdout (CloudWatch Logs) filtered by `RUST_LOG`, and the AWS SDK configuration from the
 //! Lambda environment, with the timeouts and retries every SDK client gets ([`SdkLimits`]).
 
+pub mod emf;
+
 use std::time::Duration;
 
 use aws_config::ConfigLoader;

@@ -3,6 +3,7 @@
 pub mod backups;
 pub mod callbacks;
 pub mod change_requests;
+pub mod compose;
 pub mod customers;
 pub mod history;
 pub mod licenses;

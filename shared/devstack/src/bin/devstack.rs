@@ -227,6 +227,17 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
     });
     devstack::execution_events::ExecutionEvents::new(aws_sdk_sfn::Client::new(&local.config), &machine, reconciler)
         .spawn(std::time::Duration::from_secs(2), std::time::Duration::from_secs(60));
+    // The rollout driver's schedule (every minute in AWS; moto fires none): every 10 s here.
+    let driver = changes.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            every.tick().await;
+            if let Err(e) = driver.advance_rollouts(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "advancing the rollouts failed; trying again at the next tick");
+            }
+        }
+    });
     // Alarm and schedule events moto never emits: `make alarm` and `make schedule` deliver them.
     let targets = devstack::event_admin::EventTargets {
         alarms: Arc::new(alarms::Deps { changes: changes.clone() }),
