@@ -16,6 +16,10 @@
 //! - [`fanout`]: a schedule's run over the fleet, eligible tenants found with `Query`s.
 //! - [`rollouts`]: one operation over a selection of tenants, in waves with health gates; its
 //!   dry-run plan; the driver that advances it.
+//! - [`licenses`]: an assignment's change started on its customer's tenants (activate, suspend),
+//!   the `licenses` schedule's expiry, the license bound of an upgrade.
+//! - [`metering`]: the `metering` schedule's usage samples, a tenant's series and a customer's
+//!   month.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -29,6 +33,8 @@ pub mod fanout;
 pub mod finish;
 pub mod fleet;
 pub mod input;
+pub mod licenses;
+pub mod metering;
 pub mod once;
 pub mod params;
 pub mod progress;
