@@ -201,10 +201,7 @@ impl Changes {
     /// Refuses an upgrade of `tenant` to `v` when its customer holds active licenses and none
     /// of them covers `v` (naming them); a customer with no active license is not bounded.
     pub(crate) async fn check_license_covers(&self, tenant: &Tenant, v: &ReleaseVersion) -> Result<(), ChangeError> {
-        let licenses = self.active_licenses(&tenant.customer_id).await?;
-        if licenses.is_empty() || licenses.iter().any(|l| l.covers(v)) {
-            return Ok(());
-        }
+        let Some(licenses) = self.licenses_not_covering(&tenant.customer_id, v).await? else { return Ok(()) };
         let named: Vec<String> = licenses
             .iter()
             .map(|l| match &l.max_release {
@@ -216,6 +213,17 @@ impl Changes {
             "params.release",
             format!("release {v} is not covered by the customer's license: {}", named.join(", ")),
         ))
+    }
+
+    /// The customer's active licenses when it has some and none covers `v`; `None` when the
+    /// upgrade is licensed (or nothing bounds it).
+    pub async fn licenses_not_covering(
+        &self,
+        customer: &CustomerId,
+        v: &ReleaseVersion,
+    ) -> Result<Option<Vec<License>>, ChangeError> {
+        let licenses = self.active_licenses(customer).await?;
+        Ok((!licenses.is_empty() && !licenses.iter().any(|l| l.covers(v))).then_some(licenses))
     }
 
     /// The licenses of a customer's active assignments (one `Query`, one `BatchGetItem`).

@@ -219,3 +219,29 @@ async fn an_activation_names_an_active_assignment_of_the_tenants_customer() {
     let err = core.create(&t.id, none, &alice(), None).await.unwrap_err();
     assert!(matches!(&err, ChangeError::Invalid(e) if e.field == "params.assignment_id"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_rollout_plan_leaves_out_the_tenants_whose_license_does_not_cover_the_release() {
+    let core = core();
+    let (bounded, open) = (CustomerId::generate(), CustomerId::generate());
+    let held_back = tenant(&core, &bounded, S::Healthy).await;
+    let free = tenant(&core, &open, S::Healthy).await;
+    for v in ["3.1.0", "3.2.0"] {
+        let cmd = serde_json::from_value(json!({"version": v, "components": {"webapp": v}})).unwrap();
+        put(&core, &domain::ProductRelease::create(cmd, &alice().context(None)).unwrap()).await;
+    }
+    let l = license(&core, Some("3.1.0")).await;
+    assign(&core, &bounded, &l, None).await;
+    let cmd: domain::RolloutCreate = serde_json::from_value(json!({
+        "operation": "upgrade", "params": {"release": "3.2.0"},
+        "selector": {"tenant_ids": [held_back.id, free.id]}, "waves": [1]
+    }))
+    .unwrap();
+    let plan = core.plan_rollout(&cmd, &alice()).await.unwrap();
+    assert_eq!((plan.would_run, plan.refused), (1, 1));
+    let refused = plan.tenants.iter().find(|t| t.tenant_id == held_back.id).unwrap();
+    assert_eq!(
+        refused.not_run,
+        Some(domain::NotRun::NotLicensed { release: ReleaseVersion::parse("3.2.0").unwrap(), licenses: vec![l.id] })
+    );
+}
