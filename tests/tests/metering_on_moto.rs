@@ -45,7 +45,12 @@ async fn metering_samples_each_tenant_once_a_day_and_rolls_up_a_customers_month(
     assert_eq!(report["collected"], 2, "{report}");
 
     let series = api
-        .call("viewer", Method::GET, &format!("/v1/tenants/{a}/metering?from=2026-11-01T00:00:00Z&to=2026-12-31T00:00:00Z"), None)
+        .call(
+            "viewer",
+            Method::GET,
+            &format!("/v1/tenants/{a}/metering?from=2026-11-01T00:00:00Z&to=2026-12-31T00:00:00Z"),
+            None,
+        )
         .await;
     assert_eq!(series.status, StatusCode::OK, "{}", series.body);
     let samples = series.body["samples"].as_array().unwrap();
@@ -53,10 +58,15 @@ async fn metering_samples_each_tenant_once_a_day_and_rolls_up_a_customers_month(
     assert_eq!((samples[0]["at"].as_str(), samples[0]["assets"].as_u64()), (Some("2026-11-30T00:00:00Z"), Some(100)));
     assert_eq!(samples[1]["users"], 30);
 
-    let nov = api.call("viewer", Method::GET, &format!("/v1/metering?customer_id={customer}&month=2026-11"), None).await;
+    let nov =
+        api.call("viewer", Method::GET, &format!("/v1/metering?customer_id={customer}&month=2026-11"), None).await;
     assert_eq!(nov.status, StatusCode::OK, "{}", nov.body);
-    assert_eq!(nov.body["total"], json!({"samples": 2, "max_users": 15, "max_assets": 150, "max_data_bytes": 1_400, "avg_data_bytes": 1_400}));
-    let dec = api.call("viewer", Method::GET, &format!("/v1/metering?customer_id={customer}&month=2026-12"), None).await;
+    assert_eq!(
+        nov.body["total"],
+        json!({"samples": 2, "max_users": 15, "max_assets": 150, "max_data_bytes": 1_400, "avg_data_bytes": 1_400})
+    );
+    let dec =
+        api.call("viewer", Method::GET, &format!("/v1/metering?customer_id={customer}&month=2026-12"), None).await;
     assert_eq!((dec.body["total"]["samples"].as_u64(), dec.body["total"]["max_assets"].as_u64()), (Some(2), Some(350)));
 
     // Bad windows and months are refused naming the field.

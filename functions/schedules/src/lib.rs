@@ -109,7 +109,8 @@ pub async fn run(deps: &Deps, event: Event) -> Result<Value, ScheduleError> {
         }
         Schedule::Licenses => {
             let report = deps.changes.expire_licenses(event.time).await?;
-            let failed = report.changes.iter().flat_map(|c| &c.skipped).filter(|s| s.reason == LicenseSkip::Failed).count();
+            let failed =
+                report.changes.iter().flat_map(|c| &c.skipped).filter(|s| s.reason == LicenseSkip::Failed).count();
             (serde_json::to_value(report), failed)
         }
     };

@@ -35,7 +35,11 @@ fn world() -> World {
         alarms: Arc::new(engine::MemoryAlarms::new()),
     };
     let usage = Arc::new(engine::MemoryUsage::new());
-    World { workflows, usage: usage.clone(), deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) }, usage } }
+    World {
+        workflows,
+        usage: usage.clone(),
+        deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) }, usage },
+    }
 }
 
 fn admin() -> Caller {
@@ -162,7 +166,10 @@ async fn other_events_and_unknown_rules_are_not_a_run() {
     let unknown = w.call(scheduled("admin-portal-schedule-nightly", "2026-12-03T02:00:00Z")).await;
     assert!(matches!(unknown, Err(ScheduleError::Invalid(_))));
     assert!(w.workflows.started().is_empty());
-    assert_eq!(schedule_of_rule("arn:aws:events:us-east-1:1:rule/x-schedule-validate"), Some(Schedule::FanOut(domain::schedule::ScheduleName::Validate)));
+    assert_eq!(
+        schedule_of_rule("arn:aws:events:us-east-1:1:rule/x-schedule-validate"),
+        Some(Schedule::FanOut(domain::schedule::ScheduleName::Validate))
+    );
 }
 
 #[tokio::test]

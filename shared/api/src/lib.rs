@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, change_requests, customers, history, licenses, meta, metering, metrics, releases, report, resources, rollouts,
-    tenant_data, tenants, versions,
+    backups, change_requests, customers, history, licenses, meta, metering, metrics, releases, report, resources,
+    rollouts, tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]

@@ -117,7 +117,9 @@ impl Changes {
             };
             let cmd = ChangeCreate { operation: op, params, reason: Text::parse(&why).ok() };
             match self.create(&tenant.id, cmd, caller, Some(once)).await {
-                Ok(cr) => report.started.push(LicenseStarted { tenant_id: tenant.id.clone(), change_request_id: cr.id }),
+                Ok(cr) => {
+                    report.started.push(LicenseStarted { tenant_id: tenant.id.clone(), change_request_id: cr.id })
+                }
                 Err(ChangeError::Duplicate) => report.skipped.push(skip(LicenseSkip::AlreadyStarted)),
                 Err(ChangeError::Conflict(_)) => report.skipped.push(skip(LicenseSkip::Busy)),
                 Err(e) => {
@@ -244,7 +246,11 @@ impl Changes {
             return Ok(Vec::new());
         }
         let items = self.table.batch_get(&keys).await?;
-        items.into_iter().filter(|i| !layout::is_tombstone(i)).map(|i| License::from_item(i).map_err(Into::into)).collect()
+        items
+            .into_iter()
+            .filter(|i| !layout::is_tombstone(i))
+            .map(|i| License::from_item(i).map_err(Into::into))
+            .collect()
     }
 }
 

@@ -50,7 +50,10 @@ impl FakeUpdateManager {
 /// A figure drawn from the tenant's id and today: the same all day.
 fn drawn(tenant: &str) -> Usage {
     let day = chrono::Utc::now().date_naive().to_string();
-    let h = tenant.bytes().chain(day.bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let h = tenant
+        .bytes()
+        .chain(day.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     Usage { assets: 500 + h % 5_000, users: 5 + (h >> 16) % 200, data_bytes: (1 + (h >> 32) % 500) * 1_000_000_000 }
 }
 

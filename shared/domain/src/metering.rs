@@ -65,8 +65,8 @@ impl Month {
         if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let first = NaiveDate::from_ymd_opt(y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 1)
-            .ok_or_else(bad)?;
+        let first =
+            NaiveDate::from_ymd_opt(y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 1).ok_or_else(bad)?;
         Ok(Self { first })
     }
 
@@ -139,7 +139,8 @@ pub fn tenant_usage(tenant_id: TenantId, month: Month, samples: &[MeterSample]) 
 
 /// The rollup of a customer's tenants, each with its samples.
 pub fn rollup(customer_id: CustomerId, month: Month, tenants: Vec<(TenantId, Vec<MeterSample>)>) -> MeterRollup {
-    let tenants: Vec<TenantUsage> = tenants.into_iter().map(|(id, samples)| tenant_usage(id, month, &samples)).collect();
+    let tenants: Vec<TenantUsage> =
+        tenants.into_iter().map(|(id, samples)| tenant_usage(id, month, &samples)).collect();
     let total = tenants.iter().fold(UsageTotal::default(), |t, u| UsageTotal {
         samples: t.samples.saturating_add(u.samples),
         max_users: t.max_users.saturating_add(u.max_users),
@@ -181,7 +182,8 @@ mod tests {
             sample(&a, "2026-11-30T23:59:59Z", 11, 120, 4_000),
             sample(&a, "2026-12-01T00:00:00Z", 700, 7000, 7_000),
         ];
-        let b_samples = vec![sample(&b, "2026-11-30T00:00:00Z", 5, 50, 501), sample(&b, "2026-11-29T00:00:00Z", 3, 70, 500)];
+        let b_samples =
+            vec![sample(&b, "2026-11-30T00:00:00Z", 5, 50, 501), sample(&b, "2026-11-29T00:00:00Z", 3, 70, 500)];
         let customer = CustomerId::generate();
         let r = rollup(customer.clone(), november, vec![(a.clone(), a_samples), (b.clone(), b_samples)]);
         assert_eq!(r.month, "2026-11");

@@ -118,12 +118,8 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    pub const ALL: [Schedule; 4] = [
-        Self::FanOut(ScheduleName::Backup),
-        Self::FanOut(ScheduleName::Validate),
-        Self::Metering,
-        Self::Licenses,
-    ];
+    pub const ALL: [Schedule; 4] =
+        [Self::FanOut(ScheduleName::Backup), Self::FanOut(ScheduleName::Validate), Self::Metering, Self::Licenses];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,9 +7,9 @@ use domain::{
     LicenseId, LicensePatch, Role, Stamp, Stamped,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use store::layout::{self, collection};
 use store::{Cond, Index, Query, WriteOp};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ctx, path_param};
 use crate::auth::Principal;
@@ -187,9 +187,9 @@ pub async fn patch_assignment(
     let mut next = current.clone();
     body.value.apply_to(&mut next)?;
     if next.license_id != current.license_id {
-        load_license(&app, &next.license_id).await.map_err(|_| {
-            ApiError::invalid("license_id", format!("no license {}", next.license_id))
-        })?;
+        load_license(&app, &next.license_id)
+            .await
+            .map_err(|_| ApiError::invalid("license_id", format!("no license {}", next.license_id)))?;
     }
     let written = persist::commit_changed(&app, &current, next, &principal, if_match, Tx::new()).await?;
     let license_changes = app.changes.apply_license_change(Some(&current), &written, &principal.caller()).await?;

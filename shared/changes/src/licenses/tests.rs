@@ -138,7 +138,7 @@ async fn an_expired_license_suspends_the_customers_tenants_once_and_is_marked_ex
     let later = assign(&core, &CustomerId::generate(), &l, Some(Duration::days(3))).await;
 
     let report = core.expire_licenses(Utc::now()).await.unwrap();
-    assert_eq!(report.expired, [expired.id.clone()]);
+    assert_eq!(report.expired, std::slice::from_ref(&expired.id));
     assert_eq!(report.changes[0].started.len(), 1);
     let cr = core.change_request(&report.changes[0].started[0].change_request_id).await.unwrap();
     assert_eq!((cr.operation, cr.requested_by.as_str()), (Operation::Suspend, "system:schedule:licenses"));
@@ -162,14 +162,14 @@ async fn an_expired_license_with_a_busy_tenant_stays_active_until_a_later_run_su
     let a = assign(&core, &customer, &l, Some(Duration::hours(-1))).await;
 
     let first = core.expire_licenses(Utc::now()).await.unwrap();
-    assert_eq!(first.pending, [a.id.clone()]);
+    assert_eq!(first.pending, std::slice::from_ref(&a.id));
     assert_eq!(active_operation(&core, &free).await, Some(Operation::Suspend));
     busy.active_change_request_id = None;
     busy.stamp = busy.stamp.next(&alice().context(None));
     put(&core, &busy).await;
 
     let second = core.expire_licenses(Utc::now()).await.unwrap();
-    assert_eq!(second.expired, [a.id.clone()]);
+    assert_eq!(second.expired, std::slice::from_ref(&a.id));
     assert_eq!(second.changes[0].started.len(), 1, "only the tenant the first run could not suspend");
     assert_eq!(second.changes[0].started[0].tenant_id, busy.id);
 }

@@ -70,7 +70,10 @@ async fn a_run_samples_every_running_tenant_once_per_slot_and_retries_only_what_
 
     let window = MeterWindow::parse(Some("2026-11-01T00:00:00Z"), Some("2026-12-02T00:00:00Z"), Utc::now()).unwrap();
     let series = core.meter_series(&a.id, &window).await.unwrap();
-    assert_eq!(series.iter().map(|s| s.at).collect::<Vec<_>>(), [utc("2026-11-30T00:00:00Z"), utc("2026-12-01T00:00:00Z")]);
+    assert_eq!(
+        series.iter().map(|s| s.at).collect::<Vec<_>>(),
+        [utc("2026-11-30T00:00:00Z"), utc("2026-12-01T00:00:00Z")]
+    );
     assert_eq!(series[0].stamp.updated_by, "system:schedule:metering");
 
     let november = core.meter_rollup(&customer, Month::parse("2026-11").unwrap()).await.unwrap();

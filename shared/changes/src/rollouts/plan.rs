@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use domain::lifecycle::Plan;
 use domain::{
-    ChangeParams, CustomerId, LicenseId, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate,
-    RolloutPlanSummary, Tenant, TenantId, UpgradePlan, assign_waves, change_eligibility, eligibility,
+    ChangeParams, CustomerId, LicenseId, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role,
+    RolloutCreate, RolloutPlanSummary, Tenant, TenantId, UpgradePlan, assign_waves, change_eligibility, eligibility,
 };
 
 use crate::{Caller, ChangeCreate, ChangeError, Changes};

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::{AlarmEvidence, RecordedBefore, Stamp, Tenant, UpgradePlan, WriteContext, stamped};
 use crate::lifecycle::{self, Plan, Refusal, Step};
 use crate::{
-    Actor, AssignmentId, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation, ReleaseVersion,
-    TenantId, TenantState, values::Text,
+    Actor, AssignmentId, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation,
+    ReleaseVersion, TenantId, TenantState, values::Text,
 };
 
 /// Where one step of a change request's execution is.

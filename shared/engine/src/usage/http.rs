@@ -40,7 +40,8 @@ impl UsageSource for HttpUsage {
     #[tracing::instrument(skip(self))]
     async fn usage(&self, tenant: &TenantId) -> Result<Usage, UsageError> {
         let url = format!("{}/tenants/{tenant}/usage", self.base);
-        let resp = self.client.get(&url).send().await.map_err(|e| UsageError::Unavailable(format!("GET {url}: {e}")))?;
+        let resp =
+            self.client.get(&url).send().await.map_err(|e| UsageError::Unavailable(format!("GET {url}: {e}")))?;
         match resp.status() {
             s if s.is_success() => {
                 resp.json::<Usage>().await.map_err(|e| UsageError::Refused(format!("GET {url}: not a usage: {e}")))
