@@ -64,7 +64,7 @@ impl Changes {
             Some(a) if a.status == AssignmentStatus::Active => Ok(a),
             Some(a) => Err(ChangeError::invalid(
                 "params.assignment_id",
-                format!("license assignment {id} is {:?}, not active", a.status).to_lowercase(),
+                format!("license assignment {id} is {}, not active", a.status.as_str()),
             )),
             None => Err(ChangeError::invalid("params.assignment_id", format!("no license assignment {id}"))),
         }
@@ -113,7 +113,7 @@ impl Changes {
                     ChangeParams { assignment_id: Some(a.id.clone()), ..Default::default() },
                     format!("license {} assigned (assignment {})", a.license_id, a.id),
                 ),
-                _ => (ChangeParams::default(), format!("license assignment {} is {:?}", a.id, a.status).to_lowercase()),
+                _ => (ChangeParams::default(), format!("license assignment {} is {}", a.id, a.status.as_str())),
             };
             let cmd = ChangeCreate { operation: op, params, reason: Text::parse(&why).ok() };
             match self.create(&tenant.id, cmd, caller, Some(once)).await {

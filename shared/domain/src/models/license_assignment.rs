@@ -16,6 +16,18 @@ pub enum AssignmentStatus {
     Expired,
 }
 
+impl AssignmentStatus {
+    /// The API name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
 /// A customer's license: which license, its key material by reference, status and term.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LicenseAssignment {
@@ -178,6 +190,14 @@ mod tests {
         assert!(!a.expired_at(now - chrono::Duration::seconds(1)));
         a.status = AssignmentStatus::Revoked;
         assert!(!a.expired_at(now));
+    }
+
+    #[test]
+    fn a_status_is_named_as_it_is_serialized() {
+        use AssignmentStatus as A;
+        for s in [A::Active, A::Suspended, A::Revoked, A::Expired] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]
