@@ -167,3 +167,24 @@ async fn an_expired_license_suspends_the_customers_tenants_once_and_is_reported_
     let suspends = crs.body["items"].as_array().unwrap().iter().filter(|c| c["operation"] == "suspend").count();
     assert_eq!(suspends, 1);
 }
+
+#[tokio::test]
+async fn a_replayed_assignment_starts_nothing_twice() {
+    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (customer, _) = customer_with_tenants(&api, &["acme-replay"]).await;
+    let l = license(&api, json!({"name": "Std", "kind": "subscription"})).await;
+    let body = json!({"customer_id": customer, "license_id": l, "key_ref": "ssm:/licenses/acme"});
+    let token = api.token("operator", "olga");
+    let key = [("idempotency-key", "assign-once")];
+    let first = api.send(Method::POST, "/v1/license-assignments", Some(&token), &key, Some(body.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["license_changes"]["started"].as_array().map(Vec::len), Some(1), "{}", first.body);
+    let again = api.send(Method::POST, "/v1/license-assignments", Some(&token), &key, Some(body)).await;
+    assert_eq!((again.status, again.header("idempotent-replayed")), (StatusCode::CREATED, Some("true")));
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert!(again.body["license_changes"]["started"].as_array().unwrap().is_empty(), "{}", again.body);
+    assert_eq!(again.body["license_changes"]["skipped"][0]["reason"], "already_started", "{}", again.body);
+    for (_, cr) in settle_all(&api, &first.body["license_changes"]).await {
+        assert_eq!(cr["status"], "succeeded", "{cr}");
+    }
+}

@@ -25,7 +25,8 @@ use crate::persist::{self, App, Idempotency, Stored, Tx};
 pub struct AssignmentAnswer {
     #[serde(flatten)]
     pub assignment: LicenseAssignment,
-    /// Absent when the change asked nothing of the tenants (and on an idempotent replay).
+    /// Absent when the change asked nothing of the tenants (and on the replay of a create whose
+    /// assignment changed since).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub license_changes: Option<LicenseChanges>,
@@ -116,7 +117,8 @@ pub async fn patch_license(
 /// Assign a license to a customer. The customer and the license must exist. Each of the
 /// customer's tenants whose state allows it gets an `activate_license` change request (requested
 /// by the caller) that installs the license from its `key_ref`; `license_changes` names them and
-/// the tenants left alone (their state, busy).
+/// the tenants left alone (their state, busy). A replay (the same `Idempotency-Key`) of an
+/// assignment unchanged since starts what the first could not and answers that.
 #[utoipa::path(post, path = "/v1/license-assignments", tag = "licenses", request_body = AssignmentCreate,
     params(IdempotencyKey), responses((status = 201, body = AssignmentAnswer),
         (status = 422, description = "A value is not acceptable, `customer_id` or `license_id` names no record, or \
@@ -130,7 +132,7 @@ pub async fn create_assignment(
     principal.require(Role::Operator)?;
     let idem = match Idempotency::begin(&app, &principal, idem, "POST /v1/license-assignments", &body.sha256).await? {
         Ok(i) => i,
-        Err(replay) => return Ok(replay),
+        Err(replay) => return complete_replay(&app, &principal, replay).await,
     };
     let a = LicenseAssignment::create(body.value, &ctx(&principal))?;
     let mut tx = Tx::new();
@@ -143,16 +145,52 @@ pub async fn create_assignment(
         WriteOp::Check { key: layout::license_key(&a.license_id), cond: Cond::Exists },
         ApiError::invalid("license_id", format!("no license {}", a.license_id)),
     );
-    let location = Some(format!("/v1/license-assignments/{}", a.id));
-    let answer = Stored::record(StatusCode::CREATED, &a, location.clone())?;
+    let answer = Stored::record(StatusCode::CREATED, &a, Some(format!("/v1/license-assignments/{}", a.id)))?;
     let response = idem.commit(&app, tx, answer).await?;
-    if response.headers().contains_key("idempotent-replayed") {
-        return Ok(response);
+    if response.headers().contains_key(REPLAYED) {
+        // The same key won a race with this request.
+        return complete_replay(&app, &principal, response).await;
     }
-    let license_changes = app.changes.apply_license_change(None, &a, &principal.caller()).await?;
-    let answer = AssignmentAnswer { assignment: a, license_changes };
-    Ok(Stored::record(StatusCode::CREATED, &answer, location)?.into_response())
+    answer_with_changes(&app, &principal, a, false).await
 }
+
+/// The assignment as created, with the change requests its creation started.
+async fn answer_with_changes(
+    app: &App,
+    principal: &Principal,
+    a: LicenseAssignment,
+    replayed: bool,
+) -> Result<Response, ApiError> {
+    let license_changes = app.changes.apply_license_change(None, &a, &principal.caller()).await?;
+    let location = Some(format!("/v1/license-assignments/{}", a.id));
+    let answer = AssignmentAnswer { assignment: a, license_changes };
+    let mut response = Stored::record(StatusCode::CREATED, &answer, location)?.into_response();
+    if replayed {
+        response.headers_mut().insert(REPLAYED, axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// A replay of a create (the same `Idempotency-Key` and body): when its assignment is as it was
+/// created, its tenants' change requests are started again, so a retry after a failure finishes
+/// what the first did not (the guards keep what it did start from starting twice); otherwise
+/// the first answer, as it was.
+async fn complete_replay(app: &App, principal: &Principal, replay: Response) -> Result<Response, ApiError> {
+    let id = replay
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| AssignmentId::parse(id).ok());
+    let Some(id) = id.filter(|_| replay.status() == StatusCode::CREATED) else { return Ok(replay) };
+    match load_assignment(app, &id).await {
+        Ok(a) if a.stamp.revision == 1 => answer_with_changes(app, principal, a, true).await,
+        Ok(_) | Err(ApiError::NotFound(_)) => Ok(replay),
+        Err(e) => Err(e),
+    }
+}
+
+const REPLAYED: &str = "idempotent-replayed";
 
 /// A license assignment.
 #[utoipa::path(get, path = "/v1/license-assignments/{id}", tag = "licenses", params(("id" = AssignmentId, Path)),
