@@ -26,7 +26,7 @@ help: ## list the targets and the variables they take
 		'JOB=$(JOB)' 'only builds of this Jenkins job (make jenkins; default every job without its own)' \
 		'TENANT=$(TENANT)' "the tenant whose standard health alarm changes state (make alarm)" \
 		'STATE=$(STATE)' 'the state the alarm goes to (make alarm): ALARM or OK' \
-		'NAME=$(NAME)' 'the schedule that runs now (make schedule): backup or validate'
+		'NAME=$(NAME)' 'the schedule that runs now (make schedule): backup, validate, metering or licenses'
 
 tools: ## install the local tools (moto, cfn-lint, cargo-lambda, zig, asl-validator) into .tools/, and chromium when missing
 	@bash tests/stack/bootstrap.sh
@@ -61,8 +61,8 @@ alarm: ## while make dev runs: make alarm TENANT=<id> [STATE=ALARM|OK] (the tena
 	if [[ "$$code" != 200 ]]; then echo "make alarm: refused ($$code): $$body" >&2; exit 1; fi; \
 	echo "alarm portal-$(TENANT)-app-health is $(STATE): $$body"
 
-schedule: ## while make dev runs: make schedule NAME=backup|validate (the schedule's rule fires now)
-	@[[ -n "$(NAME)" ]] || { echo "usage: make schedule NAME=backup|validate" >&2; exit 2; }
+schedule: ## while make dev runs: make schedule NAME=backup|validate|metering|licenses (the schedule's rule fires now)
+	@[[ -n "$(NAME)" ]] || { echo "usage: make schedule NAME=backup|validate|metering|licenses" >&2; exit 2; }
 	@url="$$(cat .dev/events-url 2>/dev/null)"; \
 	if [[ -z "$$url" ]] || ! curl -sS -o /dev/null --max-time 2 "$$url/" 2>/dev/null; then \
 		echo "make schedule: the local stack is not running: start it with 'make dev' first" >&2; exit 1; \

@@ -19,6 +19,7 @@ pub const OPERATIONS: &[&str] = &[
     "rotate_db_password",
     "rotate_airflow_password",
     "mark_broken",
+    "activate_license",
 ];
 pub const STATES: &[&str] = &[
     "Provisioning",
@@ -315,6 +316,16 @@ pub enum Tenants {
         #[arg(long)]
         period: Option<String>,
     },
+    /// A tenant's usage samples (assets, users, data volume), one a day.
+    Metering {
+        id: String,
+        /// From (RFC 3339; default: 30 days before `--to`).
+        #[arg(long)]
+        from: Option<String>,
+        /// To (RFC 3339; default: now).
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -574,6 +585,13 @@ pub enum Customers {
         #[command(flatten)]
         page: Page,
     },
+    /// A customer's usage over a month: per tenant and in total.
+    Metering {
+        id: String,
+        /// `YYYY-MM` in UTC (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -598,6 +616,9 @@ pub enum Licenses {
         features: Vec<String>,
         #[arg(long)]
         template: Option<String>,
+        /// The newest release it covers (default: every release).
+        #[arg(long, value_name = "VERSION")]
+        max_release: Option<String>,
         #[command(flatten)]
         idempotency: Idempotency,
     },
@@ -615,12 +636,23 @@ pub enum Licenses {
         features: Vec<String>,
         #[arg(long)]
         template: Option<String>,
+        /// The newest release it covers.
+        #[arg(long, value_name = "VERSION")]
+        max_release: Option<String>,
         #[command(flatten)]
         precondition: Precondition,
     },
     /// The customers a license is assigned to.
     Assignments {
         id: String,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Active assignments expiring within `--days` (overdue ones first).
+    Expiring {
+        /// 1-365 (the API's default is 30).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
         #[command(flatten)]
         page: Page,
     },
@@ -648,11 +680,15 @@ pub enum LicenseAssignments {
     },
     /// One assignment.
     Get { id: String },
-    /// Change an assignment.
+    /// Change an assignment (`--status revoked` suspends the customer's tenants, `--license`
+    /// installs another license on them).
     Update {
         id: String,
         #[arg(long, value_parser = PossibleValuesParser::new(ASSIGNMENT_STATUSES))]
         status: Option<String>,
+        /// Another license (an upgrade).
+        #[arg(long, value_name = "ID")]
+        license: Option<String>,
         #[arg(long, value_name = "REF")]
         key_ref: Option<String>,
         #[arg(long, value_name = "TIME")]

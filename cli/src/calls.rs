@@ -241,6 +241,9 @@ impl Tenants {
                 ("to", to),
                 ("period", period),
             ]),
+            Self::Metering { id, from, to } => {
+                ApiCall::record(&routes::TENANT_METERING, &[id]).query(&[("from", from), ("to", to)])
+            }
         }
     }
 }
@@ -509,6 +512,8 @@ impl Customers {
             Self::Assignments { id, page } => {
                 ApiCall::list(&routes::LIST_CUSTOMER_ASSIGNMENTS, &[id], page, ASSIGNMENT_COLUMNS)
             }
+            Self::Metering { id, month } => ApiCall::record(&routes::CUSTOMER_METERING, &[])
+                .query(&[("customer_id", &Some(id.clone())), ("month", month)]),
         }
     }
 }
@@ -520,29 +525,33 @@ impl Licenses {
                 ApiCall::list(&routes::LIST_LICENSES, &[], page, &["id", "name", "kind", "max_users", "features"])
             }
             Self::Get { id } => ApiCall::record(&routes::GET_LICENSE, &[id]),
-            Self::Create { name, kind, max_users, features, template, idempotency } => {
+            Self::Create { name, kind, max_users, features, template, max_release, idempotency } => {
                 let body = object([
                     ("name", Some(json!(name))),
                     ("kind", Some(json!(kind))),
                     ("max_users", max_users.map(|n| json!(n))),
                     ("features", list(features)),
                     ("template", text(template)),
+                    ("max_release", text(max_release)),
                 ]);
                 ApiCall::create(&routes::CREATE_LICENSE, &[], body, idempotency)
             }
-            Self::Update { id, name, kind, max_users, features, template, precondition } => {
+            Self::Update { id, name, kind, max_users, features, template, max_release, precondition } => {
                 let body = object([
                     ("name", text(name)),
                     ("kind", text(kind)),
                     ("max_users", max_users.map(|n| json!(n))),
                     ("features", list(features)),
                     ("template", text(template)),
+                    ("max_release", text(max_release)),
                 ]);
                 ApiCall::update(&routes::PATCH_LICENSE, &[id], body, precondition)
             }
             Self::Assignments { id, page } => {
                 ApiCall::list(&routes::LIST_LICENSE_ASSIGNMENTS, &[id], page, ASSIGNMENT_COLUMNS)
             }
+            Self::Expiring { days, page } => ApiCall::list(&routes::EXPIRING_LICENSES, &[], page, ASSIGNMENT_COLUMNS)
+                .query(&[("days", &days.map(|d| d.to_string()))]),
         }
     }
 }
@@ -561,9 +570,10 @@ impl LicenseAssignments {
                 ApiCall::create(&routes::CREATE_ASSIGNMENT, &[], body, idempotency)
             }
             Self::Get { id } => ApiCall::record(&routes::GET_ASSIGNMENT, &[id]),
-            Self::Update { id, status, key_ref, starts_at, expires_at, precondition } => {
+            Self::Update { id, status, license, key_ref, starts_at, expires_at, precondition } => {
                 let body = object([
                     ("status", text(status)),
+                    ("license_id", text(license)),
                     ("key_ref", text(key_ref)),
                     ("starts_at", text(starts_at)),
                     ("expires_at", text(expires_at)),

@@ -43,6 +43,7 @@ routes! {
 
     CREATE_LICENSE = POST "/v1/licenses" "create_license": "licenses create --name Gold --kind subscription";
     LIST_LICENSES = GET "/v1/licenses" "list_licenses": "licenses list";
+    EXPIRING_LICENSES = GET "/v1/licenses/expiring" "expiring_licenses": "licenses expiring --days 30";
     GET_LICENSE = GET "/v1/licenses/{id}" "get_license": "licenses get L1";
     PATCH_LICENSE = PATCH "/v1/licenses/{id}" "patch_license": "licenses update L1 --max-users 50";
     LIST_LICENSE_ASSIGNMENTS = GET "/v1/licenses/{id}/assignments" "list_license_assignments":
@@ -78,6 +79,8 @@ routes! {
     IMPORT_COMPOSE = POST "/v1/tenants/{id}/import-compose" "import_compose":
         "tenants import-compose T1 --file docker-compose.yml --apply";
     TENANT_METRICS = GET "/v1/tenants/{id}/metrics" "tenant_metrics": "tenants metrics T1 --names cpu,app_health --period 60";
+    TENANT_METERING = GET "/v1/tenants/{id}/metering" "tenant_metering": "tenants metering T1 --from 2026-11-01T00:00:00Z";
+    CUSTOMER_METERING = GET "/v1/metering" "customer_metering": "customers metering C1 --month 2026-11";
     GET_COMPONENT = GET "/v1/tenants/{id}/components/{name}" "get_component": "components get T1 webapp";
     PUT_COMPONENT = PUT "/v1/tenants/{id}/components/{name}" "put_component": "components set T1 webapp 3.2.1";
 

@@ -171,6 +171,9 @@ got = call("get_assignment", assignment["id"], status=200)
 call("patch_assignment", assignment["id"], status=200, body={"status": "suspended"}, if_match=etag(got))
 call("list_customer_assignments", customer["id"], status=200)
 call("list_license_assignments", license_["id"], status=200)
+call("expiring_licenses", status=200, as_=VIEWER, days=30)
+rollup = parsed_dict(call("customer_metering", status=200, as_=VIEWER, customer_id=customer["id"], month="2026-11"))
+assert rollup["month"] == "2026-11" and rollup["tenants"] == [], rollup
 
 # Releases.
 releases = parsed_dict(call("list_releases", status=200, as_=VIEWER))["items"]
@@ -214,6 +217,8 @@ call("import_compose", tenant, status=422,
      body={"compose": "services:\n  db:\n    image: pg:16\n    environment:\n      - DB_PASSWORD=hunter2\n"})
 metrics = parsed_dict(call("tenant_metrics", tenant, status=200, names="cpu,app_health", period=300))
 assert [s["metric"] for s in metrics["series"]][-1] == "app_health", metrics
+metering = parsed_dict(call("tenant_metering", tenant, status=200))
+assert metering["tenant_id"] == tenant and isinstance(metering["samples"], list), metering
 call("tenant_history", tenant, status=200)
 call("fleet_history", status=200, as_=VIEWER)
 call("list_tenant_resources", tenant, status=200)

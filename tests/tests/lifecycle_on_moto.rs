@@ -643,7 +643,20 @@ async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy
                 }}}),
                 _ => json!({"operation": op}),
             };
-            let mut cr = request(api, &id, "operator", body).await;
+            let mut cr = if op == domain::Operation::ActivateLicense {
+                // Requested by assigning a license to the tenant's customer.
+                let t = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}"), None).await.body;
+                let l = json!({"name": "Ops", "kind": "subscription"});
+                let l = api.call("operator", Method::POST, "/v1/licenses", Some(l)).await.body;
+                let a = json!({"customer_id": t["customer_id"], "license_id": l["id"], "key_ref": "ssm:/licenses/ops"});
+                let a = api.call("operator", Method::POST, "/v1/license-assignments", Some(a)).await.body;
+                let started = &a["license_changes"]["started"][0];
+                assert_eq!(started["tenant_id"], id.as_str(), "{a}");
+                let path = format!("/v1/change-requests/{}", started["change_request_id"].as_str().unwrap());
+                api.call("viewer", Method::GET, &path, None).await.body
+            } else {
+                request(api, &id, "operator", body).await
+            };
             if cr["status"] == "awaiting_approval" {
                 let path = format!("/v1/change-requests/{}/approve", cr["id"].as_str().unwrap());
                 let r = api.call("admin", Method::POST, &path, None).await;

@@ -12,17 +12,19 @@ interface OperationShape {
   takes_backup: boolean;
   /** Requested by the alarm handler with the alarm's evidence; a person is never offered it. */
   by_alarms_only: boolean;
+  /** Requested by the API when a license assignment changes, with the assignment; never offered. */
+  by_licenses_only: boolean;
 }
 
 const allowed = table.allowed_from as Record<string, Operation[]>;
 const ops = table.operations as Record<string, OperationShape>;
 
 export function allowedOperations(state: TenantState): Operation[] {
-  return (allowed[state] ?? []).filter((op) => !shapeOf(op).by_alarms_only);
+  return (allowed[state] ?? []).filter((op) => !shapeOf(op).by_alarms_only && !shapeOf(op).by_licenses_only);
 }
 
 export function shapeOf(op: Operation): OperationShape {
-  return ops[op] ?? { models: [], default_model: null, needs_approval: false, validates: false, takes_release: false, takes_backup: false, by_alarms_only: false };
+  return ops[op] ?? { models: [], default_model: null, needs_approval: false, validates: false, takes_release: false, takes_backup: false, by_alarms_only: false, by_licenses_only: false };
 }
 
 /** Whether the operation asks for anything but a reason (then its button ends with "…"). */
@@ -46,6 +48,7 @@ const LABELS: Record<Operation, string> = {
   rotate_db_password: "Rotate DB password",
   rotate_airflow_password: "Rotate Airflow password",
   mark_broken: "Mark broken",
+  activate_license: "Activate license",
 };
 
 export function label(op: Operation): string {

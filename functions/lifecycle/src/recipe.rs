@@ -21,6 +21,10 @@ pub struct Pace {
 /// The job that makes a full backup (a `backup`'s work, an upgrade's snapshot).
 pub const BACKUP_JOB: &str = "backup-tenant";
 
+/// The job that installs a license on a tenant, given its assignment's key by reference
+/// (`LICENSE_KEY_REF`), never the key.
+pub const ACTIVATE_LICENSE_JOB: &str = "activate-license";
+
 /// The playbooks that block a tenant's public access while it is backed up, and open it again.
 pub const PUBLIC_ACCESS_OFF: &str = "public-access-off";
 pub const PUBLIC_ACCESS_ON: &str = "public-access-on";
@@ -182,6 +186,8 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
         Operation::RotateAirflowPassword => rotation(SecretKind::Airflow, pace),
         // The alarm was the work: its one step is the move to `Broken`.
         Operation::MarkBroken => vec![],
+        // The job installs the assignment's key, read by the job itself from its reference.
+        Operation::ActivateLicense => vec![jenkins(ACTIVATE_LICENSE_JOB, pace)],
     }
 }
 
@@ -310,6 +316,7 @@ mod tests {
         alarm: None,
         allow_downgrade: None,
         fallback_seconds: None,
+        assignment_id: None,
         snapshot: None,
     };
 
@@ -344,6 +351,12 @@ mod tests {
         assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["ansible maintenance-on"]);
         let p = plan(TenantState::Broken, Operation::Terminate, None).unwrap();
         assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["jenkins terminate-tenant"]);
+    }
+
+    #[test]
+    fn a_license_is_installed_by_one_job_and_the_tenant_keeps_its_state() {
+        let p = plan(TenantState::Suspended, Operation::ActivateLicense, None).unwrap();
+        assert_eq!(names(&steps(&p, &NONE, &["api".into()], PACE).unwrap()), ["jenkins activate-license"]);
     }
 
     #[test]

@@ -2,14 +2,22 @@
 //! `<stack>-schedule-<name>`: `backup` nightly, `validate` every 6 hours, both fired hourly so
 //! each tenant is served inside its own window) → the change-request core's fan-out
 //! ([`changes::Changes::fan_out`]): eligible tenants found with `Query`s, change requests
-//! created at a bounded rate with actor `schedule:<name>`, once per slot and tenant.
+//! created at a bounded rate with actor `schedule:<name>`, once per slot and tenant. Two daily
+//! rules are not fan-outs: `metering` reads every running tenant's usage through the
+//! [`engine::UsageSource`] port ([`changes::Changes::collect_usage`], once per tenant and day),
+//! and `licenses` suspends the tenants of active assignments past their expiry and marks them
+//! `expired` ([`changes::Changes::expire_licenses`]).
 //!
 //! Locally EventBridge never fires a rule: `make schedule` and the tests deliver the same event
 //! to this handler (`shared/devstack/src/schedule_events.rs`).
 
+use std::sync::Arc;
+
 use changes::{ChangeError, Changes, Pace};
 use chrono::{DateTime, Utc};
-use domain::schedule::ScheduleName;
+use domain::LicenseSkip;
+use domain::schedule::Schedule;
+use engine::UsageSource;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,6 +42,8 @@ pub struct Event {
 pub struct Deps {
     pub changes: Changes,
     pub pace: Pace,
+    /// Where `metering` reads each tenant's usage.
+    pub usage: Arc<dyn UsageSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +74,10 @@ impl From<ScheduleError> for Diagnostic {
 }
 
 /// The schedule a rule's ARN names (`arn:aws:events:...:rule/<stack>-schedule-backup`).
-pub fn schedule_of_rule(rule_arn: &str) -> Option<ScheduleName> {
+pub fn schedule_of_rule(rule_arn: &str) -> Option<Schedule> {
     let name = rule_arn.rsplit('/').next()?;
     let (_, schedule) = name.rsplit_once(RULE_INFIX)?;
-    ScheduleName::parse(schedule)
+    Schedule::parse(schedule)
 }
 
 /// The Lambda handler. An error (some creates failed) makes Lambda deliver the event again:
@@ -86,14 +96,30 @@ pub async fn run(deps: &Deps, event: Event) -> Result<Value, ScheduleError> {
     let Some(schedule) = event.resources.iter().find_map(|r| schedule_of_rule(r)) else {
         return Err(ScheduleError::Invalid(format!("no schedule's rule among {:?}", event.resources)));
     };
-    let report = deps.changes.fan_out(schedule, event.time, deps.pace).await?;
-    if report.failed > 0 {
+    let (report, failed) = match schedule {
+        Schedule::FanOut(name) => {
+            let report = deps.changes.fan_out(name, event.time, deps.pace).await?;
+            let failed = report.failed;
+            (serde_json::to_value(report), failed)
+        }
+        Schedule::Metering => {
+            let report = deps.changes.collect_usage(deps.usage.as_ref(), event.time, deps.pace).await?;
+            let failed = report.failed;
+            (serde_json::to_value(report), failed)
+        }
+        Schedule::Licenses => {
+            let report = deps.changes.expire_licenses(event.time).await?;
+            let failed =
+                report.changes.iter().flat_map(|c| &c.skipped).filter(|s| s.reason == LicenseSkip::Failed).count();
+            (serde_json::to_value(report), failed)
+        }
+    };
+    if failed > 0 {
         return Err(ScheduleError::Unavailable(format!(
-            "{} of the {schedule} run's change requests could not be created; run again",
-            report.failed
+            "{failed} of the {schedule} run's tenants could not be served; run again"
         )));
     }
-    serde_json::to_value(report).map_err(|e| ScheduleError::Invalid(e.to_string()))
+    report.map_err(|e| ScheduleError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

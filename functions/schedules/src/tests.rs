@@ -21,6 +21,7 @@ use TenantState as S;
 
 struct World {
     workflows: Arc<MemoryWorkflows>,
+    usage: Arc<engine::MemoryUsage>,
     deps: Deps,
 }
 
@@ -33,7 +34,12 @@ fn world() -> World {
         remote: Arc::new(MemoryCommands::new()),
         alarms: Arc::new(engine::MemoryAlarms::new()),
     };
-    World { workflows, deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) } } }
+    let usage = Arc::new(engine::MemoryUsage::new());
+    World {
+        workflows,
+        usage: usage.clone(),
+        deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) }, usage },
+    }
 }
 
 fn admin() -> Caller {
@@ -157,8 +163,33 @@ async fn other_events_and_unknown_rules_are_not_a_run() {
     w.tenant(S::Healthy, json!({})).await;
     let ignored = json!({"detail-type": "EC2 Instance State-change Notification", "time": "2026-12-03T02:00:00Z"});
     assert_eq!(w.call(ignored).await.unwrap()["result"], "ignored");
-    let unknown = w.call(scheduled("admin-portal-schedule-metering", "2026-12-03T02:00:00Z")).await;
+    let unknown = w.call(scheduled("admin-portal-schedule-nightly", "2026-12-03T02:00:00Z")).await;
     assert!(matches!(unknown, Err(ScheduleError::Invalid(_))));
     assert!(w.workflows.started().is_empty());
-    assert_eq!(schedule_of_rule("arn:aws:events:us-east-1:1:rule/x-schedule-validate"), Some(ScheduleName::Validate));
+    assert_eq!(
+        schedule_of_rule("arn:aws:events:us-east-1:1:rule/x-schedule-validate"),
+        Some(Schedule::FanOut(domain::schedule::ScheduleName::Validate))
+    );
+}
+
+#[tokio::test]
+async fn the_metering_rule_samples_each_running_tenant_once_a_day_and_a_failure_asks_for_a_redelivery() {
+    let w = world();
+    let up = w.tenant(S::Healthy, json!({})).await;
+    let down = w.tenant(S::Broken, json!({})).await;
+    w.usage.set(&up.id, domain::Usage { assets: 4, users: 2, data_bytes: 10 });
+    let failed = w.call(scheduled("admin-portal-schedule-metering", "2026-12-03T01:00:00Z")).await;
+    assert!(matches!(failed, Err(ScheduleError::Unavailable(_))), "{failed:?}");
+    w.usage.set(&down.id, domain::Usage::default());
+    let again = w.call(scheduled("admin-portal-schedule-metering", "2026-12-03T01:00:00Z")).await.unwrap();
+    assert_eq!((again["collected"].as_u64(), again["duplicates"].as_u64()), (Some(1), Some(1)), "{again}");
+    assert!(w.workflows.started().is_empty(), "metering starts no change request");
+}
+
+#[tokio::test]
+async fn the_licenses_rule_runs_the_expiry() {
+    let w = world();
+    let report = w.call(scheduled("admin-portal-schedule-licenses", "2026-12-03T03:00:00Z")).await.unwrap();
+    assert_eq!(report["slot"], "licenses@2026-12-03");
+    assert_eq!(report["expired"], json!([]));
 }

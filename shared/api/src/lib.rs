@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, callbacks, change_requests, compose, customers, history, licenses, meta, metrics, releases, report,
-    resources, rollouts, tenant_data, tenants, versions,
+    backups, callbacks, change_requests, compose, customers, history, licenses, meta, metering, metrics, releases,
+    report, resources, rollouts, tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]
@@ -87,6 +87,7 @@ api_routes! {
     customers::list_customer_assignments,
     licenses::create_license,
     licenses::list_licenses,
+    licenses::expiring_licenses,
     licenses::get_license,
     licenses::patch_license,
     licenses::list_license_assignments,
@@ -112,6 +113,8 @@ api_routes! {
     backups::list_backups,
     backups::get_backup,
     metrics::tenant_metrics,
+    metering::tenant_metering,
+    metering::customer_metering,
     report::tenant_report,
     tenant_data::get_component,
     tenant_data::put_component,

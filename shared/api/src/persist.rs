@@ -161,13 +161,25 @@ pub fn ok<R: Serialize + Stamped>(record: &R) -> Result<Response, ApiError> {
 pub async fn write_changed<R: Record + Clone + PartialEq>(
     app: &App,
     current: &R,
-    mut next: R,
+    next: R,
     principal: &Principal,
     if_match: IfMatch,
     tx: Tx,
 ) -> Result<Response, ApiError> {
+    ok(&commit_changed(app, current, next, principal, if_match, tx).await?)
+}
+
+/// [`write_changed`], answering the record as it now stands (`current` when nothing changed).
+pub async fn commit_changed<R: Record + Clone + PartialEq>(
+    app: &App,
+    current: &R,
+    mut next: R,
+    principal: &Principal,
+    if_match: IfMatch,
+    tx: Tx,
+) -> Result<R, ApiError> {
     if &next == current && tx.is_empty() {
-        return ok(current);
+        return Ok(current.clone());
     }
     let revision = current.stamp().revision;
     *next.stamp_mut() = current.stamp().next(&domain::WriteContext::api(principal.actor.clone()));
@@ -180,7 +192,7 @@ pub async fn write_changed<R: Record + Clone + PartialEq>(
     all.put(&next, Cond::RevisionIs(revision), lost_race)?;
     all.extend(tx);
     all.commit(app.table.as_ref()).await?;
-    ok(&next)
+    Ok(next)
 }
 
 /// How long an `Idempotency-Key` is remembered.

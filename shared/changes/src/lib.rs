@@ -19,6 +19,10 @@
 //! - [`callback`]: Jenkins completion by signed callback: the token a workflow waits on, and
 //!   the callback that wakes it (verified, once only).
 //! - [`measure`]: the business metrics it writes as it acts (EMF lines).
+//! - [`licenses`]: an assignment's change started on its customer's tenants (activate, suspend),
+//!   the `licenses` schedule's expiry, the license bound of an upgrade.
+//! - [`metering`]: the `metering` schedule's usage samples, a tenant's series and a customer's
+//!   month.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
 
 pub mod abort;
@@ -33,7 +37,9 @@ pub mod fanout;
 pub mod finish;
 pub mod fleet;
 pub mod input;
+pub mod licenses;
 pub mod measure;
+pub mod metering;
 pub mod once;
 pub mod params;
 pub mod progress;

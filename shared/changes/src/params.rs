@@ -1,7 +1,9 @@
 //! The checks of a change request's parameters that need the registry: the release an upgrade
 //! goes to exists, is available and is newer than the tenant's (unless the request allows going
 //! back), and its plan is worked out from the tenant's components and the release's manifest;
-//! the backup a restore names is one of that tenant's. (What each operation takes is the
+//! the backup a restore names is one of that tenant's; the customer's active licenses cover the
+//! release an upgrade goes to; the assignment an `activate_license` installs is active and the
+//! tenant's customer's. (What each operation takes is the
 //! domain's rule: [`domain::ChangeParams::check_for`].)
 
 use domain::{ChangeModel, ChangeParams, Operation, ReleaseStatus, Tenant, UpgradePlan};
@@ -25,6 +27,15 @@ impl Changes {
                 format!("tenant {} has no backup {id} (GET /v1/tenants/{}/backups lists them)", tenant.id, tenant.id);
             return Err(ChangeError::invalid("params.backup_id", message));
         }
+        if let (Operation::ActivateLicense, Some(id)) = (op, &p.assignment_id) {
+            let a = self.active_assignment(id).await?;
+            if a.customer_id != tenant.customer_id {
+                return Err(ChangeError::invalid(
+                    "params.assignment_id",
+                    format!("license assignment {id} is customer {}'s, not the tenant's", a.customer_id),
+                ));
+            }
+        }
         let (Operation::Upgrade, Some(v)) = (op, &p.release) else { return Ok(None) };
         if v == &tenant.release {
             return Err(ChangeError::invalid("params.release", format!("the tenant already runs {v}")));
@@ -46,6 +57,7 @@ impl Changes {
                 format!("release {v} is {}; only an available release can be installed", release.status),
             ));
         }
+        self.check_license_covers(tenant, v).await?;
         let components = self.components_of(&tenant.id).await?;
         let current = components.into_iter().map(|(name, c)| (name, c.version)).collect();
         Ok(Some(UpgradePlan::new(&tenant.release, v, &current, &release.components, p.takes_snapshot(model))))

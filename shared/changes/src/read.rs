@@ -35,7 +35,7 @@ impl Held {
 }
 
 impl Changes {
-    async fn find<R: Record>(&self, key: &Key) -> Result<Option<R>, ChangeError> {
+    pub(crate) async fn find<R: Record>(&self, key: &Key) -> Result<Option<R>, ChangeError> {
         match self.table.get(key).await? {
             Some(item) if !layout::is_tombstone(&item) => Ok(Some(R::from_item(item)?)),
             _ => Ok(None),

@@ -5,7 +5,7 @@
 //! | Route | |
 //! |---|---|
 //! | `POST /__admin/alarms` `{"tenant_id": "ten_...", "state": "ALARM"}` | the tenant's standard health alarm changes state (`ALARM` or `OK`); answers the alarm handler's result |
-//! | `POST /__admin/schedules` `{"name": "backup"}` | the schedule's rule fires now (`backup`, `validate`); answers the fan-out's report |
+//! | `POST /__admin/schedules` `{"name": "backup"}` | the schedule's rule fires now (`backup`, `validate`, `metering`, `licenses`); answers its run's report |
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use domain::TenantId;
-use domain::schedule::ScheduleName;
+use domain::schedule::Schedule;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -64,8 +64,8 @@ struct ScheduleRequest {
 }
 
 async fn post_schedule(State(t): State<EventTargets>, Json(req): Json<ScheduleRequest>) -> Response {
-    let Some(schedule) = ScheduleName::parse(&req.name) else {
-        let names: Vec<&str> = ScheduleName::ALL.iter().map(|s| s.as_str()).collect();
+    let Some(schedule) = Schedule::parse(&req.name) else {
+        let names: Vec<&str> = Schedule::ALL.iter().map(|s| s.as_str()).collect();
         return refused(StatusCode::UNPROCESSABLE_ENTITY, "name", format!("one of {}", names.join(", ")));
     };
     let event = crate::schedule_events::scheduled_event(schedule, chrono::Utc::now());

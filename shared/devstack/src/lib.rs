@@ -11,7 +11,9 @@
 //!   handler as EventBridge would; [`schedule_events`]: a schedule's rule firing, delivered to
 //!   the schedules handler; [`event_admin`]: the loopback endpoint `make alarm` and `make
 //!   schedule` call.
-//! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses).
+//! - [`fake_jenkins`]: a stand-in for the vendor's Jenkins (the API subset the engine uses);
+//!   [`fake_update_manager`]: a stand-in for the tenants' Update Manager API (the usage metering
+//!   reads).
 //! - [`web`]: the web portal's built assets at `/`, with the headers CloudFront adds in AWS.
 //! - [`logged_memory`]: the registry in memory with its change log, for `serve --memory`.
 
@@ -19,6 +21,7 @@ pub mod alarm_events;
 pub mod event_admin;
 pub mod execution_events;
 pub mod fake_jenkins;
+pub mod fake_update_manager;
 pub mod local_auth;
 pub mod local_lambda;
 pub mod logged_memory;

@@ -1,14 +1,16 @@
 //! What EventBridge does in AWS and moto does not: a schedule's rule firing, delivered to the
-//! schedules handler as a `Scheduled Event` of the rule `admin-portal-schedule-<name>`.
+//! schedules handler as a `Scheduled Event` of the rule `admin-portal-schedule-<name>`
+//! (`backup`, `validate`, `metering`, `licenses`).
 
 use chrono::{DateTime, Utc};
-use domain::schedule::ScheduleName;
+use domain::schedule::Schedule;
 use serde_json::{Value, json};
 
 use crate::alarm_events::{ACCOUNT, REGION};
 
 /// The event of `schedule`'s rule firing for `time`, as EventBridge delivers it.
-pub fn scheduled_event(schedule: ScheduleName, time: DateTime<Utc>) -> Value {
+pub fn scheduled_event(schedule: impl Into<Schedule>, time: DateTime<Utc>) -> Value {
+    let schedule = schedule.into();
     json!({
         "version": "0",
         "id": ulid::Ulid::new().to_string(),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod lifecycle;
+pub mod metering;
 pub mod metrics;
 pub mod models;
 pub mod patch;

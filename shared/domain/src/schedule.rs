@@ -106,6 +106,60 @@ impl fmt::Display for ScheduleName {
     }
 }
 
+/// Every schedule rule of the fleet: the fan-outs of a lifecycle operation over eligible
+/// tenants ([`ScheduleName`], which a tenant may opt out of), and the daily jobs that are not
+/// fan-outs: `metering` (a usage sample collected from every tenant) and `licenses` (active
+/// assignments past their expiry marked `expired`, their customers' tenants suspended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Schedule {
+    FanOut(ScheduleName),
+    Metering,
+    Licenses,
+}
+
+impl Schedule {
+    pub const ALL: [Schedule; 4] =
+        [Self::FanOut(ScheduleName::Backup), Self::FanOut(ScheduleName::Validate), Self::Metering, Self::Licenses];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FanOut(s) => s.as_str(),
+            Self::Metering => "metering",
+            Self::Licenses => "licenses",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    /// The daily slot `at` falls in (`metering@2026-12-03`), for the jobs that run once a day;
+    /// a fan-out's is [`ScheduleName::slot`].
+    pub fn slot(self, at: DateTime<Utc>) -> String {
+        match self {
+            Self::FanOut(s) => s.slot(at),
+            other => format!("{}@{}", other.as_str(), at.format("%Y-%m-%d")),
+        }
+    }
+
+    /// The start of the day `at` falls in (UTC): the time of a daily job's slot.
+    pub fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
+        at.date_naive().and_time(NaiveTime::MIN).and_utc()
+    }
+}
+
+impl From<ScheduleName> for Schedule {
+    fn from(s: ScheduleName) -> Self {
+        Self::FanOut(s)
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a schedule's run leaves a tenant alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -335,6 +389,19 @@ mod tests {
             serde_json::to_value(&w).unwrap(),
             serde_json::json!({"days": ["sat", "sun"], "start": "02:00", "end": "05:30", "time_zone": "America/New_York"})
         );
+    }
+
+    #[test]
+    fn every_schedule_rule_is_named_once_and_the_daily_jobs_have_a_day_slot() {
+        for s in Schedule::ALL {
+            assert_eq!(Schedule::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Schedule::parse("backup"), Some(Schedule::FanOut(ScheduleName::Backup)));
+        assert_eq!(Schedule::parse("nightly"), None);
+        let at = utc(2026, 12, 3, 17, 45);
+        assert_eq!(Schedule::Metering.slot(at), "metering@2026-12-03");
+        assert_eq!(Schedule::Licenses.slot(at), "licenses@2026-12-03");
+        assert_eq!(Schedule::day_start(at), utc(2026, 12, 3, 0, 0));
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub enum Operation {
     /// A CloudWatch alarm fired on a serving (or tested) tenant: it is `Broken`, with the
     /// alarm's evidence on the change request.
     MarkBroken,
+    /// A license assigned to (or upgraded for) the tenant's customer is installed on the
+    /// tenant, from its key's reference: the tenant ends as it started.
+    ActivateLicense,
 }
 
 impl Operation {
@@ -116,10 +119,11 @@ impl Operation {
             Self::RotateDbPassword => "rotate_db_password",
             Self::RotateAirflowPassword => "rotate_airflow_password",
             Self::MarkBroken => "mark_broken",
+            Self::ActivateLicense => "activate_license",
         }
     }
 
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Self::Provision,
         Self::Terminate,
         Self::Suspend,
@@ -134,6 +138,7 @@ impl Operation {
         Self::RotateDbPassword,
         Self::RotateAirflowPassword,
         Self::MarkBroken,
+        Self::ActivateLicense,
     ];
 
     /// Operations that destroy data or access and wait for a second admin's approval (a column

@@ -27,6 +27,8 @@ fn generated() -> Value {
                 "takes_backup": r.operation == Operation::Restore,
                 // Requested by the alarm handler with the alarm's evidence, not by a person.
                 "by_alarms_only": r.operation == Operation::MarkBroken,
+                // Requested by the core when a license assignment changes, with the assignment.
+                "by_licenses_only": r.operation == Operation::ActivateLicense,
             });
             (name_of(r.operation), shape)
         })

@@ -9,12 +9,13 @@
 //! |---|---|---|---|---|---|---|
 //! | customer | `CUSTOMER#<id>` | `CUSTOMER` | `CUSTOMERS` / id | | | |
 //! | license | `LICENSE#<id>` | `LICENSE` | `LICENSES` / id | | | |
-//! | license_assignment | `ASSIGNMENT#<id>` | `ASSIGNMENT` | `CUSTOMER#<cid>#ASSIGNMENTS` / id | `LICENSE#<lid>#ASSIGNMENTS` / id | | |
+//! | license_assignment | `ASSIGNMENT#<id>` | `ASSIGNMENT` | `CUSTOMER#<cid>#ASSIGNMENTS` / id | `LICENSE#<lid>#ASSIGNMENTS` / id | `ASSIGNMENTS#EXPIRING` / `<expires_at>#<id>` (only while `active` with an expiry) | |
 //! | release | `RELEASE#<version>` | `RELEASE` | `RELEASES` / sortable version | | | |
 //! | tenant | `TENANT#<id>` | `TENANT` | `TENANTS` / id | `STATE#<state>` / id | `CUSTOMER#<cid>#TENANTS` / id | `RELEASE#<v>#TENANTS` / id |
 //! | component_version | `TENANT#<tid>` | `COMPONENT#<name>` | | | | |
 //! | tenant_config | `TENANT#<tid>` | `CONFIG#<key>` | | | | |
 //! | health_run | `TENANT#<tid>` | `HEALTH#<id>` | | | | |
+//! | meter_sample | `TENANT#<tid>` | `METER#<slot, RFC 3339 UTC>` | | | | |
 //! | backup | `TENANT#<tid>` | `BACKUP#<id>` | | | | |
 //! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
 //! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
@@ -39,6 +40,10 @@
 //!   TENANT#<tid>, begins_with(sk, ...)`;
 //! - tenants of a resource: `Query gsi2 = RESOURCE#<rid>#TENANTS`;
 //! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
+//! - active assignments expiring by a time (the expiring report, the `licenses` schedule's
+//!   expired ones): `Query gsi3 = ASSIGNMENTS#EXPIRING, gsi3sk <= <time>#~`, soonest first;
+//! - a tenant's usage samples over a window or a month: `Query pk = TENANT#<tid>, sk between
+//!   METER#<from> and METER#<to>` (or `begins_with(sk, METER#<YYYY-MM>-)`);
 //! - change requests of a tenant, newest first: `Query gsi1 = TENANT#<tid>#CHANGES`, descending
 //!   (ids are ULIDs, so they sort by time);
 //! - rollouts, newest first: `Query gsi1 = ROLLOUTS`, descending; the running ones (what the
@@ -170,6 +175,27 @@ pub const COMPONENT_PREFIX: &str = "COMPONENT#";
 pub const CONFIG_PREFIX: &str = "CONFIG#";
 pub const HEALTH_PREFIX: &str = "HEALTH#";
 pub const BACKUP_PREFIX: &str = "BACKUP#";
+pub const METER_PREFIX: &str = "METER#";
+
+/// `gsi3` partition of the active assignments with an expiry, soonest first (sparse).
+pub const EXPIRING_ASSIGNMENTS: &str = "ASSIGNMENTS#EXPIRING";
+
+/// A time as the sort keys hold it: RFC 3339 in UTC to the second, so that text order is time
+/// order.
+pub fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The last `gsi3sk` of [`EXPIRING_ASSIGNMENTS`] expiring at or before `t` (`~` sorts after
+/// every id).
+pub fn expiring_until(t: &chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}#~", sortable_time(t))
+}
+
+/// The key of a tenant's usage sample for the slot starting at `at`.
+pub fn meter_key(tenant: &TenantId, at: &chrono::DateTime<chrono::Utc>) -> Key {
+    Key::new(tenant_partition(tenant), format!("{METER_PREFIX}{}", sortable_time(at)))
+}
 
 /// The key of a tenant's backup (its id is `bk_` and a ULID: they sort by time).
 pub fn backup_key(tenant: &TenantId, id: &domain::BackupId) -> Key {
@@ -278,10 +304,23 @@ impl Record for LicenseAssignment {
         assignment_key(&self.id)
     }
     fn index_keys(&self) -> Vec<(Index, String, String)> {
-        vec![
+        let mut keys = vec![
             (Index::Gsi1, assignments_of_customer(&self.customer_id), self.id.to_string()),
             (Index::Gsi2, assignments_of_license(&self.license_id), self.id.to_string()),
-        ]
+        ];
+        // Sparse: only while it is active with an expiry, so the expiring report and the
+        // `licenses` schedule read those alone.
+        if let (domain::AssignmentStatus::Active, Some(e)) = (self.status, &self.expires_at) {
+            keys.push((Index::Gsi3, EXPIRING_ASSIGNMENTS.into(), format!("{}#{}", sortable_time(e), self.id)));
+        }
+        keys
+    }
+}
+
+impl Record for domain::MeterSample {
+    const KIND: &'static str = "meter_sample";
+    fn key(&self) -> Key {
+        meter_key(&self.tenant_id, &self.at)
     }
 }
 
@@ -409,6 +448,26 @@ pub fn guard_item(key: Key, owner: &str) -> Item {
 mod tests {
     use super::*;
     use domain::{Actor, WriteContext};
+
+    #[test]
+    fn only_an_active_assignment_with_an_expiry_is_in_the_expiring_index() {
+        let ctx = WriteContext::api(Actor::system("test"));
+        let cmd = serde_json::from_value(serde_json::json!({
+            "customer_id": CustomerId::generate(), "license_id": LicenseId::generate(),
+            "expires_at": "2026-12-31T10:00:00.5+01:00"
+        }))
+        .unwrap();
+        let mut a = LicenseAssignment::create(cmd, &ctx).unwrap();
+        let item = a.to_item().unwrap();
+        assert_eq!(item["gsi3pk"], EXPIRING_ASSIGNMENTS);
+        assert_eq!(item["gsi3sk"], format!("2026-12-31T09:00:00Z#{}", a.id));
+        assert!(item["gsi3sk"].as_str().unwrap() <= expiring_until(&a.expires_at.unwrap()).as_str());
+        a.status = domain::AssignmentStatus::Revoked;
+        assert!(!a.to_item().unwrap().contains_key("gsi3pk"));
+        a.status = domain::AssignmentStatus::Active;
+        a.expires_at = None;
+        assert!(!a.to_item().unwrap().contains_key("gsi3pk"));
+    }
 
     #[test]
     fn a_tenant_item_carries_every_index_key_of_its_filters() {

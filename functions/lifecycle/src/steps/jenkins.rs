@@ -83,6 +83,27 @@ async fn restored_backup(deps: &Deps, held: &Held, undo: bool) -> Result<BTreeMa
     Ok(location(backup))
 }
 
+/// The license an `activate_license` installs: its assignment's key by reference
+/// (`LICENSE_KEY_REF`, which the job resolves itself; never the key) and the license.
+/// An assignment gone or no longer active since the change request was created fails the step.
+async fn license_key(deps: &Deps, held: &Held) -> Result<BTreeMap<String, String>, TaskError> {
+    let (domain::Operation::ActivateLicense, Some(id)) = (held.cr.operation, &held.cr.params.assignment_id) else {
+        return Ok(BTreeMap::new());
+    };
+    let a = deps.changes.active_assignment(id).await.map_err(|e| match e {
+        changes::ChangeError::Unavailable(m) => TaskError::Transient(m),
+        other => TaskError::JenkinsFailed(other.to_string()),
+    })?;
+    let mut p = BTreeMap::from([
+        ("ASSIGNMENT_ID".to_owned(), a.id.to_string()),
+        ("LICENSE_ID".to_owned(), a.license_id.to_string()),
+    ]);
+    if let Some(key) = &a.key_ref {
+        p.insert("LICENSE_KEY_REF".into(), key.to_string());
+    }
+    Ok(p)
+}
+
 /// A Jenkins step of the stored plan, as this module reads it.
 struct JobStep {
     index: usize,
@@ -147,6 +168,7 @@ pub async fn start(deps: &Deps, id: &ChangeRequestId, at: &StepRef) -> Result<Va
                 p.insert("CALLBACK_URL".into(), url.clone());
             }
             p.extend(restored_backup(deps, &held, undo).await?);
+            p.extend(license_key(deps, &held).await?);
             if let Some(given) = &secret {
                 // The job reads the value itself, by this reference.
                 let v = super::secret_version(deps, &held, given).await?;

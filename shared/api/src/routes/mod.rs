@@ -8,6 +8,7 @@ pub mod customers;
 pub mod history;
 pub mod licenses;
 pub mod meta;
+pub mod metering;
 pub mod metrics;
 pub mod releases;
 pub mod report;

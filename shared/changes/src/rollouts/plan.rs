@@ -1,16 +1,18 @@
 //! The dry run of a rollout (`POST /v1/rollouts/plan`): the same body as a rollout, nothing
 //! written. For each selected tenant: would it run, or why not (its state, busy, an upgrade to
-//! the release it runs or an older one); the wave it falls in; the plan it would run (the
+//! the release it runs or an older one, or one its customer's licenses do not cover); the wave it falls in; the plan it would run (the
 //! lifecycle table's states and ends: the steps of each are the lifecycle workflow's recipe); and
 //! for an upgrade, how its recorded components differ from the target release's manifest.
 //!
 //! One change request's dry run (`"dry_run": true` on `POST /v1/tenants/{id}/change-requests`)
 //! answers the same entry for its tenant: [`Changes::plan_change`].
 
+use std::collections::BTreeMap;
+
 use domain::lifecycle::Plan;
 use domain::{
-    ChangeParams, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role, RolloutCreate,
-    RolloutPlanSummary, Tenant, TenantId, UpgradePlan, assign_waves, change_eligibility, eligibility,
+    ChangeParams, CustomerId, LicenseId, NotRun, Operation, PlannedTenant, ProductRelease, ReleaseStatus, Role,
+    RolloutCreate, RolloutPlanSummary, Tenant, TenantId, UpgradePlan, assign_waves, change_eligibility, eligibility,
 };
 
 use crate::{Caller, ChangeCreate, ChangeError, Changes};
@@ -47,14 +49,25 @@ impl Changes {
         cmd: &RolloutCreate,
     ) -> Result<Vec<(Tenant, Result<Plan, NotRun>)>, ChangeError> {
         let selection = self.select(&cmd.selector).await?;
-        Ok(selection
-            .tenants
-            .into_iter()
-            .map(|t| {
-                let e = eligibility(&t, cmd);
-                (t, e)
-            })
-            .collect())
+        let target = cmd.params.release.as_ref().filter(|_| cmd.operation == Operation::Upgrade);
+        // An upgrade's license bound, read once per customer.
+        let mut not_licensed: BTreeMap<CustomerId, Option<Vec<LicenseId>>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(selection.tenants.len());
+        for t in selection.tenants {
+            let mut e = eligibility(&t, cmd);
+            if let (Ok(_), Some(v)) = (&e, target) {
+                if !not_licensed.contains_key(&t.customer_id) {
+                    let refused = self.licenses_not_covering(&t.customer_id, v).await?;
+                    let ids = refused.map(|ls| ls.into_iter().map(|l| l.id).collect());
+                    not_licensed.insert(t.customer_id.clone(), ids);
+                }
+                if let Some(Some(licenses)) = not_licensed.get(&t.customer_id) {
+                    e = Err(NotRun::NotLicensed { release: v.clone(), licenses: licenses.clone() });
+                }
+            }
+            out.push((t, e));
+        }
+        Ok(out)
     }
 
     /// The dry run: reads the selection (and an upgrade's tenants' components), writes nothing.

@@ -238,10 +238,18 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
             }
         }
     });
+    // The tenants' Update Manager API, which the metering schedule reads.
+    let update_manager = devstack::fake_update_manager::FakeUpdateManager::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the update manager")?;
+    let update_manager_url = update_manager.serve(listener).await?;
     // Alarm and schedule events moto never emits: `make alarm` and `make schedule` deliver them.
     let targets = devstack::event_admin::EventTargets {
         alarms: Arc::new(alarms::Deps { changes: changes.clone() }),
-        schedules: Arc::new(schedules::Deps { changes: changes.clone(), pace: changes::Pace::per_second(10) }),
+        schedules: Arc::new(schedules::Deps {
+            changes: changes.clone(),
+            pace: changes::Pace::per_second(10),
+            usage: Arc::new(engine::HttpUsage::new(&update_manager_url)?),
+        }),
     };
     let events_addr = format!("127.0.0.1:{}", env("EVENTS_PORT", "0"));
     let listener =

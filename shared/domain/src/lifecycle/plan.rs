@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn every_operation_has_its_default_change_model_and_refuses_the_others() {
         use ChangeModel::*;
-        let expected: [(Operation, Option<ChangeModel>, &[ChangeModel]); 14] = [
+        let expected: [(Operation, Option<ChangeModel>, &[ChangeModel]); 15] = [
             (O::Provision, None, &[]),
             (O::Terminate, Some(Live), &[Live]),
             (O::Suspend, Some(Live), &[Live]),
@@ -183,6 +183,7 @@ mod tests {
             (O::RotateDbPassword, Some(Maintenance), &[Maintenance, Swap]),
             (O::RotateAirflowPassword, Some(Maintenance), &[Maintenance, Swap]),
             (O::MarkBroken, Some(Live), &[Live]),
+            (O::ActivateLicense, Some(Live), &[Live]),
         ];
         for (op, default, accepted) in expected {
             assert_eq!(rule(op).default_model, default, "{op:?}");
@@ -265,6 +266,9 @@ mod tests {
             // An alarm's one step breaks the tenant, and a failure of its workflow does not unbreak it.
             (O::MarkBroken, S::Healthy, None, None, &[S::Broken], S::Broken, S::Broken, None),
             (O::MarkBroken, S::InTesting, None, None, &[S::Broken], S::Broken, S::Broken, None),
+            // A license is installed live: the tenant ends as it started, whatever the outcome.
+            (O::ActivateLicense, S::Suspended, None, None, &[], S::Suspended, S::Suspended, None),
+            (O::ActivateLicense, S::Healthy, None, None, &[], S::Healthy, S::Healthy, None),
         ];
         for &(op, from, model, enter, through, success, failure, rollback_failure) in cases {
             let p = ok(from, op, model);
@@ -383,6 +387,6 @@ mod tests {
         assert_eq!(json["on_success"], serde_json::json!({ "state": "Healthy" }));
         assert_eq!(json["on_failure"], "as_started");
         assert_eq!(json["on_rollback_failure"], serde_json::json!({ "state": "Broken" }));
-        assert_eq!(serde_json::to_value(LIFECYCLE).unwrap().as_array().unwrap().len(), 14);
+        assert_eq!(serde_json::to_value(LIFECYCLE).unwrap().as_array().unwrap().len(), 15);
     }
 }

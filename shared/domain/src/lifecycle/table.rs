@@ -90,7 +90,7 @@ const STRAIGHT: &[Route] = &[Route { model: ANY, entered_at_start: true, through
 const TESTED: &[Route] = &[Route { model: ANY, entered_at_start: true, through: &[S::InTesting] }];
 
 /// The lifecycle, one row per operation, in [`Operation::ALL`] order.
-pub static LIFECYCLE: [OperationRule; 14] = [
+pub static LIFECYCLE: [OperationRule; 15] = [
     // A new deployment. The tenant is created `Provisioning`, with this change request holding it.
     OperationRule {
         operation: Operation::Provision,
@@ -334,6 +334,23 @@ pub static LIFECYCLE: [OperationRule; 14] = [
         needs_approval: false,
         validates: false,
     },
+    // A license assigned to the tenant's customer (or upgraded) is installed on the box from its
+    // key's reference (seed recipe 1), live: the tenant keeps its state whatever the outcome (a
+    // suspended tenant gets the new key too, and stays suspended until it is resumed).
+    // Requested by the core when an assignment becomes active or changes license.
+    OperationRule {
+        operation: Operation::ActivateLicense,
+        from: &[S::Healthy, S::Maintenance, S::Suspended, S::Broken],
+        on_creation: None,
+        models: ONLY_LIVE,
+        default_model: Some(M::Live),
+        routes: STRAIGHT,
+        on_success: End::AsStarted,
+        on_failure: End::AsStarted,
+        rolls_back: &[],
+        needs_approval: false,
+        validates: false,
+    },
 ];
 
 // The rows are in `Operation` order, so `rule` is an index.
@@ -398,7 +415,7 @@ mod tests {
     /// Written by hand from the brief, not from the table: `x` may be requested in that state,
     /// `.` may not, `c` is started only by creating a tenant.
     #[rustfmt::skip]
-    const EXPECTED: [(Operation, &str); 14] = [
+    const EXPECTED: [(Operation, &str); 15] = [
         //                              Prov Heal Main BkUp Rest InTe Susp Brok EoL
         (O::Provision,             "c    c    c    c    c    c    c    c    c"),
         (O::Terminate,             "x    x    x    x    x    x    x    x    ."),
@@ -414,6 +431,7 @@ mod tests {
         (O::RotateDbPassword,      ".    x    x    .    .    .    .    .    ."),
         (O::RotateAirflowPassword, ".    x    x    .    .    .    .    .    ."),
         (O::MarkBroken,            ".    x    .    .    .    x    .    .    ."),
+        (O::ActivateLicense,       ".    x    x    .    .    .    x    x    ."),
     ];
 
     #[test]
@@ -455,7 +473,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9 * 14);
+        assert_eq!(checked, 9 * 15);
     }
 
     #[test]
@@ -482,7 +500,7 @@ mod tests {
         assert!(healthy.contains(&O::Upgrade));
         assert!(!healthy.contains(&O::Resume));
         assert!(!healthy.contains(&O::Provision));
-        assert_eq!(allowed_operations(S::Suspended), [O::Terminate, O::Resume]);
+        assert_eq!(allowed_operations(S::Suspended), [O::Terminate, O::Resume, O::ActivateLicense]);
         assert_eq!(allowed_operations(S::InTesting), [O::Terminate, O::MarkBroken]);
     }
 

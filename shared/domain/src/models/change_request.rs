@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::{AlarmEvidence, RecordedBefore, Stamp, Tenant, UpgradePlan, WriteContext, stamped};
 use crate::lifecycle::{self, Plan, Refusal, Step};
 use crate::{
-    Actor, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation, ReleaseVersion,
-    TenantId, TenantState, values::Text,
+    Actor, AssignmentId, BackupId, ChangeModel, ChangeRequestId, ChangeRequestStatus, FieldError, Operation,
+    ReleaseVersion, TenantId, TenantState, values::Text,
 };
 
 /// Where one step of a change request's execution is.
@@ -90,6 +90,11 @@ pub struct ChangeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, minimum = 0, maximum = 86400)]
     pub fallback_seconds: Option<u32>,
+    /// `activate_license` only: the customer's license assignment whose key is installed
+    /// (requested by the core when an assignment becomes active or changes license).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub assignment_id: Option<AssignmentId>,
 }
 
 impl ChangeParams {
@@ -136,6 +141,19 @@ impl ChangeParams {
                 "params.snapshot",
                 "a swap keeps the old side to fall back to: it takes no snapshot",
             ));
+        }
+        match (op, &self.assignment_id) {
+            (Operation::ActivateLicense, None) => {
+                return Err(FieldError::new(
+                    "params.assignment_id",
+                    "activate_license needs the license assignment to install",
+                ));
+            }
+            (Operation::ActivateLicense, Some(_)) => {}
+            (_, Some(_)) => {
+                return Err(FieldError::new("params.assignment_id", format!("{op} takes no assignment_id")));
+            }
+            (_, None) => {}
         }
         match (op, &self.alarm) {
             (Operation::MarkBroken, None) => {

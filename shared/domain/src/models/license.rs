@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::{Stamp, WriteContext, stamped};
 use crate::{
-    FieldError, LicenseId, patch,
+    FieldError, LicenseId, ReleaseVersion, patch,
     values::{FeatureName, Name, Text},
 };
 
@@ -36,6 +36,11 @@ pub struct License {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub template: Option<Text>,
+    /// The newest release the license covers (none: every release). An upgrade of a tenant
+    /// whose customer's active licenses all stop before the target is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub max_release: Option<ReleaseVersion>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -58,6 +63,9 @@ pub struct LicenseCreate {
     pub features: BTreeSet<FeatureName>,
     #[serde(default)]
     pub template: Option<Text>,
+    /// The newest release the license covers (none: every release).
+    #[serde(default)]
+    pub max_release: Option<ReleaseVersion>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -80,6 +88,10 @@ pub struct LicensePatch {
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Text>)]
     pub template: Option<Option<Text>>,
+    /// The newest release the license covers; `null`: every release.
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<ReleaseVersion>)]
+    pub max_release: Option<Option<ReleaseVersion>>,
 }
 
 /// A count, also written as a whole float (`436.0`): JSON Schema's `integer` is both.
@@ -142,6 +154,7 @@ impl License {
             max_users: cmd.max_users,
             features: cmd.features,
             template: cmd.template,
+            max_release: cmd.max_release,
             stamp: Stamp::first(ctx),
         })
     }
@@ -154,7 +167,16 @@ impl LicensePatch {
         patch::apply(&mut l.max_users, self.max_users);
         patch::set(&mut l.features, self.features);
         patch::apply(&mut l.template, self.template);
+        patch::apply(&mut l.max_release, self.max_release);
         check_license_bounds(l.max_users, &l.features)
+    }
+}
+
+impl License {
+    /// Whether the license covers `release` (it has no newest release, or `release` is not
+    /// newer than it).
+    pub fn covers(&self, release: &ReleaseVersion) -> bool {
+        self.max_release.as_ref().is_none_or(|max| release <= max)
     }
 }
 
@@ -164,6 +186,20 @@ stamped!(License);
 mod tests {
     use super::*;
     use crate::models::stamp::test_ctx as ctx;
+
+    #[test]
+    fn a_license_covers_the_releases_up_to_its_newest() {
+        let cmd: LicenseCreate =
+            serde_json::from_str(r#"{"name":"Std","kind":"subscription","max_release":"3.1.0"}"#).unwrap();
+        let l = License::create(cmd, &ctx()).unwrap();
+        let v = |s: &str| ReleaseVersion::parse(s).unwrap();
+        assert!(l.covers(&v("3.0.2")) && l.covers(&v("3.1.0")));
+        assert!(!l.covers(&v("3.2.0")));
+        let mut open = l.clone();
+        let patch: LicensePatch = serde_json::from_str(r#"{"max_release":null}"#).unwrap();
+        patch.apply_to(&mut open).unwrap();
+        assert!(open.covers(&v("9.0.0")));
+    }
 
     #[test]
     fn licenses_bound_users() {

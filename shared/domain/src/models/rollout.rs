@@ -424,6 +424,8 @@ pub enum NotRun {
     Downgrade { from: ReleaseVersion, to: ReleaseVersion },
     /// An upgrade to the release it runs.
     SameRelease { release: ReleaseVersion },
+    /// An upgrade to a release none of its customer's active licenses covers (they are named).
+    NotLicensed { release: ReleaseVersion, licenses: Vec<crate::LicenseId> },
 }
 
 impl std::fmt::Display for NotRun {
@@ -433,6 +435,10 @@ impl std::fmt::Display for NotRun {
             Self::Busy { change_request_id } => write!(f, "busy with change request {change_request_id}"),
             Self::Downgrade { from, to } => write!(f, "a downgrade from {from} to {to}"),
             Self::SameRelease { release } => write!(f, "it already runs {release}"),
+            Self::NotLicensed { release, licenses } => {
+                let names: Vec<String> = licenses.iter().map(ToString::to_string).collect();
+                write!(f, "{release} is not covered by the customer's license: {}", names.join(", "))
+            }
         }
     }
 }
