@@ -7,6 +7,7 @@ import { ApiDocsPage } from "./pages/ApiDocs";
 import { BoardPage } from "./pages/Board";
 import { ChangeRequestPage } from "./pages/ChangeRequest";
 import { HistoryPage } from "./pages/History";
+import { LicensesPage } from "./pages/Licenses";
 import { NewRolloutPage } from "./pages/NewRollout";
 import { RolloutPage } from "./pages/Rollout";
 import { RolloutsPage } from "./pages/Rollouts";
@@ -65,6 +66,7 @@ function App() {
   else if (parts[0] === "rollouts" && parts[1] && parts[1] !== "new") page = <RolloutPage id={parts[1]} session={session} />;
   else if (parts[0] === "rollouts" && !parts[1]) page = <RolloutsPage session={session} />;
   else if (parts[0] === "versions") page = <VersionsPage session={session} />;
+  else if (parts[0] === "licenses") page = <LicensesPage query={query} />;
   else page = <p>There is no such page.</p>;
 
   const nav = (to: string, name: string) => {
@@ -87,6 +89,7 @@ function App() {
           {nav("/tenants", "Tenants")}
           {nav("/rollouts", "Rollouts")}
           {nav("/versions", "Versions")}
+          {nav("/licenses", "Licenses")}
           {nav("/history", "History")}
           {nav("/api", "API")}
         </nav>

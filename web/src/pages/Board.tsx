@@ -8,6 +8,8 @@
 //                                                      released lately (`active_change_request_id`)
 //   - GET /v1/rollouts?limit=ROLLOUTS                  the newest rollouts: those running are linked,
 //                                                      those halted lately need attention
+//   - GET /v1/licenses/expiring?days=LICENSE_DAYS     the active license assignments expiring
+//                                                      soon (one Query on a sparse index)
 //   - at most DETAIL_CAP change requests and DETAIL_CAP tenant names for those (names cached)
 // Then every POLL_MS one `GET /v1/history?entity=tenant&since=<newest seen>`: only when it shows a new entry
 // is the board read again; running change requests (their steps are on the change request, not
@@ -15,6 +17,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type ChangeEntry, type ChangeRequest, type Rollout, type Schemas, type Tenant } from "../api";
 import { ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, When } from "../ui";
+import { type Assignment, daysLeft, daysLeftText } from "./Licenses";
 import { rolloutWhat } from "./Rollouts";
 
 export const POLL_MS = 4000;
@@ -25,6 +28,10 @@ const WINDOW_MS = 24 * 3600 * 1000;
 /** The newest rollouts read: the board links those of them running or paused, and names those
  * its gate halted in the last 24 h among what needs attention. */
 const ROLLOUTS = 20;
+/** License assignments expiring within this many days need attention. */
+export const LICENSE_DAYS = 7;
+/** Assignments named on the board; the rest are one link away (the licenses page). */
+const SHOW_EXPIRING = 20;
 
 const names = new Map<string, string>();
 
@@ -41,6 +48,8 @@ interface Board {
   broken: Tenant[];
   changes: ChangeRequest[];
   rollouts: Rollout[];
+  expiring: Assignment[];
+  expiringMore: boolean;
   newest: string | null;
   seen: Set<string>;
   readAt: Date;
@@ -68,11 +77,12 @@ function changeIdsOf(entries: ChangeEntry[]): { active: string[]; ended: string[
 
 async function readBoard(): Promise<Board> {
   const since = new Date(Date.now() - WINDOW_MS).toISOString();
-  const [summary, broken, recent, rollouts] = await Promise.all([
+  const [summary, broken, recent, rollouts, expiring] = await Promise.all([
     api.GET("/v1/fleet/summary"),
     api.GET("/v1/tenants", { params: { query: { state: "Broken", limit: 100 } } }),
     api.GET("/v1/history", { params: { query: { entity: "tenant", since, limit: 500 } } }),
     api.GET("/v1/rollouts", { params: { query: { limit: ROLLOUTS } } }),
+    api.GET("/v1/licenses/expiring", { params: { query: { days: LICENSE_DAYS, limit: SHOW_EXPIRING } } }),
   ]);
   if (!summary.data) throw new Error(`fleet summary: ${summary.response.status}`);
   const entries = recent.data?.items ?? [];
@@ -89,6 +99,8 @@ async function readBoard(): Promise<Board> {
     rollouts: (rollouts.data?.items ?? []).filter(
       (r) => r.status === "running" || r.status === "paused" || (r.status === "halted" && Date.parse(r.updated_at) > Date.now() - WINDOW_MS),
     ),
+    expiring: expiring.data?.items ?? [],
+    expiringMore: !!expiring.data?.next_token,
     newest: entries[0]?.at ?? null,
     seen: new Set(entries.slice(0, 50).map((e) => `${e.sequence}/${e.field}`)),
     readAt: new Date(),
@@ -165,7 +177,7 @@ export function BoardPage() {
   const brokenTotal = summary.by_state["Broken"] ?? board.broken.length;
   const halted = board.rollouts.filter((r) => r.status === "halted");
   const inProgress = board.rollouts.filter((r) => r.status !== "halted");
-  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length + halted.length;
+  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length + halted.length + board.expiring.length;
 
   return (
     <section aria-labelledby="board-title">
@@ -222,6 +234,19 @@ export function BoardPage() {
               {r.ended_reason && <span class="problem-inline">: {r.ended_reason}</span>}
             </li>
           ))}
+          {board.expiring.map((a) => (
+            <li data-assignment={a.id}>
+              <span class={`badge ${a.expires_at && daysLeft(a.expires_at) < 0 ? "status-failed" : "status-awaiting_approval"}`}>license</span>{" "}
+              Assignment <code>{a.id}</code> of customer{" "}
+              <Link to={`/tenants?customer_id=${encodeURIComponent(a.customer_id)}`}>{a.customer_id}</Link> expires{" "}
+              <When at={a.expires_at} /> ({a.expires_at ? daysLeftText(a.expires_at) : "—"})
+            </li>
+          ))}
+          {board.expiringMore && (
+            <li>
+              <Link to={`/licenses?days=${LICENSE_DAYS}`}>All the licenses expiring within {LICENSE_DAYS} days</Link>
+            </li>
+          )}
           {waiting.map((c) => (
             <li>
               <StatusBadge status="awaiting_approval" /> <ChangeLine c={c} /> asked by {c.requested_by}

@@ -19,33 +19,39 @@ const LABELS: Record<string, string> = {
   app_health: "App health (1 = up)",
 };
 
-function Chart({ series, from, to }: { series: Series; from: string; to: string }) {
+/** A line over [from, to] (one small SVG): the pattern the tenant page's charts share. */
+export function Chart(props: { label: string; points: { at: string; value: number }[]; from: string; to: string; empty?: string; format?: (v: number) => string }) {
+  const { label, points, from, to } = props;
   const t0 = Date.parse(from);
   const t1 = Date.parse(to);
-  const values = series.points.map((p) => p.value);
+  const values = points.map((p) => p.value);
   const lo = Math.min(0, ...values);
   const hi = Math.max(1, ...values);
   const x = (at: string) => ((Date.parse(at) - t0) / Math.max(1, t1 - t0)) * WIDTH;
   const y = (v: number) => HEIGHT - ((v - lo) / Math.max(1e-9, hi - lo)) * HEIGHT;
-  const line = series.points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ");
-  const last = series.points[series.points.length - 1];
-  const label = `${LABELS[series.metric] ?? series.metric} of ${series.resource}`;
+  const line = points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ");
+  const last = points[points.length - 1];
+  const format = props.format ?? ((v: number) => String(Number(v.toPrecision(4))));
   return (
     <figure class="metric">
       <figcaption>
         {label}
-        {last ? `: ${Number(last.value.toPrecision(4))}` : ""}
+        {last ? `: ${format(last.value)}` : ""}
       </figcaption>
-      {series.points.length === 0 ? (
-        <p class="muted">No data in this window.</p>
+      {points.length === 0 ? (
+        <p class="muted">{props.empty ?? "No data in this window."}</p>
       ) : (
-        <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width={WIDTH} height={HEIGHT} role="img" aria-label={`${label}, ${series.points.length} points`}>
+        <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width={WIDTH} height={HEIGHT} role="img" aria-label={`${label}, ${points.length} points`}>
           <rect class="metric-frame" x="0" y="0" width={WIDTH} height={HEIGHT} />
           <polyline class="metric-line" points={line} />
         </svg>
       )}
     </figure>
   );
+}
+
+function SeriesChart({ series, from, to }: { series: Series; from: string; to: string }) {
+  return <Chart label={`${LABELS[series.metric] ?? series.metric} of ${series.resource}`} points={series.points} from={from} to={to} />;
 }
 
 export function Metrics({ id, rev }: { id: string; rev: string }) {
@@ -65,7 +71,7 @@ export function Metrics({ id, rev }: { id: string; rev: string }) {
       </p>
       <div class="metrics">
         {m.series.map((s) => (
-          <Chart series={s} from={m.from} to={m.to} />
+          <SeriesChart series={s} from={m.from} to={m.to} />
         ))}
       </div>
     </>

@@ -101,6 +101,8 @@ function why(t: PlannedTenant): string {
       return `a downgrade (${n.from} → ${n.to}), not allowed`;
     case "same_release":
       return `it already runs ${n.release}`;
+    case "not_licensed":
+      return `none of its customer's active licenses covers ${n.release} (${n.licenses.join(", ")})`;
   }
 }
 

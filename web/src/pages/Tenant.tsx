@@ -7,6 +7,7 @@ import { can } from "../auth";
 import { useLoad } from "../hooks";
 import { Actor, ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, Value, When } from "../ui";
 import { Actions, Rename } from "./actions";
+import { Metering } from "./Metering";
 import { Metrics } from "./Metrics";
 
 const LIVE_MS = 4000;
@@ -65,6 +66,7 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
       <HealthRuns id={id} rev={rev} />
       <Backups id={id} rev={rev} />
       <Metrics id={id} rev={rev} />
+      <Metering id={id} rev={rev} />
       <Timeline id={id} rev={rev} />
     </section>
   );
