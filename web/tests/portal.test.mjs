@@ -104,8 +104,9 @@ test("the board's counts are the fleet summary's, from a number of requests that
 
   // Constant, whatever the fleet: the summary, the broken tenants, the tenants' recent history,
   // the newest rollouts, and a capped number of change requests and tenant names.
-  assert.ok(tab.api.length <= 4 + 2 * 12, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
+  assert.ok(tab.api.length <= 5 + 2 * 12, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
   assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/rollouts")).length, 1, "one read of the newest rollouts");
+  assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/licenses/expiring?")).length, 1, "one read of the licenses expiring");
   assert.equal(tab.api.filter((r) => /^GET \/v1\/tenants\/ten_[^/]+$/.test(r.split("?")[0])).length <= 12, true);
 
   // Fresh without reloading: an idle board asks one cheap "changed since" query per poll.
@@ -805,5 +806,147 @@ test("a failing first wave halts a rollout: it is named among what needs attenti
   assert.equal(await page.getByRole("group", { name: "Rollout controls" }).count(), 0, "a halted rollout offers no control");
   await axe(page, "a halted rollout");
   await shot(page, "rollout-halted");
+  await tab.close();
+});
+
+/** A customer with no tenant, a license, and an assignment of it expiring `days` ahead, through
+ * the API (no tenant: no change request is started). */
+async function expiringAssignment(token, days, tag) {
+  const customer = await call(stack.url, token, "POST", "/v1/customers", { name: `Expiring ${tag} ${Date.now()}` });
+  assert.equal(customer.status, 201, JSON.stringify(customer.body));
+  const license = await call(stack.url, token, "POST", "/v1/licenses", { name: `Trial ${tag} ${Date.now()}`, kind: "trial" });
+  assert.equal(license.status, 201, JSON.stringify(license.body));
+  const expires_at = new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
+  const assignment = await call(stack.url, token, "POST", "/v1/license-assignments", {
+    customer_id: customer.body.id,
+    license_id: license.body.id,
+    expires_at,
+  });
+  assert.equal(assignment.status, 201, JSON.stringify(assignment.body));
+  return { customer: customer.body, license: license.body, assignment: assignment.body };
+}
+
+/** The licenses page's rows, read from the DOM: assignment, customer (text and link), days left. */
+async function licenseRows(page) {
+  return page.locator("table.licenses tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => ({
+      id: tr.dataset.assignment,
+      customer: tr.querySelector("td:nth-child(1) a").getAttribute("href"),
+      expires: tr.querySelector("td:nth-child(4) time")?.getAttribute("datetime") ?? null,
+      left: tr.querySelector("td:nth-child(5)").textContent.trim(),
+    })),
+  );
+}
+
+test("licenses: the page's rows are the API's for the same days, and the board names an assignment expiring soon", async () => {
+  const admin = stack.token("admin", "alice");
+  const soon = await expiringAssignment(admin, 3, "soon");
+  const later = await expiringAssignment(admin, 20, "later");
+
+  const tab = await signedIn("viewer", "vera", "/licenses?days=7");
+  const { page } = tab;
+  for (const days of [7, 30, 90]) {
+    if (days !== 7) await page.getByRole("combobox", { name: /Within/ }).selectOption(String(days));
+    const answer = (await call(stack.url, tab.token, "GET", `/v1/licenses/expiring?days=${days}&limit=500`)).body.items;
+    await page.getByRole("table", { name: new RegExp(`expiring within ${days} days \\(${answer.length}\\)`) }).waitFor();
+    const rows = await licenseRows(page);
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.customer, r.expires]),
+      answer.map((a) => [a.id, `#/tenants?customer_id=${encodeURIComponent(a.customer_id)}`, a.expires_at]),
+      `the rows for ${days} days are the API's, in its order`,
+    );
+    const ids = rows.map((r) => r.id);
+    assert.ok(ids.includes(soon.assignment.id), `${days} days lists the one expiring in 3 days`);
+    assert.equal(ids.includes(later.assignment.id), days >= 30, `${days} days and the one expiring in 20 days`);
+    const mine = rows.find((r) => r.id === soon.assignment.id);
+    assert.equal(mine.left, "3 days");
+    // The customer is named, its link the tenant list filtered by it.
+    const row = page.locator(`tr[data-assignment="${soon.assignment.id}"]`);
+    assert.equal((await row.getByRole("link").innerText()).trim(), soon.customer.name);
+    assert.ok((await row.innerText()).includes(soon.license.name));
+  }
+  assert.deepEqual(tab.cspErrors, []);
+  await axe(page, "the licenses page");
+  await shot(page, "licenses");
+  // The customer's link opens the tenant list filtered by that customer.
+  await page.locator(`tr[data-assignment="${soon.assignment.id}"]`).getByRole("link").click();
+  await page.waitForURL(/#\/tenants\?customer_id=/);
+  assert.ok(page.url().endsWith(`#/tenants?customer_id=${soon.customer.id}`), page.url());
+  await tab.close();
+
+  // The board: a line under "Needs attention" for the one expiring within 7 days, none for the
+  // other, from one read of the expiring list; its idle poll stays the one history query.
+  const board = await signedIn("viewer", "vera");
+  const attention = board.page.getByRole("list", { name: /Needs attention/ });
+  const line = attention.locator(`li[data-assignment="${soon.assignment.id}"]`);
+  await line.waitFor();
+  assert.equal(await line.getByRole("link", { name: soon.customer.id }).getAttribute("href"), `#/tenants?customer_id=${soon.customer.id}`);
+  assert.ok((await line.innerText()).includes("3 days"), await line.innerText());
+  assert.equal(await attention.locator(`li[data-assignment="${later.assignment.id}"]`).count(), 0);
+  await board.page.waitForLoadState("networkidle");
+  assert.equal(board.api.filter((r) => r.startsWith("GET /v1/licenses/expiring?days=7")).length, 1, board.api.join(", "));
+  const before = board.api.length;
+  await board.page.waitForTimeout(9000);
+  const polls = board.api.slice(before);
+  assert.ok(polls.every((p) => p.startsWith("GET /v1/history?entity=tenant&since=") || p.startsWith("GET /v1/change-requests/")), polls.join(", "));
+  await axe(board.page, "the board with a license expiring");
+  await board.close();
+});
+
+test("metering: a tenant's page charts its samples after the metering schedule, and says so without any", async () => {
+  const admin = stack.token("admin", "alice");
+  const tab = await signedIn("viewer", "vera");
+  const { body } = await call(stack.url, admin, "GET", "/v1/tenants?limit=100");
+  const empty = [];
+  for (const t of body.items) {
+    const m = (await call(stack.url, admin, "GET", `/v1/tenants/${t.id}/metering`)).body;
+    if (m.samples.length === 0) empty.push(t);
+  }
+  // Before any run of the schedule (or for a tenant it does not read) the page says so.
+  if (empty.length > 0) {
+    await tab.page.goto(`${stack.url}/#/tenants/${empty[0].id}`);
+    await tab.page.getByRole("heading", { name: "Metering" }).waitFor();
+    await tab.page.getByText("No metering samples in the last 30 days.").waitFor();
+    assert.equal(await tab.page.locator(".metering svg").count(), 0);
+  }
+  // `make schedule NAME=metering`: the rule fires now, and each tenant it reads gets a sample.
+  const fired = await fetch(`${stack.events()}/__admin/schedules`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "metering" }),
+  });
+  assert.equal(fired.status, 200, await fired.clone().text());
+  let sampled;
+  for (const t of body.items) {
+    const m = (await call(stack.url, admin, "GET", `/v1/tenants/${t.id}/metering`)).body;
+    if (m.samples.length > 0) {
+      sampled = { tenant: t, metering: m };
+      break;
+    }
+  }
+  assert.ok(sampled, "the metering schedule sampled some tenant");
+  const { page } = tab;
+  await page.goto(`${stack.url}/#/tenants/${sampled.tenant.id}`);
+  await page.reload(); // the same tenant as the empty case, maybe: read it again
+  await page.getByRole("heading", { name: "Metering" }).waitFor();
+  const charts = page.locator(".metering figure.metric");
+  await charts.first().waitFor({ timeout: 10_000 }).catch(async (e) => {
+    const text = await page.locator("main").innerText();
+    throw new Error(`${e.message}\n${text.slice(text.indexOf("Metering") - 200, text.indexOf("Metering") + 400)}\n${JSON.stringify(sampled.metering).slice(0, 600)}`);
+  });
+  const n = sampled.metering.samples.length;
+  const captions = await charts.locator("figcaption").allInnerTexts();
+  assert.deepEqual(captions.map((c) => c.split(":")[0]), ["Users", "Assets", "Data volume"]);
+  const last = sampled.metering.samples[n - 1];
+  assert.equal(captions[0], `Users: ${last.users}`);
+  assert.equal(captions[1], `Assets: ${last.assets}`);
+  for (const name of ["Users", "Assets", "Data volume"]) {
+    const svg = page.getByRole("img", { name: `${name}, ${n} points` });
+    await svg.waitFor();
+    const points = (await svg.locator("polyline").getAttribute("points")).trim().split(/\s+/);
+    assert.equal(points.length, n, `${name}: a point per sample`);
+  }
+  await axe(page, "a tenant page with metering");
+  await shot(page, "tenant-metering");
   await tab.close();
 });

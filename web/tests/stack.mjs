@@ -98,7 +98,9 @@ export async function startStack({ memory = process.env.STACK === "memory" } = {
     const token = (role, sub) =>
       execFileSync(DEVSTACK, ["token", "--role", role, "--sub", sub], { env: { ...env, RUST_LOG: "error" } }).toString().trim();
     const jenkins = memory ? null : readFileSync(join(dir, "jenkins-url"), "utf8").trim();
-    return { url, token, jenkins, stop, log: () => readFileSync(serverLog, "utf8") };
+    // The event admin endpoint (`make schedule`'s): read when asked, moto's stack only.
+    const events = () => (memory ? null : readFileSync(join(dir, "events-url"), "utf8").trim());
+    return { url, token, jenkins, events, stop, log: () => readFileSync(serverLog, "utf8") };
   } catch (e) {
     await stop();
     throw e;

@@ -44,6 +44,7 @@ export function Chart(props: { label: string; points: { at: string; value: numbe
         <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width={WIDTH} height={HEIGHT} role="img" aria-label={`${label}, ${points.length} points`}>
           <rect class="metric-frame" x="0" y="0" width={WIDTH} height={HEIGHT} />
           <polyline class="metric-line" points={line} />
+          {last && <circle class="metric-dot" cx={x(last.at).toFixed(1)} cy={y(last.value).toFixed(1)} r="2.5" />}
         </svg>
       )}
     </figure>
