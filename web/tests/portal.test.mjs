@@ -846,9 +846,16 @@ test("licenses: the page's rows are the API's for the same days, and the board n
   const tab = await signedIn("viewer", "vera", "/licenses?days=7");
   const { page } = tab;
   for (const days of [7, 30, 90]) {
+    const t0 = Date.now();
+    const start = tab.api.length;
     if (days !== 7) await page.getByRole("combobox", { name: /Within/ }).selectOption(String(days));
     const answer = (await call(stack.url, tab.token, "GET", `/v1/licenses/expiring?days=${days}&limit=500`)).body.items;
     await page.getByRole("table", { name: new RegExp(`expiring within ${days} days \\(${answer.length}\\)`) }).waitFor();
+    if (days !== 7) {
+      figures[`licenses_${days}_shown_ms`] = Date.now() - t0; // a days choice → its table on screen
+      figures[`licenses_${days}_requests`] = tab.api.slice(start);
+      figures[`licenses_${days}_rows`] = answer.length;
+    }
     const rows = await licenseRows(page);
     assert.deepEqual(
       rows.map((r) => [r.id, r.customer, r.expires]),
