@@ -54,10 +54,10 @@ pub async fn load<R: Record>(app: &App, key: &Key, what: impl FnOnce() -> String
 }
 
 /// Every item a query finds, page after page, deleted records' tombstones included.
-pub async fn query_all(app: &App, mut query: store::Query) -> Result<Vec<Item>, ApiError> {
+pub async fn query_all(table: &dyn Table, mut query: store::Query) -> Result<Vec<Item>, ApiError> {
     let mut items = Vec::new();
     loop {
-        let page = app.table.query(&query).await?;
+        let page = table.query(&query).await?;
         items.extend(page.items);
         match page.last_key {
             Some(k) => query = query.start(Some(k)),

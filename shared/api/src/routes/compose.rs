@@ -60,8 +60,10 @@ pub async fn import_compose(
     let composed = compose::read(&body.value.compose).map_err(ApiError::Invalid)?;
     let partition = layout::tenant_partition(&id);
     let recorded_components =
-        persist::query_all(&app, Query::new(None, partition.clone()).prefix(layout::COMPONENT_PREFIX)).await?;
-    let recorded_configs = persist::query_all(&app, Query::new(None, partition).prefix(layout::CONFIG_PREFIX)).await?;
+        persist::query_all(app.table.as_ref(), Query::new(None, partition.clone()).prefix(layout::COMPONENT_PREFIX))
+            .await?;
+    let recorded_configs =
+        persist::query_all(app.table.as_ref(), Query::new(None, partition).prefix(layout::CONFIG_PREFIX)).await?;
     let mut components = BTreeMap::new();
     for item in recorded_components.iter().filter(|i| persist::live(i)) {
         let c = ComponentVersion::from_item(item.clone())?;

@@ -205,16 +205,7 @@ pub async fn fleet_summary(State(app): State<App>, _: Principal) -> Result<axum:
         by_state: TenantState::ALL.iter().map(|s| (s.to_string(), 0)).collect(),
         by_release: BTreeMap::new(),
     };
-    let mut query = Query::new(None, layout::FLEET_PARTITION).limit(1000);
-    let mut items = Vec::new();
-    loop {
-        let page = app.table.query(&query).await?;
-        items.extend(page.items);
-        match page.last_key {
-            Some(k) => query = query.start(Some(k)),
-            None => break,
-        }
-    }
+    let items = persist::query_all(app.table.as_ref(), Query::new(None, layout::FLEET_PARTITION).limit(1000)).await?;
     for ((dimension, value), count) in layout::fleet_counts(&items) {
         match dimension.as_str() {
             "state" => {

@@ -17,7 +17,7 @@ use super::path_param;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::pagination::{ListParams, fetch};
-use crate::persist::App;
+use crate::persist::{self, App};
 
 /// Tenant ids per release when `limit` is not given.
 pub const DEFAULT_TENANTS_PER_RELEASE: u32 = 20;
@@ -88,18 +88,9 @@ impl VersionsParams {
     }
 }
 
-/// Every page of `q`.
+/// Every page of `q`, without deleted records' tombstones.
 async fn all(table: &dyn Table, q: Query) -> Result<Vec<store::Item>, ApiError> {
-    let mut items = Vec::new();
-    let mut q = q;
-    loop {
-        let page = table.query(&q).await?;
-        items.extend(page.items.into_iter().filter(|i| !layout::is_tombstone(i)));
-        match page.last_key {
-            Some(k) => q = q.start(Some(k)),
-            None => return Ok(items),
-        }
-    }
+    Ok(persist::query_all(table, q).await?.into_iter().filter(persist::live).collect())
 }
 
 /// Tenants on each release, from the fleet's release counters (one partition, a few items per
