@@ -32,5 +32,6 @@ pub fn lifecycle_deps(registry: Arc<dyn Table>) -> lifecycle::Deps {
         secrets: Arc::new(engine::MemorySecrets::new()),
         secrets_prefix: "/portal/tenants".into(),
         callback_url: None,
+        update_manager: std::sync::Arc::new(engine::NoUpdateManager),
     }
 }

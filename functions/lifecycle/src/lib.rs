@@ -39,6 +39,9 @@ pub struct Deps {
     pub secrets_prefix: String,
     /// Where a build posts its completion callback (`CALLBACK_URL`); none, it is only polled.
     pub callback_url: Option<String>,
+    /// The tenants' Update Manager API (`UPDATE_MANAGER_URL`): the drift steps install and read
+    /// back through it.
+    pub update_manager: std::sync::Arc<dyn engine::UpdateManager>,
 }
 
 impl Deps {

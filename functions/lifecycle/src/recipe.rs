@@ -2,7 +2,7 @@
 //! (a Jenkins job or an SSM command), the state transitions of its plan, and the health
 //! baseline when the plan validates; and, when a change that rolls back fails, its rollback.
 
-use domain::lifecycle::{Plan, SecretAction, SecretKind, SecretPick, SecretUse, Step};
+use domain::lifecycle::{DriftAction, Plan, SecretAction, SecretKind, SecretPick, SecretUse, Step};
 use domain::{ChangeModel, ChangeParams, JobName, Operation, TenantChangeRequest};
 
 /// How long steps wait between polls and at most.
@@ -188,6 +188,13 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
         Operation::MarkBroken => vec![],
         // The job installs the assignment's key, read by the job itself from its reference.
         Operation::ActivateLicense => vec![jenkins(ACTIVATE_LICENSE_JOB, pace)],
+        // Only records are written: the box is not touched.
+        Operation::AdoptDrift => vec![Step::Drift { name: "adopt drift".into(), action: DriftAction::Adopt }],
+        // The box's Update Manager installs the record, then the box is read back.
+        Operation::ReapplyRecorded => vec![
+            Step::Drift { name: "reapply recorded".into(), action: DriftAction::Reapply },
+            Step::Drift { name: "verify no drift".into(), action: DriftAction::Verify },
+        ],
     }
 }
 

@@ -187,6 +187,7 @@ struct World {
     jenkins: Arc<MemoryJenkins>,
     ssm: Arc<MemoryCommands>,
     secrets: Arc<engine::MemorySecrets>,
+    update_manager: Arc<engine::MemoryUpdateManager>,
     /// What an admin does, one per poll of a gate or window: `approve`, `reject`, `rollback`.
     at_gate: Mutex<std::collections::VecDeque<&'static str>>,
     deps: Deps,
@@ -198,6 +199,7 @@ fn world() -> World {
     let jenkins = Arc::new(MemoryJenkins::new());
     let ssm = Arc::new(MemoryCommands::new());
     let secrets = Arc::new(engine::MemorySecrets::new());
+    let update_manager = Arc::new(engine::MemoryUpdateManager::new());
     let changes = Changes {
         table: table.clone(),
         workflows: workflows.clone(),
@@ -211,6 +213,7 @@ fn world() -> World {
         jenkins,
         ssm,
         secrets: secrets.clone(),
+        update_manager: update_manager.clone(),
         at_gate: Mutex::new(Default::default()),
         deps: Deps {
             changes,
@@ -220,6 +223,7 @@ fn world() -> World {
             secrets,
             secrets_prefix: SECRETS_PREFIX.into(),
             callback_url: None,
+            update_manager,
         },
     }
 }
@@ -608,7 +612,7 @@ async fn run_steps(
                 send(w, edit, edits, task("transition", None)).await?;
                 continue;
             }
-            "record_release" | "revert_release" => {
+            "record_release" | "revert_release" | "drift" => {
                 send(w, edit, edits, task("record", None)).await?;
                 continue;
             }
@@ -719,6 +723,9 @@ async fn begin_answers_the_steps_of_each_operation_stores_them_and_enters_its_fi
             vec!["new secret version", "ansible rotate-db-password", "jenkins verify-db-password", "promote secret version"], S::Maintenance),
         (Op::RotateAirflowPassword, S::Healthy, Some(M::Swap),
             vec!["new secret version", "ansible rotate-airflow-password", "jenkins verify-airflow-password", "promote secret version"], S::Healthy),
+        (Op::AdoptDrift, S::Suspended, None, vec!["adopt drift"], S::Suspended),
+        (Op::ReapplyRecorded, S::Broken, None,
+            [&["reapply recorded", "verify no drift", "state InTesting"][..], &all[..]].concat(), S::Maintenance),
     ];
     for (op, from, model, expected, entered) in cases {
         let case = format!("{op} from {from} with {model:?}");
@@ -2924,4 +2931,75 @@ async fn only_another_admin_decides_a_gate_and_a_rollback_needs_a_fallback_windo
     assert_eq!(w.call(gate).await.unwrap(), json!({ "done": true }));
     let e = w.deps.changes.approve(&cr.id, &bob()).await.unwrap_err();
     assert!(matches!(e, ChangeError::Conflict(_)), "decided once: {e}");
+}
+
+// =================================================================================================
+// drift
+
+/// A tenant in `state` recording webapp 3.1.0 whose box runs 3.2.0, checked by the schedule,
+/// and a change request of `op` holding it.
+async fn a_drifted(w: &World, state: TenantState, op: Operation) -> (Tenant, TenantChangeRequest) {
+    let mut t = w.tenant(state, "3.1.0").await;
+    w.component(&t, "webapp", "3.1.0").await;
+    let running = json!({"components": {"webapp": "3.2.0"}, "configs": {}});
+    w.update_manager.set_running(&t.id, serde_json::from_value(running).unwrap());
+    let caller = changes::Caller::system("schedule:drift", domain::Source::Schedule);
+    let report = w.changes().check_drift(w.update_manager.as_ref(), &t, &caller, None).await.unwrap();
+    assert_eq!(report.drifted.len(), 1);
+    let cr = w.hold(&mut t, op, None, json!({})).await;
+    (t, cr)
+}
+
+#[tokio::test]
+async fn adopting_drift_records_what_the_box_runs_and_ends_as_it_started() {
+    let w = world();
+    let (t, cr) = a_drifted(&w, S::Broken, Op::AdoptDrift).await;
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "succeeded", "state": "Broken" }));
+    assert_eq!(w.components_now(&t.id).await["webapp"].version.as_str(), "3.2.0");
+    assert!(w.update_manager.installs().is_empty(), "the box is not touched");
+    assert!(!w.changes().drift_report(&t.id).await.unwrap().unwrap().is_drifted());
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn reapplying_installs_the_record_reads_the_box_back_and_tests_it() {
+    let w = world();
+    let (t, cr) = a_drifted(&w, S::Healthy, Op::ReapplyRecorded).await;
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "succeeded", "state": "Healthy" }));
+    let installs = w.update_manager.installs();
+    assert_eq!(installs.len(), 1);
+    assert_eq!(installs[0].1.components.values().map(|v| v.as_str()).collect::<Vec<_>>(), ["3.1.0"]);
+    assert_eq!(w.components_now(&t.id).await["webapp"].version.as_str(), "3.1.0", "the record is unchanged");
+    assert!(!w.changes().drift_report(&t.id).await.unwrap().unwrap().is_drifted());
+    let done = w.cr_now(&cr.id).await;
+    assert!(done.succeeded("verify no drift") && done.succeeded("health suite api-smoke"));
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn a_box_that_still_differs_after_the_install_is_broken_and_named() {
+    let w = world();
+    let (t, cr) = a_drifted(&w, S::Healthy, Op::ReapplyRecorded).await;
+    w.update_manager.ignore_installs(&t.id);
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Broken" }));
+    let done = w.cr_now(&cr.id).await;
+    let error = done.error.clone().unwrap_or_default();
+    assert!(error.contains("component webapp runs \"3.2.0\" (recorded \"3.1.0\")"), "{error}");
+    assert!(!done.ran("health suite api-smoke"), "no suite runs on a box that differs");
+    assert!(w.changes().drift_report(&t.id).await.unwrap().unwrap().is_drifted());
+    w.assert_fleet_consistent();
+}
+
+#[tokio::test]
+async fn an_update_manager_that_refuses_the_install_fails_the_reapply() {
+    let w = world();
+    let (t, cr) = a_drifted(&w, S::Maintenance, Op::ReapplyRecorded).await;
+    w.update_manager.fail(&t.id, engine::UpdateManagerError::Refused("404 Not Found".into()));
+    let answer = drive(&w, &cr.id).await;
+    assert_eq!(answer, json!({ "status": "failed", "state": "Broken" }));
+    let error = w.cr_now(&cr.id).await.error.unwrap_or_default();
+    assert!(error.contains("Update Manager refused"), "{error}");
 }

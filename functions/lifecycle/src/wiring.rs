@@ -6,7 +6,8 @@
 //! build as `CALLBACK_URL`), `JENKINS_HEARTBEAT_SECONDS` (how long a Jenkins step then waits for
 //! its callback before it polls; default 300; without a callback URL it polls every
 //! `POLL_SECONDS`), the timeouts,
-//! `TENANT_SECRETS_PREFIX`, `TENANT_SECRETS_KEY`.
+//! `TENANT_SECRETS_PREFIX`, `TENANT_SECRETS_KEY`, `UPDATE_MANAGER_URL` (the tenants' Update
+//! Manager API, for the drift steps; unset, they fail saying so).
 
 use crate::Deps;
 use crate::recipe::Pace;
@@ -61,5 +62,9 @@ pub async fn deps_from(config: &aws_config::SdkConfig, var: impl Fn(&str) -> Opt
         )),
         secrets_prefix: var("TENANT_SECRETS_PREFIX").unwrap_or_else(|| DEFAULT_SECRETS_PREFIX.into()),
         callback_url,
+        update_manager: match var("UPDATE_MANAGER_URL").filter(|u| !u.is_empty()) {
+            Some(url) => std::sync::Arc::new(engine::HttpUpdateManager::new(&url)?),
+            None => std::sync::Arc::new(engine::NoUpdateManager),
+        },
     })
 }

@@ -4,9 +4,11 @@
 //! ([`changes::Changes::fan_out`]): eligible tenants found with `Query`s, change requests
 //! created at a bounded rate with actor `schedule:<name>`, once per slot and tenant. Two daily
 //! rules are not fan-outs: `metering` reads every running tenant's usage through the
-//! [`engine::UsageSource`] port ([`changes::Changes::collect_usage`], once per tenant and day),
+//! [`engine::UpdateManager`] port ([`changes::Changes::collect_usage`], once per tenant and day),
 //! and `licenses` suspends the tenants of active assignments past their expiry and marks them
-//! `expired` ([`changes::Changes::expire_licenses`]).
+//! `expired` ([`changes::Changes::expire_licenses`]); `drift` reads what every running tenant's
+//! box runs through the same port and keeps its comparison with the record
+//! ([`changes::Changes::check_fleet_drift`]).
 //!
 //! Locally EventBridge never fires a rule: `make schedule` and the tests deliver the same event
 //! to this handler (`shared/devstack/src/schedule_events.rs`).
@@ -17,7 +19,7 @@ use changes::{ChangeError, Changes, Pace};
 use chrono::{DateTime, Utc};
 use domain::LicenseSkip;
 use domain::schedule::Schedule;
-use engine::UsageSource;
+use engine::UpdateManager;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,8 +44,9 @@ pub struct Event {
 pub struct Deps {
     pub changes: Changes,
     pub pace: Pace,
-    /// Where `metering` reads each tenant's usage.
-    pub usage: Arc<dyn UsageSource>,
+    /// The tenants' Update Manager API: where `metering` reads each tenant's usage and `drift`
+    /// what its box runs.
+    pub update_manager: Arc<dyn UpdateManager>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +106,12 @@ pub async fn run(deps: &Deps, event: Event) -> Result<Value, ScheduleError> {
             (serde_json::to_value(report), failed)
         }
         Schedule::Metering => {
-            let report = deps.changes.collect_usage(deps.usage.as_ref(), event.time, deps.pace).await?;
+            let report = deps.changes.collect_usage(deps.update_manager.as_ref(), event.time, deps.pace).await?;
+            let failed = report.failed;
+            (serde_json::to_value(report), failed)
+        }
+        Schedule::Drift => {
+            let report = deps.changes.check_fleet_drift(deps.update_manager.as_ref(), event.time, deps.pace).await?;
             let failed = report.failed;
             (serde_json::to_value(report), failed)
         }

@@ -10,11 +10,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = lambda_setup::aws_config().await;
     let var = |k: &str| std::env::var(k).ok();
     let per_second = var("FANOUT_PER_SECOND").and_then(|v| v.parse().ok()).unwrap_or(10);
-    let usage = engine::HttpUsage::new(&var("UPDATE_MANAGER_URL").unwrap_or_default())?;
+    let usage = engine::HttpUpdateManager::new(&var("UPDATE_MANAGER_URL").unwrap_or_default())?;
     let deps = Arc::new(Deps {
         changes: changes::wiring::from(&config, var)?,
         pace: changes::Pace::per_second(per_second),
-        usage: Arc::new(usage),
+        update_manager: Arc::new(usage),
     });
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         let deps = deps.clone();

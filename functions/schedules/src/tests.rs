@@ -21,7 +21,7 @@ use TenantState as S;
 
 struct World {
     workflows: Arc<MemoryWorkflows>,
-    usage: Arc<engine::MemoryUsage>,
+    usage: Arc<engine::MemoryUpdateManager>,
     deps: Deps,
 }
 
@@ -34,11 +34,11 @@ fn world() -> World {
         remote: Arc::new(MemoryCommands::new()),
         alarms: Arc::new(engine::MemoryAlarms::new()),
     };
-    let usage = Arc::new(engine::MemoryUsage::new());
+    let usage = Arc::new(engine::MemoryUpdateManager::new());
     World {
         workflows,
         usage: usage.clone(),
-        deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) }, usage },
+        deps: Deps { changes, pace: Pace { every: Duration::from_millis(1) }, update_manager: usage },
     }
 }
 

@@ -47,9 +47,21 @@ impl Pace {
     pub fn per_second(n: u32) -> Self {
         Self { every: Duration::from_secs(1) / n.max(1) }
     }
+
+    /// A tick per call at this pace; a late tick delays the next ones rather than bursting.
+    pub fn ticker(self) -> tokio::time::Interval {
+        let mut ticks = tokio::time::interval(self.every.max(Duration::from_millis(1)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    }
 }
 
 impl Changes {
+    /// Every tenant in `states`, a page at a time (`TenantsIn::next_page`).
+    pub(crate) fn tenants_in<'a>(&'a self, states: &'a [domain::TenantState]) -> TenantsIn<'a> {
+        TenantsIn { changes: self, states, start: None, pages: 0 }
+    }
+
     /// One run of `schedule` at `at` (its slot is [`ScheduleName::slot`] of it).
     pub async fn fan_out(
         &self,
@@ -61,30 +73,20 @@ impl Changes {
         let slot = schedule.slot(at);
         let caller = Caller::system(&format!("schedule:{schedule}"), Source::Schedule);
         let mut report = FanOutReport { schedule: schedule.to_string(), slot: slot.clone(), ..Default::default() };
-        let mut ticks = tokio::time::interval(pace.every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        for &state in rule(op).from {
-            let mut start = None;
-            loop {
-                let q = Query::new(Some(Index::Gsi2), layout::tenants_in_state(state)).limit(100).start(start);
-                let page = self.table.query(&q).await?;
-                report.pages += 1;
-                for item in page.items.into_iter().filter(|i| !layout::is_tombstone(i)) {
-                    let tenant = Tenant::from_item(item)?;
-                    report.considered += 1;
-                    if let Err(why) = schedule.eligible(&tenant, at) {
-                        *report.held_back.entry(why).or_default() += 1;
-                        continue;
-                    }
-                    ticks.tick().await;
-                    self.create_scheduled(&tenant, schedule, &slot, &caller, &mut report).await;
+        let mut ticks = pace.ticker();
+        let mut tenants = self.tenants_in(rule(op).from);
+        while let Some(page) = tenants.next_page().await? {
+            for tenant in page {
+                report.considered += 1;
+                if let Err(why) = schedule.eligible(&tenant, at) {
+                    *report.held_back.entry(why).or_default() += 1;
+                    continue;
                 }
-                match page.last_key {
-                    Some(k) => start = Some(k),
-                    None => break,
-                }
+                ticks.tick().await;
+                self.create_scheduled(&tenant, schedule, &slot, &caller, &mut report).await;
             }
         }
+        report.pages = tenants.pages;
         tracing::info!(
             schedule = %schedule, slot = %slot, considered = report.considered, created = report.created,
             duplicates = report.duplicates, held_back = ?report.held_back, failed = report.failed, "schedule fan-out"
@@ -117,5 +119,32 @@ impl Changes {
                 report.failed += 1;
             }
         }
+    }
+}
+
+/// A walk over the tenants in some states: each state's tenants read 100 at a time with
+/// `Query gsi2` (never a `Scan`), one state after the other.
+pub(crate) struct TenantsIn<'a> {
+    changes: &'a Changes,
+    /// The states still to read, the first being read.
+    states: &'a [domain::TenantState],
+    start: Option<store::Item>,
+    /// Pages read so far.
+    pub pages: usize,
+}
+
+impl TenantsIn<'_> {
+    /// The next page of tenants (perhaps empty); `None` once every state was read.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Tenant>>, ChangeError> {
+        let Some((&state, rest)) = self.states.split_first() else { return Ok(None) };
+        let q = Query::new(Some(Index::Gsi2), layout::tenants_in_state(state)).limit(100).start(self.start.take());
+        let page = self.changes.table.query(&q).await?;
+        self.pages += 1;
+        match page.last_key {
+            Some(k) => self.start = Some(k),
+            None => self.states = rest,
+        }
+        let tenants = page.items.into_iter().filter(|i| !layout::is_tombstone(i)).map(Tenant::from_item);
+        Ok(Some(tenants.collect::<Result<_, _>>()?))
     }
 }

@@ -21,6 +21,9 @@
 //! - [`measure`]: the business metrics it writes as it acts (EMF lines).
 //! - [`licenses`]: an assignment's change started on its customer's tenants (activate, suspend),
 //!   the `licenses` schedule's expiry, the license bound of an upgrade.
+//! - [`drift`]: a tenant's box read through its Update Manager and compared with the record, the
+//!   `drift` schedule, the fleet's drifted tenants, and the steps that adopt the live values or
+//!   install the record again and read it back.
 //! - [`metering`]: the `metering` schedule's usage samples, a tenant's series and a customer's
 //!   month.
 //! - [`once`]: once-only guards for what a system creates (a schedule's slot, an alarm).
@@ -32,6 +35,7 @@ pub mod callback;
 pub mod caller;
 pub mod create;
 pub mod decide;
+pub mod drift;
 pub mod error;
 pub mod fanout;
 pub mod finish;

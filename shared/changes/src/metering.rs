@@ -1,18 +1,16 @@
 //! Metering: the `metering` schedule reads each running tenant's usage through the
-//! [`UsageSource`] port and keeps it as a time series under the tenant (`METER#<slot>`), once per
+//! [`UpdateManager`] port and keeps it as a time series under the tenant (`METER#<slot>`), once per
 //! tenant and slot (a run delivered twice writes nothing new); a tenant's samples over a window
 //! and a customer's month are `Query`s on those items.
-
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::metering::{MeterRollup, MeterWindow, Month, rollup};
 use domain::schedule::Schedule;
 use domain::{CustomerId, MeterSample, Source, Tenant, TenantId, TenantState};
-use engine::UsageSource;
+use engine::UpdateManager;
 use serde::Serialize;
 use store::layout::{self, Record};
-use store::{Cond, Index, Query, StoreError, WriteOp};
+use store::{Cond, Query, StoreError, WriteOp};
 
 use crate::{Caller, ChangeError, Changes, Pace};
 
@@ -47,7 +45,7 @@ impl Changes {
     /// UTC day) `at` falls in, read at most one per `pace`.
     pub async fn collect_usage(
         &self,
-        source: &dyn UsageSource,
+        source: &dyn UpdateManager,
         at: DateTime<Utc>,
         pace: Pace,
     ) -> Result<MeteringReport, ChangeError> {
@@ -58,23 +56,13 @@ impl Changes {
             slot: Schedule::Metering.slot(at),
             ..Default::default()
         };
-        let mut ticks = tokio::time::interval(pace.every.max(Duration::from_millis(1)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        for state in METERED_STATES {
-            let mut start = None;
-            loop {
-                let q = Query::new(Some(Index::Gsi2), layout::tenants_in_state(state)).limit(100).start(start);
-                let page = self.table.query(&q).await?;
-                for item in page.items.into_iter().filter(|i| !layout::is_tombstone(i)) {
-                    let tenant = Tenant::from_item(item)?;
-                    report.considered += 1;
-                    ticks.tick().await;
-                    self.meter_one(source, &tenant, slot_at, &caller, &mut report).await;
-                }
-                match page.last_key {
-                    Some(k) => start = Some(k),
-                    None => break,
-                }
+        let mut ticks = pace.ticker();
+        let mut tenants = self.tenants_in(&METERED_STATES);
+        while let Some(page) = tenants.next_page().await? {
+            for tenant in page {
+                report.considered += 1;
+                ticks.tick().await;
+                self.meter_one(source, &tenant, slot_at, &caller, &mut report).await;
             }
         }
         tracing::info!(slot = %report.slot, considered = report.considered, collected = report.collected,
@@ -84,7 +72,7 @@ impl Changes {
 
     async fn meter_one(
         &self,
-        source: &dyn UsageSource,
+        source: &dyn UpdateManager,
         tenant: &Tenant,
         slot_at: DateTime<Utc>,
         caller: &Caller,

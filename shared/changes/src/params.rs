@@ -3,7 +3,7 @@
 //! back), and its plan is worked out from the tenant's components and the release's manifest;
 //! the backup a restore names is one of that tenant's; the customer's active licenses cover the
 //! release an upgrade goes to; the assignment an `activate_license` installs is active and the
-//! tenant's customer's. (What each operation takes is the
+//! tenant's customer's; an `adopt_drift` has drift to adopt. (What each operation takes is the
 //! domain's rule: [`domain::ChangeParams::check_for`].)
 
 use domain::{ChangeModel, ChangeParams, Operation, ReleaseStatus, Tenant, UpgradePlan};
@@ -35,6 +35,9 @@ impl Changes {
                     format!("license assignment {id} is customer {}'s, not the tenant's", a.customer_id),
                 ));
             }
+        }
+        if op == Operation::AdoptDrift {
+            self.check_adoptable(&tenant.id).await?;
         }
         let (Operation::Upgrade, Some(v)) = (op, &p.release) else { return Ok(None) };
         if v == &tenant.release {

@@ -826,3 +826,128 @@ async fn cloudwatch_down_never_fails_a_provision() {
     assert_eq!((done.status, done.state), (domain::ChangeRequestStatus::Succeeded, S::Healthy));
     assert_eq!(w.reload(&tenant).await.state, S::Healthy);
 }
+
+// --- drift --------------------------------------------------------------------------------------
+
+fn reported(v: Value) -> domain::drift::ReportedRunning {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A tenant recording webapp 3.1.0, `smtp.host` = a and a secret's reference, whose box runs
+/// webapp 3.2.0 and `smtp.host` = b (and a password, which is never read).
+async fn drifted_tenant(w: &World, state: TenantState) -> (Tenant, engine::MemoryUpdateManager) {
+    let t = w.tenant(state).await;
+    set_component(w, &t, "webapp", "3.1.0").await;
+    set_config(w, &t, "smtp.host", plain(json!("a"))).await;
+    let secret = domain::ConfigValue::Secret(domain::SecretRef::parse("ssm:/t/x/db").unwrap());
+    set_config(w, &t, "db.password", secret).await;
+    let um = engine::MemoryUpdateManager::new();
+    um.set_running(
+        &t.id,
+        reported(json!({"components": {"webapp": "3.2.0"}, "configs": {"smtp.host": "b", "db.password": "hunter2"}})),
+    );
+    (t, um)
+}
+
+#[tokio::test]
+async fn a_check_reports_a_changed_component_and_config_and_lists_the_tenant_until_it_matches() {
+    let w = world();
+    let (t, um) = drifted_tenant(&w, S::Healthy).await;
+    let caller = Caller::system("schedule:drift", Source::Schedule);
+    let report = w.core.check_drift(&um, &t, &caller, None).await.unwrap();
+    let names: Vec<(&str, Option<Value>, Option<Value>)> =
+        report.drifted.iter().map(|d| (d.name.as_str(), d.recorded.clone(), d.live.clone())).collect();
+    assert_eq!(
+        names,
+        [("webapp", Some(json!("3.1.0")), Some(json!("3.2.0"))), ("smtp.host", Some(json!("a")), Some(json!("b")))]
+    );
+    assert!(report.ignored.iter().any(|i| i.field == "configs.db.password"));
+    let stored = serde_json::to_string(&w.table.inner.get(&layout::drift_key(&t.id)).await.unwrap()).unwrap();
+    assert!(!stored.contains("hunter2"), "a secret read from the box is never stored: {stored}");
+    assert_eq!(w.core.drift_report(&t.id).await.unwrap(), Some(report));
+    let page = w.core.drifted_tenants(10, None).await.unwrap();
+    assert_eq!(page.reports.iter().map(|r| r.tenant_id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&t.id));
+
+    um.set_running(&t.id, reported(json!({"components": {"webapp": "3.1.0"}, "configs": {"smtp.host": "a"}})));
+    let clean = w.core.check_drift(&um, &t, &caller, None).await.unwrap();
+    assert!(!clean.is_drifted());
+    assert_eq!(clean.stamp.revision, 2);
+    assert!(w.core.drifted_tenants(10, None).await.unwrap().reports.is_empty());
+}
+
+#[tokio::test]
+async fn the_schedule_checks_idle_running_tenants_and_leaves_busy_and_gone_ones() {
+    let w = world();
+    let (a, um) = drifted_tenant(&w, S::Healthy).await;
+    let busy = w.tenant(S::Healthy).await;
+    w.request(&busy, Op::Validate, &olga()).await.unwrap();
+    let gone = w.tenant(S::EndOfLife).await;
+    let down = w.tenant(S::Broken).await;
+    um.fail(&down.id, engine::UpdateManagerError::Unavailable("timeout".into()));
+    let run = w.core.check_fleet_drift(&um, Utc::now(), Pace { every: std::time::Duration::from_millis(1) }).await;
+    let run = run.unwrap();
+    assert_eq!((run.considered, run.checked, run.drifted, run.busy, run.failed), (3, 1, 1, 1, 1));
+    assert!(run.slot.starts_with("drift@"));
+    assert!(w.core.drift_report(&a.id).await.unwrap().is_some());
+    assert!(w.core.drift_report(&gone.id).await.unwrap().is_none());
+    assert!(w.core.drift_report(&busy.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn adopting_is_refused_without_drift_and_writes_the_live_values_but_no_secret() {
+    let w = world();
+    let (t, um) = drifted_tenant(&w, S::Broken).await;
+    let refused = w.request(&t, Op::AdoptDrift, &olga()).await.unwrap_err();
+    assert!(matches!(&refused, ChangeError::Conflict(m) if m.contains("never checked")), "{refused:?}");
+    w.core.check_drift(&um, &t, &Caller::system("schedule:drift", Source::Schedule), None).await.unwrap();
+    let cr = w.request(&t, Op::AdoptDrift, &olga()).await.unwrap();
+    let workflow = Caller::system("workflow", Source::Workflow);
+    w.core.adopt_drift(&cr.id, &workflow, "adopt drift").await.unwrap();
+    let (components, configs) = w.core.snapshot(&t.id).await.unwrap();
+    assert_eq!(components[&domain::ComponentName::parse("webapp").unwrap()].version.as_str(), "3.2.0");
+    let smtp = &configs[&domain::ConfigKey::parse("smtp.host").unwrap()];
+    assert_eq!(smtp.as_value(), Some(plain(json!("b"))));
+    assert_eq!(smtp.stamp.change_request_id.as_ref(), Some(&cr.id));
+    let db = &configs[&domain::ConfigKey::parse("db.password").unwrap()];
+    assert!(matches!(db.as_value(), Some(domain::ConfigValue::Secret(_))), "the secret's reference is kept");
+    let after = w.core.drift_report(&t.id).await.unwrap().unwrap();
+    assert!(!after.is_drifted());
+    assert!(w.core.drifted_tenants(10, None).await.unwrap().reports.is_empty());
+    assert!(w.cr(&cr.id).await.succeeded("adopt drift"));
+    // Adopting again writes nothing: the step succeeded.
+    let revision = after.stamp.revision;
+    w.core.adopt_drift(&cr.id, &workflow, "adopt drift").await.unwrap();
+    assert_eq!(w.core.drift_report(&t.id).await.unwrap().unwrap().stamp.revision, revision);
+    // A box read again that matches the record is no drift to adopt.
+    w.core.finish(&cr.id, &workflow, Ending::Succeeded).await.unwrap();
+    let refused = w.request(&t, Op::AdoptDrift, &olga()).await.unwrap_err();
+    assert!(matches!(&refused, ChangeError::Conflict(m) if m.contains("no drift to adopt")), "{refused:?}");
+}
+
+#[tokio::test]
+async fn reapplying_installs_the_record_and_the_read_back_names_what_still_differs() {
+    let w = world();
+    let (t, um) = drifted_tenant(&w, S::Healthy).await;
+    let workflow = Caller::system("workflow", Source::Workflow);
+    let cr = w.request(&t, Op::ReapplyRecorded, &olga()).await.unwrap();
+    w.core.reapply_recorded(&um, &cr.id, &workflow, "reapply recorded").await.unwrap();
+    let (_, installed) = um.installs().pop().unwrap();
+    assert_eq!(installed.components[&domain::ComponentName::parse("webapp").unwrap()].as_str(), "3.1.0");
+    assert!(!installed.configs.contains_key(&domain::ConfigKey::parse("db.password").unwrap()), "no secret sent");
+    let left = w.core.verify_no_drift(&um, &cr.id, &workflow, "verify no drift").await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(w.cr(&cr.id).await.succeeded("verify no drift"));
+    assert!(!w.core.drift_report(&t.id).await.unwrap().unwrap().is_drifted());
+
+    let (stuck, um) = drifted_tenant(&w, S::Healthy).await;
+    um.ignore_installs(&stuck.id);
+    let cr = w.request(&stuck, Op::ReapplyRecorded, &olga()).await.unwrap();
+    w.core.reapply_recorded(&um, &cr.id, &workflow, "reapply recorded").await.unwrap();
+    let left = w.core.verify_no_drift(&um, &cr.id, &workflow, "verify no drift").await.unwrap();
+    assert_eq!(
+        crate::drift::describe(&left),
+        "component webapp runs \"3.2.0\" (recorded \"3.1.0\"); config smtp.host runs \"b\" (recorded \"a\")"
+    );
+    assert!(!w.cr(&cr.id).await.succeeded("verify no drift"));
+    assert!(w.core.drift_report(&stuck.id).await.unwrap().unwrap().is_drifted());
+}

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod alarms;
 pub mod callback;
 pub mod compose;
+pub mod drift;
 pub mod emf;
 pub mod error;
 pub mod history;

@@ -109,23 +109,31 @@ impl fmt::Display for ScheduleName {
 /// Every schedule rule of the fleet: the fan-outs of a lifecycle operation over eligible
 /// tenants ([`ScheduleName`], which a tenant may opt out of), and the daily jobs that are not
 /// fan-outs: `metering` (a usage sample collected from every tenant) and `licenses` (active
-/// assignments past their expiry marked `expired`, their customers' tenants suspended).
+/// assignments past their expiry marked `expired`, their customers' tenants suspended) and
+/// `drift` (every running tenant's box read and compared with its record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Schedule {
     FanOut(ScheduleName),
     Metering,
     Licenses,
+    Drift,
 }
 
 impl Schedule {
-    pub const ALL: [Schedule; 4] =
-        [Self::FanOut(ScheduleName::Backup), Self::FanOut(ScheduleName::Validate), Self::Metering, Self::Licenses];
+    pub const ALL: [Schedule; 5] = [
+        Self::FanOut(ScheduleName::Backup),
+        Self::FanOut(ScheduleName::Validate),
+        Self::Metering,
+        Self::Licenses,
+        Self::Drift,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FanOut(s) => s.as_str(),
             Self::Metering => "metering",
             Self::Licenses => "licenses",
+            Self::Drift => "drift",
         }
     }
 

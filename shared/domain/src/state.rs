@@ -99,6 +99,12 @@ pub enum Operation {
     /// A license assigned to (or upgraded for) the tenant's customer is installed on the
     /// tenant, from its key's reference: the tenant ends as it started.
     ActivateLicense,
+    /// What the tenant's box runs (its last drift check) becomes its record: the live component
+    /// versions and configs that differ are written; the box is not touched.
+    AdoptDrift,
+    /// The recorded component versions and configs are installed on the box again by its
+    /// Update Manager, in maintenance; the box is read back (no drift may be left), then tested.
+    ReapplyRecorded,
 }
 
 impl Operation {
@@ -120,10 +126,12 @@ impl Operation {
             Self::RotateAirflowPassword => "rotate_airflow_password",
             Self::MarkBroken => "mark_broken",
             Self::ActivateLicense => "activate_license",
+            Self::AdoptDrift => "adopt_drift",
+            Self::ReapplyRecorded => "reapply_recorded",
         }
     }
 
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 17] = [
         Self::Provision,
         Self::Terminate,
         Self::Suspend,
@@ -139,6 +147,8 @@ impl Operation {
         Self::RotateAirflowPassword,
         Self::MarkBroken,
         Self::ActivateLicense,
+        Self::AdoptDrift,
+        Self::ReapplyRecorded,
     ];
 
     /// Operations that destroy data or access and wait for a second admin's approval (a column

@@ -11,15 +11,15 @@
 //! - [`Secrets`]: new versions of a tenant's secrets with a generated value that never leaves the
 //!   store, and the labels that say which one is current (`secrets/{mod,ssm,memory}.rs`).
 //! - [`Alarms`]: create and delete the tenants' CloudWatch alarms (`metrics/{mod,cloudwatch,memory}.rs`).
-//! - [`UsageSource`]: what a tenant's product meters, from its Update Manager API
-//!   (`usage/{mod,http,memory}.rs`).
+//! - [`UpdateManager`]: a tenant's Update Manager API: what its product meters, what its box runs, an install
+//!   (`update_manager/{mod,http,memory}.rs`).
 
 pub mod callback_key;
 pub mod jenkins;
 pub mod metrics;
 pub mod remote;
 pub mod secrets;
-pub mod usage;
+pub mod update_manager;
 pub mod workflows;
 
 pub use callback_key::{CallbackKey, FixedCallbackKey, KeyBytes, KeyError, NoCallbackKey, SsmCallbackKey};
@@ -30,5 +30,5 @@ pub use jenkins::{
 pub use metrics::{Alarms, AlarmsError, CloudWatchAlarms, MemoryAlarms};
 pub use remote::{CommandScript, CommandStatus, MemoryCommands, RemoteCommands, RemoteError, SentCommand, SsmCommands};
 pub use secrets::{MemorySecrets, SecretError, SecretVersion, Secrets, SsmSecrets};
-pub use usage::{HttpUsage, MemoryUsage, UsageError, UsageSource};
+pub use update_manager::{HttpUpdateManager, MemoryUpdateManager, NoUpdateManager, UpdateManager, UpdateManagerError};
 pub use workflows::{ExecutionStatus, WorkflowError, Workflows};

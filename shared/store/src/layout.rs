@@ -17,6 +17,7 @@
 //! | health_run | `TENANT#<tid>` | `HEALTH#<id>` | | | | |
 //! | meter_sample | `TENANT#<tid>` | `METER#<slot, RFC 3339 UTC>` | | | | |
 //! | backup | `TENANT#<tid>` | `BACKUP#<id>` | | | | |
+//! | drift_report | `TENANT#<tid>` | `DRIFT` | | `TENANTS#DRIFTED` / tid (only while it differs) | | |
 //! | resource_link | `TENANT#<tid>` | `RESOURCE#<rid>` | | `RESOURCE#<rid>#TENANTS` / tid | | |
 //! | change_request | `CHANGE#<id>` | `CHANGE` | `TENANT#<tid>#CHANGES` / id | | | |
 //! | aws_resource | `RESOURCE#<id>` | `RESOURCE` | `RESOURCES` / id | | | |
@@ -42,6 +43,8 @@
 //! - license assignments of a customer / of a license: `Query gsi1` / `gsi2`;
 //! - active assignments expiring by a time (the expiring report, the `licenses` schedule's
 //!   expired ones): `Query gsi3 = ASSIGNMENTS#EXPIRING, gsi3sk <= <time>#~`, soonest first;
+//! - a tenant's last drift check: `GetItem(TENANT#<tid>, DRIFT)`; the tenants whose box differs
+//!   from their record (the fleet's drift): `Query gsi2 = TENANTS#DRIFTED`;
 //! - a tenant's usage samples over a window or a month: `Query pk = TENANT#<tid>, sk between
 //!   METER#<from> and METER#<to>` (or `begins_with(sk, METER#<YYYY-MM>-)`);
 //! - change requests of a tenant, newest first: `Query gsi1 = TENANT#<tid>#CHANGES`, descending
@@ -176,6 +179,14 @@ pub const CONFIG_PREFIX: &str = "CONFIG#";
 pub const HEALTH_PREFIX: &str = "HEALTH#";
 pub const BACKUP_PREFIX: &str = "BACKUP#";
 pub const METER_PREFIX: &str = "METER#";
+
+/// `gsi2` partition of the tenants whose last drift check found drift (sparse).
+pub const DRIFTED_TENANTS: &str = "TENANTS#DRIFTED";
+
+/// The key of a tenant's last drift check.
+pub fn drift_key(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "DRIFT")
+}
 
 /// `gsi3` partition of the active assignments with an expiry, soonest first (sparse).
 pub const EXPIRING_ASSIGNMENTS: &str = "ASSIGNMENTS#EXPIRING";
@@ -404,6 +415,16 @@ impl Record for domain::HealthRun {
     const KIND: &'static str = "health_run";
     fn key(&self) -> Key {
         Key::new(tenant_partition(&self.tenant_id), format!("{HEALTH_PREFIX}{}", self.id))
+    }
+}
+
+impl Record for domain::DriftReport {
+    const KIND: &'static str = "drift_report";
+    fn key(&self) -> Key {
+        drift_key(&self.tenant_id)
+    }
+    fn index_keys(&self) -> Vec<(Index, String, String)> {
+        if self.is_drifted() { vec![(Index::Gsi2, DRIFTED_TENANTS.into(), self.tenant_id.to_string())] } else { vec![] }
     }
 }
 

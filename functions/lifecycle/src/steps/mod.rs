@@ -2,6 +2,7 @@
 //! stored plan a task names, its once-only id, and the change request's deadline.
 
 pub mod begin;
+pub mod drift;
 pub mod finish;
 pub mod gate;
 pub mod jenkins;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::metering::{MeterWindow, Month};
 use domain::{Actor, CustomerId, Role, Tenant, TenantCreate, TenantState, Usage};
 use engine::workflows::MemoryWorkflows;
-use engine::{MemoryCommands, MemoryJenkins, MemoryUsage, UsageError};
+use engine::{MemoryCommands, MemoryJenkins, MemoryUpdateManager, UpdateManagerError};
 use serde_json::json;
 use store::layout::Record;
 use store::memory::MemoryTable;
@@ -50,9 +50,9 @@ async fn a_run_samples_every_running_tenant_once_per_slot_and_retries_only_what_
     let a = tenant(&core, &customer, TenantState::Healthy).await;
     let b = tenant(&core, &customer, TenantState::Suspended).await;
     let gone = tenant(&core, &customer, TenantState::EndOfLife).await;
-    let usage = MemoryUsage::new();
+    let usage = MemoryUpdateManager::new();
     usage.set(&a.id, Usage { assets: 10, users: 2, data_bytes: 300 });
-    usage.fail(&b.id, UsageError::Unavailable("down".into()));
+    usage.fail(&b.id, UpdateManagerError::Unavailable("down".into()));
     usage.set(&gone.id, Usage::default());
 
     let first = core.collect_usage(&usage, utc("2026-11-30T03:00:00Z"), PACE).await.unwrap();

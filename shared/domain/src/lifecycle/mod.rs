@@ -23,5 +23,5 @@ mod table;
 
 pub use diagram::mermaid;
 pub use plan::{Plan, Refusal, creation_plan, plan};
-pub use step::{ROLLBACK, SecretAction, SecretKind, SecretPick, SecretUse, Step};
+pub use step::{DriftAction, ROLLBACK, SecretAction, SecretKind, SecretPick, SecretUse, Step};
 pub use table::{End, LIFECYCLE, OperationRule, Route, alarm_fires, allowed_operations, rule};

@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn every_operation_has_its_default_change_model_and_refuses_the_others() {
         use ChangeModel::*;
-        let expected: [(Operation, Option<ChangeModel>, &[ChangeModel]); 15] = [
+        let expected: [(Operation, Option<ChangeModel>, &[ChangeModel]); 17] = [
             (O::Provision, None, &[]),
             (O::Terminate, Some(Live), &[Live]),
             (O::Suspend, Some(Live), &[Live]),
@@ -184,6 +184,8 @@ mod tests {
             (O::RotateAirflowPassword, Some(Maintenance), &[Maintenance, Swap]),
             (O::MarkBroken, Some(Live), &[Live]),
             (O::ActivateLicense, Some(Live), &[Live]),
+            (O::AdoptDrift, Some(Live), &[Live]),
+            (O::ReapplyRecorded, Some(Maintenance), &[Maintenance]),
         ];
         for (op, default, accepted) in expected {
             assert_eq!(rule(op).default_model, default, "{op:?}");
@@ -269,6 +271,13 @@ mod tests {
             // A license is installed live: the tenant ends as it started, whatever the outcome.
             (O::ActivateLicense, S::Suspended, None, None, &[], S::Suspended, S::Suspended, None),
             (O::ActivateLicense, S::Healthy, None, None, &[], S::Healthy, S::Healthy, None),
+            // Adopting drift writes only records: the tenant ends as it started.
+            (O::AdoptDrift, S::Broken, None, None, &[], S::Broken, S::Broken, None),
+            (O::AdoptDrift, S::Suspended, None, None, &[], S::Suspended, S::Suspended, None),
+            // Re-applying the record locks the tenant, then tests it; a box left unknown is Broken.
+            (O::ReapplyRecorded, S::Healthy, None, Some(S::Maintenance), &[S::Maintenance, S::InTesting], S::Healthy, S::Broken, None),
+            (O::ReapplyRecorded, S::Maintenance, None, None, &[S::InTesting], S::Healthy, S::Broken, None),
+            (O::ReapplyRecorded, S::Broken, None, Some(S::Maintenance), &[S::Maintenance, S::InTesting], S::Healthy, S::Broken, None),
         ];
         for &(op, from, model, enter, through, success, failure, rollback_failure) in cases {
             let p = ok(from, op, model);
@@ -387,6 +396,6 @@ mod tests {
         assert_eq!(json["on_success"], serde_json::json!({ "state": "Healthy" }));
         assert_eq!(json["on_failure"], "as_started");
         assert_eq!(json["on_rollback_failure"], serde_json::json!({ "state": "Broken" }));
-        assert_eq!(serde_json::to_value(LIFECYCLE).unwrap().as_array().unwrap().len(), 15);
+        assert_eq!(serde_json::to_value(LIFECYCLE).unwrap().as_array().unwrap().len(), Operation::ALL.len());
     }
 }

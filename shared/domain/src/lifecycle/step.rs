@@ -63,6 +63,18 @@ pub enum SecretAction {
     Promote,
 }
 
+/// What a drift step does, through the tenant's Update Manager and the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftAction {
+    /// Write what the last drift check read from the box as the tenant's record.
+    Adopt,
+    /// Have the box's Update Manager install the recorded components and configs.
+    Reapply,
+    /// Read the box again: the step fails while it differs from the record.
+    Verify,
+}
+
 /// One step of a change request's workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -116,6 +128,8 @@ pub enum Step {
     RecordRelease { name: String },
     /// Write back what was recorded before the upgrade (a rollback's step).
     RevertRelease { name: String },
+    /// Drift adopted, or the record installed again and read back.
+    Drift { name: String, action: DriftAction },
 }
 
 impl Step {
@@ -126,6 +140,7 @@ impl Step {
             | Self::Transition { name, .. }
             | Self::RecordRelease { name }
             | Self::RevertRelease { name }
+            | Self::Drift { name, .. }
             | Self::Secret { name, .. }
             | Self::Approval { name, .. }
             | Self::Window { name, .. } => name,
@@ -139,9 +154,11 @@ impl Step {
             | Self::Ssm { timeout_seconds, .. }
             | Self::Approval { timeout_seconds, .. } => *timeout_seconds,
             Self::Window { seconds, .. } => *seconds,
-            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
-                0
-            }
+            Self::Transition { .. }
+            | Self::RecordRelease { .. }
+            | Self::RevertRelease { .. }
+            | Self::Secret { .. }
+            | Self::Drift { .. } => 0,
         }
     }
 
@@ -153,9 +170,11 @@ impl Step {
             | Self::Ssm { poll_seconds, .. }
             | Self::Approval { poll_seconds, .. }
             | Self::Window { poll_seconds, .. } => *poll_seconds,
-            Self::Transition { .. } | Self::RecordRelease { .. } | Self::RevertRelease { .. } | Self::Secret { .. } => {
-                0
-            }
+            Self::Transition { .. }
+            | Self::RecordRelease { .. }
+            | Self::RevertRelease { .. }
+            | Self::Secret { .. }
+            | Self::Drift { .. } => 0,
         }
     }
 }

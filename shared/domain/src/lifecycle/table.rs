@@ -90,7 +90,7 @@ const STRAIGHT: &[Route] = &[Route { model: ANY, entered_at_start: true, through
 const TESTED: &[Route] = &[Route { model: ANY, entered_at_start: true, through: &[S::InTesting] }];
 
 /// The lifecycle, one row per operation, in [`Operation::ALL`] order.
-pub static LIFECYCLE: [OperationRule; 15] = [
+pub static LIFECYCLE: [OperationRule; 17] = [
     // A new deployment. The tenant is created `Provisioning`, with this change request holding it.
     OperationRule {
         operation: Operation::Provision,
@@ -351,6 +351,38 @@ pub static LIFECYCLE: [OperationRule; 15] = [
         needs_approval: false,
         validates: false,
     },
+    // Drift adopted: the box is right and the record follows it. Nothing runs on the box; the
+    // tenant keeps its state whatever the outcome (a record that could not be written is left
+    // as it was, with its drift still reported).
+    OperationRule {
+        operation: Operation::AdoptDrift,
+        from: &[S::Healthy, S::Maintenance, S::Suspended, S::Broken],
+        on_creation: None,
+        models: ONLY_LIVE,
+        default_model: Some(M::Live),
+        routes: STRAIGHT,
+        on_success: End::AsStarted,
+        on_failure: End::AsStarted,
+        rolls_back: &[],
+        needs_approval: false,
+        validates: false,
+    },
+    // Drift undone: the record is right and the box is made to run it again, locked down while
+    // its Update Manager installs (as an upgrade in maintenance), then read back and tested. A
+    // box that still differs, or fails its suites, is `Broken`: what it runs is then unknown.
+    OperationRule {
+        operation: Operation::ReapplyRecorded,
+        from: &[S::Healthy, S::Maintenance, S::Broken],
+        on_creation: None,
+        models: ONLY_MAINTENANCE,
+        default_model: Some(M::Maintenance),
+        routes: &[Route { model: ANY, entered_at_start: true, through: &[S::Maintenance, S::InTesting] }],
+        on_success: End::State(S::Healthy),
+        on_failure: End::State(S::Broken),
+        rolls_back: &[],
+        needs_approval: false,
+        validates: true,
+    },
 ];
 
 // The rows are in `Operation` order, so `rule` is an index.
@@ -415,7 +447,7 @@ mod tests {
     /// Written by hand from the brief, not from the table: `x` may be requested in that state,
     /// `.` may not, `c` is started only by creating a tenant.
     #[rustfmt::skip]
-    const EXPECTED: [(Operation, &str); 15] = [
+    const EXPECTED: [(Operation, &str); 17] = [
         //                              Prov Heal Main BkUp Rest InTe Susp Brok EoL
         (O::Provision,             "c    c    c    c    c    c    c    c    c"),
         (O::Terminate,             "x    x    x    x    x    x    x    x    ."),
@@ -432,6 +464,8 @@ mod tests {
         (O::RotateAirflowPassword, ".    x    x    .    .    .    .    .    ."),
         (O::MarkBroken,            ".    x    .    .    .    x    .    .    ."),
         (O::ActivateLicense,       ".    x    x    .    .    .    x    x    ."),
+        (O::AdoptDrift,            ".    x    x    .    .    .    x    x    ."),
+        (O::ReapplyRecorded,       ".    x    x    .    .    .    .    x    ."),
     ];
 
     #[test]
@@ -473,7 +507,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9 * 15);
+        assert_eq!(checked, 9 * Operation::ALL.len());
     }
 
     #[test]
@@ -500,7 +534,7 @@ mod tests {
         assert!(healthy.contains(&O::Upgrade));
         assert!(!healthy.contains(&O::Resume));
         assert!(!healthy.contains(&O::Provision));
-        assert_eq!(allowed_operations(S::Suspended), [O::Terminate, O::Resume, O::ActivateLicense]);
+        assert_eq!(allowed_operations(S::Suspended), [O::Terminate, O::Resume, O::ActivateLicense, O::AdoptDrift]);
         assert_eq!(allowed_operations(S::InTesting), [O::Terminate, O::MarkBroken]);
     }
 
