@@ -20,6 +20,8 @@ pub const OPERATIONS: &[&str] = &[
     "rotate_airflow_password",
     "mark_broken",
     "activate_license",
+    "adopt_drift",
+    "reapply_recorded",
 ];
 pub const STATES: &[&str] = &[
     "Provisioning",
@@ -288,6 +290,9 @@ pub enum Tenants {
     /// One document about a tenant: configs, components against its release, resources, last
     /// health run and backup, the change request holding it.
     Report { id: String },
+    /// The tenant's last drift check: what its box runs that its record does not say
+    /// (component versions, non-secret configs), and when it was read.
+    Drift { id: String },
     /// Import a tenant's docker-compose file: image tags as component versions, environment as
     /// configs (a secret only as a reference). Prints the diff; `--apply` writes it.
     ImportCompose {
@@ -833,6 +838,11 @@ pub enum Rollouts {
 pub enum Fleet {
     /// Tenants by state and by release.
     Summary,
+    /// The tenants whose box differs from their record at its last drift check.
+    Drift {
+        #[command(flatten)]
+        page: Page,
+    },
     /// Each release: its tenants (count and a page of ids), how many newer available releases
     /// it is behind, and its tenants whose recorded components differ from its manifest.
     Versions {

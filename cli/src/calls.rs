@@ -175,6 +175,9 @@ impl ApiCommand {
             Self::Resources(c) => c.call(),
             Self::Rollouts(c) => c.call(),
             Self::Fleet(Fleet::Summary) => ApiCall::new(&routes::FLEET_SUMMARY, &[], View::Summary),
+            Self::Fleet(Fleet::Drift { page }) => {
+                ApiCall::list(&routes::FLEET_DRIFT, &[], page, &["tenant_id", "checked_at", "release", "drifted"])
+            }
             Self::Fleet(Fleet::Versions { release, limit, next_token }) => {
                 ApiCall::record(&routes::FLEET_VERSIONS, &[]).query(&[
                     ("release", release),
@@ -230,6 +233,7 @@ impl Tenants {
                 ApiCall::list(&routes::LIST_TENANT_RESOURCES, &[id], page, &["resource_id", "arn"])
             }
             Self::Report { id } => ApiCall::record(&routes::TENANT_REPORT, &[id]),
+            Self::Drift { id } => ApiCall::record(&routes::TENANT_DRIFT, &[id]),
             Self::ImportCompose { id, file, apply } => ApiCall {
                 body_file: Some((file.clone(), "compose")),
                 body: Some(json!({ "apply": apply })),

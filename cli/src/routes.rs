@@ -66,6 +66,7 @@ routes! {
     PATCH_TENANT = PATCH "/v1/tenants/{id}" "patch_tenant": "tenants update T1 --description primary";
     FLEET_SUMMARY = GET "/v1/fleet/summary" "fleet_summary": "fleet summary";
     FLEET_VERSIONS = GET "/v1/fleet/versions" "fleet_versions": "fleet versions --release 3.1.0 --limit 50";
+    FLEET_DRIFT = GET "/v1/fleet/drift" "fleet_drift": "fleet drift --limit 100";
 
     LIST_CONFIGS = GET "/v1/tenants/{id}/configs" "list_configs": "configs list T1";
     GET_CONFIG = GET "/v1/tenants/{id}/configs/{key}" "get_config": "configs get T1 smtp_host";
@@ -76,6 +77,7 @@ routes! {
     LIST_BACKUPS = GET "/v1/tenants/{id}/backups" "list_backups": "backups list T1";
     GET_BACKUP = GET "/v1/tenants/{id}/backups/{backup_id}" "get_backup": "backups get T1 bk_01JD8X3Q5C7M2R4T6V8W0Y1Z2A";
     TENANT_REPORT = GET "/v1/tenants/{id}/report" "tenant_report": "tenants report T1";
+    TENANT_DRIFT = GET "/v1/tenants/{id}/drift" "tenant_drift": "tenants drift T1";
     IMPORT_COMPOSE = POST "/v1/tenants/{id}/import-compose" "import_compose":
         "tenants import-compose T1 --file docker-compose.yml --apply";
     TENANT_METRICS = GET "/v1/tenants/{id}/metrics" "tenant_metrics": "tenants metrics T1 --names cpu,app_health --period 60";

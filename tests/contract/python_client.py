@@ -210,6 +210,10 @@ assert backups, f"the seed backs up {tenant}"
 call("get_backup", tenant, backups[0]["id"], status=200)
 report = parsed_dict(call("tenant_report", tenant, status=200))
 assert report["tenant"]["id"] == tenant and isinstance(report["components"], list), report
+drift = parsed_dict(call("tenant_drift", tenant, status=200))
+assert drift["tenant_id"] == tenant and drift["last_check"]["tenant_id"] == tenant, drift
+drifted = parsed_dict(call("fleet_drift", status=200, as_=VIEWER))["items"]
+assert drifted and all(r["drifted"] for r in drifted), f"the seed drifts two boxes: {drifted}"
 compose = "services:\n  webapp:\n    image: vendor/webapp:9.9.9\n    environment:\n      - SMTP_HOST=smtp.py.example\n"
 diff = parsed_dict(call("import_compose", tenant, status=200, body={"compose": compose, "apply": False}))
 assert diff["applied"] is False and diff["changes"] >= 1, diff

@@ -49,6 +49,8 @@ const LABELS: Record<Operation, string> = {
   rotate_airflow_password: "Rotate Airflow password",
   mark_broken: "Mark broken",
   activate_license: "Activate license",
+  adopt_drift: "Adopt drift",
+  reapply_recorded: "Re-apply recorded",
 };
 
 export function label(op: Operation): string {

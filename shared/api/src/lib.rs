@@ -32,8 +32,8 @@ pub use error::{ApiError, Problem};
 pub use persist::App;
 
 use routes::{
-    backups, callbacks, change_requests, compose, customers, history, licenses, meta, metering, metrics, releases,
-    report, resources, rollouts, tenant_data, tenants, versions,
+    backups, callbacks, change_requests, compose, customers, drift, history, licenses, meta, metering, metrics,
+    releases, report, resources, rollouts, tenant_data, tenants, versions,
 };
 
 #[derive(OpenApi)]
@@ -104,6 +104,7 @@ api_routes! {
     tenants::patch_tenant,
     tenants::fleet_summary,
     versions::fleet_versions,
+    drift::fleet_drift,
     tenant_data::list_configs,
     tenant_data::get_config,
     tenant_data::put_config,
@@ -116,6 +117,7 @@ api_routes! {
     metering::tenant_metering,
     metering::customer_metering,
     report::tenant_report,
+    drift::tenant_drift,
     tenant_data::get_component,
     tenant_data::put_component,
     compose::import_compose,
@@ -237,5 +239,45 @@ mod tests {
             "shared/api/openapi.json is not what the handlers document (first differing line: {:?}); run `make openapi`",
             first_difference.map(|i| i + 1)
         );
+    }
+
+    /// Two types of one name would be one schema of the document (utoipa keeps either), and the
+    /// other type's answers would be described wrongly: every schema of the document is declared
+    /// by one type of the crates it documents.
+    #[test]
+    fn no_two_documented_types_share_a_schema_name() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut declared: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut dirs = vec![root.join("domain/src"), root.join("api/src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a source directory").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let mut deriving = false;
+                for line in text.lines().map(str::trim) {
+                    if line.starts_with("#[derive(") && line.contains("ToSchema") {
+                        deriving = true;
+                    } else if deriving && !line.starts_with("#[") && !line.starts_with("///") {
+                        let name = line
+                            .strip_prefix("pub struct ")
+                            .or_else(|| line.strip_prefix("pub enum "))
+                            .map(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(""));
+                        if let Some(name) = name.filter(|n| !n.is_empty()) {
+                            declared.entry(name.to_owned()).or_default().push(path.display().to_string());
+                        }
+                        deriving = false;
+                    }
+                }
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("the document");
+        let schemas = document["components"]["schemas"].as_object().expect("the document's schemas");
+        let shared: Vec<_> = declared.iter().filter(|(n, at)| at.len() > 1 && schemas.contains_key(*n)).collect();
+        assert!(shared.is_empty(), "schema names declared by more than one type: {shared:?}");
+        assert!(declared.len() > 50, "the scan found the documented types: {}", declared.len());
     }
 }

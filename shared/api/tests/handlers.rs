@@ -67,6 +67,8 @@ const SERVED_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/history", &["get"]),
     ("/v1/fleet/summary", &["get"]),
     ("/v1/fleet/versions", &["get"]),
+    ("/v1/fleet/drift", &["get"]),
+    ("/v1/tenants/{id}/drift", &["get"]),
     ("/v1/resources", &["get", "post"]),
     ("/v1/resources/{id}", &["get", "patch", "delete"]),
     ("/v1/resources/{id}/tenants", &["get"]),

@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod change_requests;
 pub mod compose;
 pub mod customers;
+pub mod drift;
 pub mod history;
 pub mod licenses;
 pub mod meta;
