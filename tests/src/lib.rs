@@ -223,6 +223,10 @@ pub struct Lifecycle {
     pub events: tokio::sync::Mutex<devstack::execution_events::ExecutionEvents>,
     /// The key the stand-in Jenkins signs its callbacks with (`Callbacks::Signed`).
     pub callback_key: Option<Vec<u8>>,
+    /// The boxes' stand-in Update Manager: each runs its tenant's record but for hand changes.
+    pub boxes: devstack::fake_update_manager::FakeUpdateManager,
+    /// Its URL, for a schedule's or a check's client.
+    pub update_manager_url: String,
 }
 
 impl Lifecycle {
@@ -276,8 +280,11 @@ impl TestApi {
         }
         let secret = format!("/admin-portal/test-{suffix}/jenkins");
         devstack::local_lambda::put_jenkins_secret(&config, &secret, "portal", "jenkins-token").await.expect("secret");
+        let boxes_port = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("update manager port");
+        let update_manager_url = format!("http://{}", boxes_port.local_addr().expect("update manager address"));
         let mut env = vec![
             ("TABLE_NAME", api.table.clone()),
+            ("UPDATE_MANAGER_URL", update_manager_url.clone()),
             ("JENKINS_URL", jenkins_url),
             ("JENKINS_SECRET_PARAM", secret),
             ("HEALTH_SUITES", health_suites.to_owned()),
@@ -320,6 +327,8 @@ impl TestApi {
         let core_env: std::collections::HashMap<&str, String> =
             env.iter().cloned().chain([("STATE_MACHINE_ARN", state_machine_arn.clone())]).collect();
         let changes = changes::wiring::from(&config, |k| core_env.get(k).cloned()).expect("the core");
+        let boxes = devstack::fake_update_manager::FakeUpdateManager::new().following(changes.clone());
+        boxes.serve(boxes_port).await.expect("serving the stand-in update manager");
         api.app = App::new(api.app.history.clone(), changes.clone());
         if let Some((listener, key)) = served {
             api.app = api.app.with_callback_key(key);
@@ -333,7 +342,8 @@ impl TestApi {
             grace: chrono::Duration::seconds(0),
         });
         let events = devstack::execution_events::ExecutionEvents::new(sfn.clone(), &state_machine_arn, reconciler);
-        (api, Lifecycle { jenkins, state_machine_arn, sfn, events: tokio::sync::Mutex::new(events), callback_key })
+        let events = tokio::sync::Mutex::new(events);
+        (api, Lifecycle { jenkins, state_machine_arn, sfn, events, callback_key, boxes, update_manager_url })
     }
 
     /// Waits until the change request is no longer running; answers it.

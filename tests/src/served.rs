@@ -37,11 +37,18 @@ pub async fn listed(api: &TestApi, path: &str, field: &str) -> Vec<String> {
     items.iter().filter_map(|i| i[field].as_str().map(str::to_owned)).collect()
 }
 
-/// A fresh API over moto with the demo seed, its change log delivered.
+/// A fresh API over moto with the demo seed, its change log delivered; as `make dev` starts,
+/// two boxes drifted and every running tenant checked for drift once.
 pub async fn seeded() -> TestApi {
     let api = TestApi::new().await;
     let seeder = devstack::seed::ApiCaller::new(api.router.clone(), api.token("admin", "seed"));
     devstack::seed::seed(&api.app.changes, &seeder).await.expect("the demo seed");
+    let boxes = devstack::fake_update_manager::FakeUpdateManager::new().following(api.app.changes.clone());
+    let url = boxes.serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port")).await.expect("boxes");
+    devstack::seed::drift_demo_boxes(&seeder, &boxes).await.expect("drifting two demo boxes");
+    let manager = engine::HttpUpdateManager::new(&url).expect("a client");
+    let run = api.app.changes.check_fleet_drift(&manager, chrono::Utc::now(), changes::Pace::per_second(100)).await;
+    assert_eq!(run.expect("the drift check").drifted, 2, "the seed drifts two boxes");
     api.drain_stream().await;
     api
 }

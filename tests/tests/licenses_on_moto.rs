@@ -144,7 +144,7 @@ async fn an_expired_license_suspends_the_customers_tenants_once_and_is_reported_
     let handler = schedules::Deps {
         changes: api.app.changes.clone(),
         pace: changes::Pace::per_second(20),
-        usage: std::sync::Arc::new(engine::MemoryUsage::new()),
+        update_manager: std::sync::Arc::new(engine::MemoryUpdateManager::new()),
     };
     let after = expires + Duration::hours(1);
     let report = deliver(&handler, scheduled_event(Schedule::Licenses, after)).await.unwrap();

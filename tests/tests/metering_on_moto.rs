@@ -25,7 +25,7 @@ async fn metering_samples_each_tenant_once_a_day_and_rolls_up_a_customers_month(
     let handler = schedules::Deps {
         changes: api.app.changes.clone(),
         pace: changes::Pace::per_second(50),
-        usage: std::sync::Arc::new(engine::HttpUsage::new(&url).unwrap()),
+        update_manager: std::sync::Arc::new(engine::HttpUpdateManager::new(&url).unwrap()),
     };
     manager.set(a, Usage { assets: 100, users: 10, data_bytes: 1_000 });
     manager.fail(b);

@@ -56,7 +56,7 @@ async fn the_nightly_backup_runs_once_per_slot_on_exactly_the_eligible_tenants_i
     let handler = schedules::Deps {
         changes: api.app.changes.clone(),
         pace: changes::Pace::per_second(20),
-        usage: std::sync::Arc::new(engine::MemoryUsage::new()),
+        update_manager: std::sync::Arc::new(engine::MemoryUpdateManager::new()),
     };
     let two = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 2, 0, 0).unwrap();
     let report = deliver(&handler, scheduled_event(ScheduleName::Backup, two)).await.unwrap();

@@ -8,6 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use changes::{Advance, Caller, ChangeCreate, Changes, Ending};
+
+use crate::fake_update_manager::FakeUpdateManager;
 use domain::{Actor, ChangeParams, ChangeRequestStatus, Operation, Role, Source, StepStatus, TenantState, Text};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -280,5 +282,31 @@ async fn back_up(changes: &Changes, id: &str, name: &str, i: usize) -> anyhow::R
         changes.catalog_backup(&changes.held(&cr.id).await?, &seed, reported).await?;
     }
     changes.finish(&cr.id, &seed, Ending::Succeeded).await?;
+    Ok(())
+}
+
+/// Drifts two demo boxes by hand, as an engineer on the box would have: on the second Healthy
+/// tenant (by name) someone installed a hotfix of the web app; on the fourth someone raised
+/// `max_workers` and set a config the registry never recorded. Boxes are the stand-in's, in
+/// memory: this runs at every start.
+pub async fn drift_demo_boxes(caller: &ApiCaller, boxes: &FakeUpdateManager) -> anyhow::Result<()> {
+    let (status, page) = caller.call(Method::GET, "/v1/tenants?state=Healthy&limit=100", None).await?;
+    if !status.is_success() {
+        bail!("listing the healthy demo tenants: {status} {page}");
+    }
+    let mut healthy: Vec<(String, String)> = page["items"]
+        .as_array()
+        .context("a tenant page")?
+        .iter()
+        .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["id"].as_str()?.to_owned())))
+        .collect();
+    healthy.sort();
+    if let Some((_, id)) = healthy.get(1) {
+        boxes.change_component(id, "webapp", "3.1.1-hotfix");
+    }
+    if let Some((_, id)) = healthy.get(3) {
+        boxes.change_config(id, "max_workers", json!(16));
+        boxes.change_config(id, "log.level", json!("debug"));
+    }
     Ok(())
 }

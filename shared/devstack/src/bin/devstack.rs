@@ -95,7 +95,7 @@ async fn serve() -> anyhow::Result<()> {
     let local = clients().await?;
     ensure_tables(&local).await?;
     let history: Arc<DynamoTable> = Arc::new(DynamoTable::new(local.dynamodb.clone(), &local.history));
-    let (changes, callback_key) = lifecycle_stack(&local).await?;
+    let Stack { changes, callback_key, boxes, update_manager } = lifecycle_stack(&local).await?;
     let app = App::new(history.clone(), changes.clone()).with_callback_key(callback_key);
     let streams = aws_sdk_dynamodbstreams::Client::new(&local.config);
     StreamPoller::new(&local.dynamodb, streams, &local.registry, history.clone())
@@ -107,7 +107,7 @@ async fn serve() -> anyhow::Result<()> {
     let router = devstack::web::router(web_dir).merge(portal_api::router(app.clone(), Arc::new(tokens.clone())));
 
     // Demo history is written as if it had happened: the seed's change requests run no workflow.
-    let quiet = changes::Changes { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..changes };
+    let quiet = changes::Changes { workflows: Arc::new(engine::workflows::MemoryWorkflows::new()), ..changes.clone() };
     let seeder = ApiCaller::new(
         portal_api::router(App::new(history.clone(), quiet.clone()), Arc::new(tokens.clone())),
         tokens.mint("seed", None, "admin", 600),
@@ -116,6 +116,11 @@ async fn serve() -> anyhow::Result<()> {
         let n = seed::seed(&quiet, &seeder).await?;
         tracing::info!(tenants = n, "seeded demo data");
     }
+    // A few boxes run what their record does not say, and the drift schedule has seen them.
+    seed::drift_demo_boxes(&seeder, &boxes).await?;
+    let found =
+        changes.check_fleet_drift(update_manager.as_ref(), chrono::Utc::now(), changes::Pace::per_second(50)).await?;
+    tracing::info!(checked = found.checked, drifted = found.drifted, "checked the demo boxes for drift");
 
     let addr = format!("127.0.0.1:{}", env("PORT", "3000"));
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
@@ -171,7 +176,16 @@ async fn shutdown_signal() {
 /// from `statemachines/lifecycle.asl.json`, and the reconciler fed with its execution ends and
 /// a sweep as EventBridge would, and the builds' signed completion callbacks. Answers the core
 /// the API runs on and the key it checks callbacks with.
-async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc<dyn engine::CallbackKey>)> {
+/// The core over the local workflows, with what `serve` needs of the rest.
+struct Stack {
+    changes: changes::Changes,
+    callback_key: Arc<dyn engine::CallbackKey>,
+    /// The stand-in Update Manager of every box, to drift some of them by hand.
+    boxes: devstack::fake_update_manager::FakeUpdateManager,
+    update_manager: Arc<dyn engine::UpdateManager>,
+}
+
+async fn lifecycle_stack(local: &Local) -> anyhow::Result<Stack> {
     use devstack::fake_jenkins::{FakeJenkins, FakeOutcome, JobBehaviour};
     use devstack::local_lambda;
 
@@ -202,6 +216,10 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
     let callback_key = "/admin-portal/local/jenkins-callback-key";
     jenkins.set_callback_key(Some(local_lambda::put_callback_key(&local.config, callback_key).await?));
     let callback_url = format!("http://127.0.0.1:{}/v1/callbacks/jenkins", env("PORT", "3000"));
+    // The tenants' Update Manager API, which metering and drift read and re-applying writes.
+    let update_manager_port =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the update manager")?;
+    let update_manager_url = format!("http://{}", update_manager_port.local_addr()?);
     let vars = [
         ("TABLE_NAME", local.registry.clone()),
         ("JENKINS_URL", jenkins_url.clone()),
@@ -213,6 +231,7 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
         ("JENKINS_CALLBACK_URL", callback_url),
         ("JENKINS_TIMEOUT_SECONDS", "300".to_owned()),
         ("SSM_TIMEOUT_SECONDS", "120".to_owned()),
+        ("UPDATE_MANAGER_URL", update_manager_url.clone()),
     ];
     let function = local_lambda::create_function(&local.config, "admin-portal-lifecycle", "lifecycle", &vars).await?;
     let machine =
@@ -238,17 +257,17 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
             }
         }
     });
-    // The tenants' Update Manager API, which the metering schedule reads.
-    let update_manager = devstack::fake_update_manager::FakeUpdateManager::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the update manager")?;
-    let update_manager_url = update_manager.serve(listener).await?;
+    // Each box runs what its tenant records, but for what the seed changed on it by hand.
+    let update_manager = devstack::fake_update_manager::FakeUpdateManager::new().following(changes.clone());
+    update_manager.serve(update_manager_port).await?;
+    let client: Arc<dyn engine::UpdateManager> = Arc::new(engine::HttpUpdateManager::new(&update_manager_url)?);
     // Alarm and schedule events moto never emits: `make alarm` and `make schedule` deliver them.
     let targets = devstack::event_admin::EventTargets {
         alarms: Arc::new(alarms::Deps { changes: changes.clone() }),
         schedules: Arc::new(schedules::Deps {
             changes: changes.clone(),
             pace: changes::Pace::per_second(10),
-            usage: Arc::new(engine::HttpUsage::new(&update_manager_url)?),
+            update_manager: client.clone(),
         }),
     };
     let events_addr = format!("127.0.0.1:{}", env("EVENTS_PORT", "0"));
@@ -261,5 +280,5 @@ async fn lifecycle_stack(local: &Local) -> anyhow::Result<(changes::Changes, Arc
     tracing::info!(%jenkins_url, %events_url, state_machine = %machine, "lifecycle workflows ready");
     let key: Arc<dyn engine::CallbackKey> =
         Arc::new(engine::SsmCallbackKey::new(aws_sdk_ssm::Client::new(&local.config), callback_key));
-    Ok((changes, key))
+    Ok(Stack { changes, callback_key: key, boxes: update_manager, update_manager: client })
 }
