@@ -612,9 +612,18 @@ async fn a_release_names_its_own_health_suites() {
 
 use domain::Operation as Op;
 
+/// Reads the tenant's box through the stand-in Update Manager and keeps what differs.
+async fn drift_checked(api: &TestApi, lc: &Lifecycle, id: &str) {
+    let manager = engine::HttpUpdateManager::new(&lc.update_manager_url).unwrap();
+    let tenant = api.app.changes.tenant(&domain::TenantId::parse(id).unwrap()).await.unwrap();
+    let caller = changes::Caller::system("schedule:drift", domain::Source::Schedule);
+    let report = api.app.changes.check_drift(&manager, &tenant, &caller, None).await.unwrap();
+    assert!(report.is_drifted(), "the box was changed by hand: {report:?}");
+}
+
 #[tokio::test]
 async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy_then_succeeds() {
-    let (api, _lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
     let id = healthy_tenant(&api, "acme-built").await;
     let resources = api.call("viewer", Method::GET, &format!("/v1/tenants/{id}/resources"), None).await.body;
     let arns: Vec<&str> = resources["items"].as_array().unwrap().iter().map(|r| r["arn"].as_str().unwrap()).collect();
@@ -632,10 +641,15 @@ async fn a_provision_records_what_its_job_built_and_every_operation_from_healthy
 
     // Each on a tenant of its own, all at once.
     let runs = domain::lifecycle::allowed_operations(domain::TenantState::Healthy).into_iter().map(|op| {
-        let api = &api;
+        let (api, lc) = (&api, &lc);
         async move {
             let name = format!("ops-{}", op.as_str().replace('_', "-"));
             let id = healthy_tenant(api, &name).await;
+            if matches!(op, Op::AdoptDrift | Op::ReapplyRecorded) {
+                // There is something to adopt or re-apply only once a check found the box differ.
+                lc.boxes.change_config(&id, "log.level", json!("debug"));
+                drift_checked(api, lc, &id).await;
+            }
             let body = match op {
                 domain::Operation::Upgrade => json!({"operation": op, "params": {"release": "3.2.0"}}),
                 domain::Operation::MarkBroken => json!({"operation": op, "params": {"alarm": {

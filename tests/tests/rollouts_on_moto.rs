@@ -262,7 +262,7 @@ async fn an_alarm_on_a_tenant_during_the_soak_halts_the_rollout_before_its_next_
     tick(&api.app.changes).await;
     let halted = rollout(&api, id).await;
     assert_eq!(halted["status"], "halted", "{halted}");
-    assert!(halted["ended_reason"].as_str().unwrap().contains("an alarm during the soak of wave 0"), "{halted}");
+    assert!(halted["ended_reason"].as_str().unwrap().contains("an alarm during the soak of wave 1 of "), "{halted}");
     let (_, later, status, cr) = by_wave(&halted).into_iter().find(|m| m.0 == 1).unwrap();
     assert_eq!((status.as_str(), cr), ("not_run", None));
     assert!(tenant_changes(&api, &later).await.is_empty());

@@ -95,8 +95,9 @@ impl Changes {
                 Gate::TooManyFailures { failed } => {
                     rollout.status = if last { RolloutStatus::Failed } else { RolloutStatus::Halted };
                     rollout.ended_reason = Some(format!(
-                        "wave {} had {failed} failed changes, more than max_failures {}",
-                        rollout.current_wave, rollout.max_failures
+                        "{} had {failed} failed changes, more than max_failures {}",
+                        rollout.wave_label(),
+                        rollout.max_failures
                     ));
                 }
                 Gate::Soak => {
@@ -104,7 +105,7 @@ impl Changes {
                     if let Some(alarm) = self.alarm_on(&rollout).await? {
                         rollout.status = RolloutStatus::Halted;
                         rollout.ended_reason =
-                            Some(format!("an alarm during the soak of wave {}: {alarm}", rollout.current_wave));
+                            Some(format!("an alarm during the soak of {}: {alarm}", rollout.wave_label()));
                     } else if (now - soak_started).num_seconds() < i64::from(rollout.soak_seconds) {
                         if next.soak_started_at.is_none() {
                             self.save(&next, rollout).await?;
@@ -213,8 +214,8 @@ impl Changes {
                 continue;
             }
             let why = match &rollout.reason {
-                Some(r) => format!("rollout {} wave {}: {r}", rollout.id, rollout.current_wave),
-                None => format!("rollout {} wave {}", rollout.id, rollout.current_wave),
+                Some(r) => format!("rollout {} {}: {r}", rollout.id, rollout.wave_label()),
+                None => format!("rollout {} {}", rollout.id, rollout.wave_label()),
             };
             let cmd = ChangeCreate {
                 operation: rollout.operation,

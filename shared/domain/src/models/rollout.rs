@@ -394,6 +394,11 @@ impl Rollout {
     pub fn wave_count(&self) -> u32 {
         self.wave_sizes.len() as u32
     }
+
+    /// The current wave as people count them: `wave 1 of 3`.
+    pub fn wave_label(&self) -> String {
+        format!("wave {} of {}", self.current_wave + 1, self.wave_count())
+    }
 }
 
 /// How many tenants each wave gets: its size, the last wave every one left; waves that get
