@@ -6,6 +6,7 @@ import { useRoute } from "./hooks";
 import { ApiDocsPage } from "./pages/ApiDocs";
 import { BoardPage } from "./pages/Board";
 import { ChangeRequestPage } from "./pages/ChangeRequest";
+import { DriftPage } from "./pages/Drift";
 import { HistoryPage } from "./pages/History";
 import { LicensesPage } from "./pages/Licenses";
 import { NewRolloutPage } from "./pages/NewRollout";
@@ -67,6 +68,7 @@ function App() {
   else if (parts[0] === "rollouts" && !parts[1]) page = <RolloutsPage session={session} />;
   else if (parts[0] === "versions") page = <VersionsPage session={session} />;
   else if (parts[0] === "licenses") page = <LicensesPage query={query} />;
+  else if (parts[0] === "drift") page = <DriftPage />;
   else page = <p>There is no such page.</p>;
 
   const nav = (to: string, name: string) => {
@@ -90,6 +92,7 @@ function App() {
           {nav("/rollouts", "Rollouts")}
           {nav("/versions", "Versions")}
           {nav("/licenses", "Licenses")}
+          {nav("/drift", "Drift")}
           {nav("/history", "History")}
           {nav("/api", "API")}
         </nav>

@@ -103,11 +103,13 @@ test("the board's counts are the fleet summary's, from a number of requests that
   for (const t of broken.slice(0, 20)) await attention.getByRole("link", { name: t.name, exact: true }).first().waitFor();
 
   // Constant, whatever the fleet: the summary, the broken tenants, the tenants' recent history,
-  // the newest rollouts, and a capped number of change requests and tenant names.
-  assert.ok(tab.api.length <= 5 + 2 * 12, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
+  // the newest rollouts, the licenses expiring, the drifted tenants, and a capped number of
+  // change requests and tenant names (12 of each, and 5 drifted tenants' names).
+  assert.ok(tab.api.length <= 6 + 2 * 12 + 5, `the board made ${tab.api.length} requests: ${tab.api.join(", ")}`);
+  assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/fleet/drift?")).length, 1, "one read of the drifted tenants");
   assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/rollouts")).length, 1, "one read of the newest rollouts");
   assert.equal(tab.api.filter((r) => r.startsWith("GET /v1/licenses/expiring?")).length, 1, "one read of the licenses expiring");
-  assert.equal(tab.api.filter((r) => /^GET \/v1\/tenants\/ten_[^/]+$/.test(r.split("?")[0])).length <= 12, true);
+  assert.equal(tab.api.filter((r) => /^GET \/v1\/tenants\/ten_[^/]+$/.test(r.split("?")[0])).length <= 12 + 5, true);
 
   // Fresh without reloading: an idle board asks one cheap "changed since" query per poll.
   const before = tab.api.length;
@@ -955,5 +957,90 @@ test("metering: a tenant's page charts its samples after the metering schedule, 
   }
   await axe(page, "a tenant page with metering");
   await shot(page, "tenant-metering");
+  await tab.close();
+});
+
+test("drift: the board and the drift page name the demo's drifted boxes as the API does, a tenant's page shows its differences, and an operator adopts them", async () => {
+  const admin = stack.token("admin", "alice");
+  const fleet = (await call(stack.url, admin, "GET", "/v1/fleet/drift?limit=100")).body.items;
+  assert.ok(fleet.length >= 1, "make dev's start drifts two demo boxes and checks the fleet");
+
+  // The board: a line per drifted tenant under "Needs attention", naming what differs.
+  const tab = await signedIn("operator", "olga");
+  const { page } = tab;
+  const attention = page.getByRole("list", { name: /Needs attention/ });
+  const first = fleet[0];
+  const line = attention.locator(`li[data-drift="${first.tenant_id}"]`);
+  await line.waitFor();
+  const tenant = (await call(stack.url, admin, "GET", `/v1/tenants/${first.tenant_id}`)).body;
+  assert.equal(await line.getByRole("link").first().innerText(), tenant.name);
+  const text = await line.innerText();
+  for (const d of first.drifted.slice(0, 3)) assert.ok(text.includes(`${d.kind} ${d.name} runs`), `${d.name} in: ${text}`);
+
+  // The drift page: the API's rows, in its order, each tenant named and linked.
+  await page.goto(`${stack.url}/#/drift`);
+  const table = page.getByRole("table", { name: /Drifted tenants/ });
+  await table.waitFor();
+  const rows = await table.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-tenant")));
+  assert.deepEqual(rows, fleet.map((r) => r.tenant_id));
+  assert.deepEqual(tab.cspErrors, []);
+  await axe(page, "the drift page");
+  await shot(page, "drift");
+
+  // The tenant's page: its differences, recorded against the box, and the two actions on them.
+  await table.locator(`tr[data-tenant="${first.tenant_id}"]`).getByRole("link").click();
+  await page.getByRole("heading", { level: 1, name: new RegExp(tenant.name) }).waitFor();
+  await page.getByRole("heading", { name: "Drift" }).waitFor();
+  for (const d of first.drifted) {
+    const row = page.locator(`tr[data-drift="${d.name}"]`);
+    await row.waitFor();
+    const cells = await row.locator("td").allInnerTexts();
+    assert.equal(cells[0], d.kind);
+    assert.equal(cells[1], d.name);
+    if (d.live !== null && d.live !== undefined) assert.equal(cells[3], String(d.live));
+  }
+  const ops = page.getByRole("group", { name: "Operations" });
+  await ops.getByRole("button", { name: "Re-apply recorded", exact: true }).waitFor();
+  await axe(page, "a tenant page with drift");
+  await shot(page, "tenant-drift");
+
+  // Adopting: a change request; once it succeeds the record holds what the box runs.
+  await ops.getByRole("button", { name: "Adopt drift", exact: true }).click();
+  await page.getByRole("button", { name: "Request adopt drift" }).click();
+  await page.waitForURL(/#\/change-requests\/chg_/, { waitUntil: "commit" });
+  const crId = page.url().split("/").pop();
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const status = await page.getByRole("heading", { level: 1 }).locator(".badge").textContent();
+    if (status === "succeeded") break;
+    assert.ok(!["failed", "cancelled"].includes(status), `the adoption ended ${status}`);
+    assert.ok(Date.now() < end, "the adoption did not finish");
+    await page.waitForTimeout(500);
+  }
+  const cr = (await call(stack.url, admin, "GET", `/v1/change-requests/${crId}`)).body;
+  assert.equal(cr.operation, "adopt_drift");
+  for (const d of first.drifted.filter((d) => d.kind === "component" && d.live)) {
+    const c = (await call(stack.url, admin, "GET", `/v1/tenants/${first.tenant_id}/components/${d.name}`)).body;
+    assert.equal(c.version, d.live, `the record took the box's ${d.name}`);
+  }
+  for (const d of first.drifted.filter((d) => d.kind === "config" && d.live !== null && d.live !== undefined)) {
+    const c = (await call(stack.url, admin, "GET", `/v1/tenants/${first.tenant_id}/configs/${d.name}`)).body;
+    assert.equal(c.value, d.live, `the record took the box's ${d.name}`);
+  }
+  // The tenant's page no longer offers them while its last check holds drift... until it is
+  // read again: the next check of the schedule finds nothing.
+  const fired = await fetch(`${stack.events()}/__admin/schedules`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "drift" }),
+  });
+  assert.equal(fired.status, 200, await fired.clone().text());
+  const after = (await call(stack.url, admin, "GET", `/v1/tenants/${first.tenant_id}/drift`)).body;
+  assert.equal(after.drifted, false, JSON.stringify(after));
+  await page.goto(`${stack.url}/#/tenants/${first.tenant_id}`);
+  await page.getByText(/Its box ran what its record says/).waitFor();
+  await page.getByRole("group", { name: "Operations" }).getByRole("button", { name: "Validate", exact: true }).waitFor();
+  assert.equal(await page.getByRole("group", { name: "Operations" }).getByRole("button", { name: "Adopt drift" }).count(), 0);
+  assert.equal(await page.getByRole("group", { name: "Operations" }).getByRole("button", { name: "Re-apply recorded" }).count(), 0);
   await tab.close();
 });

@@ -10,6 +10,9 @@
 //                                                      those halted lately need attention
 //   - GET /v1/licenses/expiring?days=LICENSE_DAYS     the active license assignments expiring
 //                                                      soon (one Query on a sparse index)
+//   - GET /v1/fleet/drift?limit=SHOW_DRIFT             the tenants whose box differs from their
+//                                                      record (one Query on a sparse index), the
+//                                                      first SHOW_DRIFT named (names cached)
 //   - at most DETAIL_CAP change requests and DETAIL_CAP tenant names for those (names cached)
 // Then every POLL_MS one `GET /v1/history?entity=tenant&since=<newest seen>`: only when it shows a new entry
 // is the board read again; running change requests (their steps are on the change request, not
@@ -17,6 +20,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type ChangeEntry, type ChangeRequest, type Rollout, type Schemas, type Tenant } from "../api";
 import { ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, When } from "../ui";
+import { type DriftReport, driftText } from "./Drift";
 import { type Assignment, daysLeft, daysLeftText } from "./Licenses";
 import { rolloutWhat } from "./Rollouts";
 
@@ -32,6 +36,8 @@ const ROLLOUTS = 20;
 export const LICENSE_DAYS = 7;
 /** Assignments named on the board; the rest are one link away (the licenses page). */
 const SHOW_EXPIRING = 20;
+/** Drifted tenants named on the board; the rest are one link away (the drift page). */
+const SHOW_DRIFT = 5;
 
 const names = new Map<string, string>();
 
@@ -50,6 +56,8 @@ interface Board {
   rollouts: Rollout[];
   expiring: Assignment[];
   expiringMore: boolean;
+  drift: DriftReport[];
+  driftMore: boolean;
   newest: string | null;
   seen: Set<string>;
   readAt: Date;
@@ -77,12 +85,13 @@ function changeIdsOf(entries: ChangeEntry[]): { active: string[]; ended: string[
 
 async function readBoard(): Promise<Board> {
   const since = new Date(Date.now() - WINDOW_MS).toISOString();
-  const [summary, broken, recent, rollouts, expiring] = await Promise.all([
+  const [summary, broken, recent, rollouts, expiring, drift] = await Promise.all([
     api.GET("/v1/fleet/summary"),
     api.GET("/v1/tenants", { params: { query: { state: "Broken", limit: 100 } } }),
     api.GET("/v1/history", { params: { query: { entity: "tenant", since, limit: 500 } } }),
     api.GET("/v1/rollouts", { params: { query: { limit: ROLLOUTS } } }),
     api.GET("/v1/licenses/expiring", { params: { query: { days: LICENSE_DAYS, limit: SHOW_EXPIRING } } }),
+    api.GET("/v1/fleet/drift", { params: { query: { limit: SHOW_DRIFT } } }),
   ]);
   if (!summary.data) throw new Error(`fleet summary: ${summary.response.status}`);
   const entries = recent.data?.items ?? [];
@@ -92,6 +101,7 @@ async function readBoard(): Promise<Board> {
   for (const t of broken.data?.items ?? []) names.set(t.id, t.name);
   // Names only for the change requests the board shows (a succeeded one is not shown).
   await Promise.all(changes.filter((c) => c.status !== "succeeded").map((c) => tenantName(c.tenant_id)));
+  await Promise.all((drift.data?.items ?? []).map((r) => tenantName(r.tenant_id)));
   return {
     summary: summary.data,
     broken: broken.data?.items ?? [],
@@ -101,6 +111,8 @@ async function readBoard(): Promise<Board> {
     ),
     expiring: expiring.data?.items ?? [],
     expiringMore: !!expiring.data?.next_token,
+    drift: drift.data?.items ?? [],
+    driftMore: !!drift.data?.next_token,
     newest: entries[0]?.at ?? null,
     seen: new Set(entries.slice(0, 50).map((e) => `${e.sequence}/${e.field}`)),
     readAt: new Date(),
@@ -177,7 +189,7 @@ export function BoardPage() {
   const brokenTotal = summary.by_state["Broken"] ?? board.broken.length;
   const halted = board.rollouts.filter((r) => r.status === "halted");
   const inProgress = board.rollouts.filter((r) => r.status !== "halted");
-  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length + halted.length + board.expiring.length;
+  const attention = brokenTotal + failed.length + waiting.length + stuckOnes.length + halted.length + board.expiring.length + board.drift.length;
 
   return (
     <section aria-labelledby="board-title">
@@ -245,6 +257,19 @@ export function BoardPage() {
           {board.expiringMore && (
             <li>
               <Link to={`/licenses?days=${LICENSE_DAYS}`}>All the licenses expiring within {LICENSE_DAYS} days</Link>
+            </li>
+          )}
+          {board.drift.map((r) => (
+            <li data-drift={r.tenant_id}>
+              <span class="badge status-awaiting_approval">drift</span>{" "}
+              <Link to={`/tenants/${r.tenant_id}`}>{names.get(r.tenant_id) ?? r.tenant_id}</Link> runs what its record does not say
+              <span class="muted">: {r.drifted.slice(0, 3).map(driftText).join("; ")}{r.drifted.length > 3 ? "; …" : ""}</span> (checked{" "}
+              <When at={r.checked_at} />)
+            </li>
+          ))}
+          {board.driftMore && (
+            <li>
+              <Link to="/drift">All the drifted tenants</Link>
             </li>
           )}
           {waiting.map((c) => (

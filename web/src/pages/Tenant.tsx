@@ -7,6 +7,7 @@ import { can } from "../auth";
 import { useLoad } from "../hooks";
 import { Actor, ErrorBox, Link, Loading, StateBadge, StatusBadge, Steps, Value, When } from "../ui";
 import { Actions, Rename } from "./actions";
+import { TenantDrift } from "./Drift";
 import { Metering } from "./Metering";
 import { Metrics } from "./Metrics";
 
@@ -30,6 +31,12 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
   const tenant = live.data?.tenant;
   // The rest is read again only when the tenant's record changes (its revision).
   const rev = tenant ? `${tenant.revision}/${tenant.release}` : "";
+  const drift = useLoad(async () => {
+    const { data } = await api.GET("/v1/tenants/{id}/drift", { params: { path: { id } } });
+    return data ?? null;
+  }, [id, rev]);
+  // Adopting or re-applying is offered only while the last check found drift.
+  const drifted = !!drift.data?.drifted;
 
   if (!tenant) return live.error ? <ErrorBox error={live.error} /> : <Loading what="the tenant" />;
   return (
@@ -40,7 +47,7 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
       <Summary tenant={tenant} />
       {can.act(session) && (
         <>
-          <Actions tenant={tenant} onDone={live.reload} />
+          <Actions tenant={tenant} onDone={live.reload} hide={drifted ? [] : ["adopt_drift", "reapply_recorded"]} />
           <Rename tenant={tenant} onDone={live.reload} />
         </>
       )}
@@ -61,6 +68,7 @@ export function TenantPage({ id, session }: { id: string; session: Session | nul
         </ul>
       )}
       <Components tenant={tenant} rev={rev} />
+      <TenantDrift check={drift.data ?? (drift.loading ? undefined : null)} />
       <Configs id={id} rev={rev} />
       <Resources id={id} rev={rev} />
       <HealthRuns id={id} rev={rev} />

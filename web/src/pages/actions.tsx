@@ -9,9 +9,10 @@ import { useLoad } from "../hooks";
 import { allowedOperations, label, shapeOf, takesParams } from "../lifecycle";
 import { ErrorBox } from "../ui";
 
-export function Actions({ tenant, onDone }: { tenant: Tenant; onDone: () => void }) {
+/** The operations its state allows, less `hide` (those that would only be refused now). */
+export function Actions({ tenant, onDone, hide = [] }: { tenant: Tenant; onDone: () => void; hide?: Operation[] }) {
   const [open, setOpen] = useState<Operation | null>(null);
-  const ops = allowedOperations(tenant.state);
+  const ops = allowedOperations(tenant.state).filter((op) => !hide.includes(op));
   return (
     <section class="actions" aria-labelledby="actions-title">
       <h2 id="actions-title">Actions</h2>
