@@ -30,8 +30,11 @@ threaded):
   before still reads the old shard, which never grows again and keeps the records of the
   cancelled transaction's own writes (of writes that never happened), while the new shard reuses
   their sequence numbers: a stream reader saw nothing more, with no error, after the first
-  transaction that failed its condition. Here the undo keeps the live shard and drops those
-  records (and no longer copies the whole stream into every transaction).
+  transaction that failed its condition. Here the undo keeps the live table and its shard: it
+  puts back the items under the transaction's keys as they were before it and drops the
+  records of its writes. moto's copy of every table it names also made each transaction cost
+  time in the size of the table (about 1 s at 10,000 tenants); this undo costs time in the
+  transaction's items.
 - A ``TransactWriteItems`` retried with the ``ClientRequestToken`` of one that succeeded answers
   as that one did and writes nothing, as in DynamoDB (the SDK's clients time out and retry).
 
@@ -39,13 +42,14 @@ threaded):
 stream): only to show what the race tests under tests/tests/ catch.
 
 Depends on moto internals (``LambdaFunction._invoke_lambda``, ``DynamoHandler.call_action``,
-``DynamoDBBackend.transact_write_items``, ``Table.stream_shard``): moto is pinned to 5.2.5 in
+``DynamoDBBackend.transact_write_items``, ``Table.items``, ``Table.stream_shard``): moto is pinned to 5.2.5 in
 bootstrap.sh. Standard library only, apart from moto itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import base64
 import json
 import os
@@ -59,6 +63,8 @@ import urllib.request
 
 EXPECTED_MOTO_VERSION = "5.2.5"
 READY_TIMEOUT_S = 60.0
+# Connections the server's socket queues before it accepts them (werkzeug's default is 128).
+LISTEN_BACKLOG = 1024
 
 # Loopback only: never let an environment proxy setting route these calls elsewhere.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -165,7 +171,7 @@ def _keep_dynamodb_guarantees() -> None:
     """One lock around every DynamoDB (and Streams) request; a cancelled transaction keeps the
     stream's shard. See the module's doc."""
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -186,36 +192,59 @@ def _keep_dynamodb_guarantees() -> None:
 
     original = DynamoDBBackend.transact_write_items
 
-    def share_stream(shard, memo):
-        return shard
+    def own_copy(table, memo):
+        return table
 
     def transact_write_items(self, transact_items):
-        live = dict(self.tables)
-        shards = {name: t.stream_shard for name, t in live.items() if t.stream_shard is not None}
-        lengths = {name: len(shard.items) for name, shard in shards.items()}
-        # The copy of each table moto takes to undo the transaction shares the live stream shard
-        # (every shard iterator reads that object) instead of copying it, every record included:
-        # that copy made each transaction slower as the stream grew (330 ms with 1,800 records).
-        StreamShard.__deepcopy__ = share_stream
+        # moto undoes a cancelled transaction by putting back a deep copy of every table it
+        # names, taken before it starts: each transaction cost time in the size of the table
+        # (about 1 s at 10,000 tenants), and that copy came with a copy of the stream's shard.
+        # Here the undo keeps what the transaction can touch instead: the items under its keys,
+        # as they were, and the length of each table's stream.
+        before = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            key = _item_key(table, op.get("Item") or op.get("Key") or {}) if table is not None else None
+            if key is None:
+                continue  # moto itself refuses the transaction before it writes anything
+            hash_value, range_value = key
+            before.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        streams = {id(t): (t.stream_shard, len(t.stream_shard.items)) for t, *_ in before if t.stream_shard is not None}
+        Table.__deepcopy__ = own_copy
         try:
             return original(self, transact_items)
         except Exception:
-            # moto's undo put the copies in place. Drop the records of the cancelled
-            # transaction's own writes (DynamoDB never wrote them), and point the shard at the
-            # table now in place.
-            for name, table in self.tables.items():
-                shard = shards.get(name)
-                if shard is None or table is live.get(name):
-                    continue
-                del shard.items[lengths[name] :]
-                shard.table = table
-                table.stream_shard = shard
+            for table, hash_value, range_value, item in reversed(before):
+                bucket = table.items[hash_value] if range_value is not None else table.items
+                at = range_value if range_value is not None else hash_value
+                if item is None:
+                    bucket.pop(at, None)
+                else:
+                    bucket[at] = item
+            # Drop the records of the cancelled transaction's own writes: DynamoDB never wrote them.
+            for shard, length in streams.values():
+                del shard.items[length:]
             raise
         finally:
-            del StreamShard.__deepcopy__
+            del Table.__deepcopy__
 
     DynamoDBBackend.transact_write_items = transact_write_items
     _honour_client_request_tokens()
+
+
+def _item_key(table, attrs):
+    """The (hash, range) key of the item that ``attrs`` (a Put's item or a key) names in moto's
+    ``table``, or None when it names none."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+        return None
+    if table.range_key_attr is None:
+        return DynamoType(attrs[table.hash_key_attr]), None
+    if table.range_key_attr not in attrs:
+        return None
+    return DynamoType(attrs[table.hash_key_attr]), DynamoType(attrs[table.range_key_attr])
 
 
 # DynamoDB keeps a transaction's ClientRequestToken for 10 minutes.
@@ -350,6 +379,13 @@ def main(argv: list[str] | None = None) -> None:
     endpoint = os.environ.get("LAMBDA_INVOKE_ENDPOINT", "").strip()
     if endpoint:
         _patch_lambda_invoke(endpoint)
+
+    # werkzeug listens with a backlog of 128: a burst of more clients connecting at once (the
+    # fleet bench's 200 concurrent transitions) had connections dropped until the SDK's connect
+    # timeout. DynamoDB accepts them all.
+    import werkzeug.serving
+
+    werkzeug.serving.BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
 
     threading.Thread(
         target=_configure_when_up, args=(args.host, args.port), name="ready", daemon=True

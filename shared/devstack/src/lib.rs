@@ -33,9 +33,8 @@ pub mod web;
 
 /// The timeouts and retries of every SDK client of the local stack and the tests: those of
 /// Lambda ([`lambda_setup::SdkLimits::LAMBDA`]) made roomier for moto, which serves one
-/// DynamoDB request at a time (its launcher's lock) and copies the whole table into every
-/// transaction, so a call can wait seconds behind a burst of others: 10 s an attempt, 30 s a
-/// call. Still, nothing waits forever.
+/// DynamoDB request at a time (its launcher's lock) and walks the whole table for every index
+/// query, so a call can wait seconds behind a burst of others: 10 s an attempt, 30 s a call. Still, nothing waits forever.
 pub const LOCAL_SDK_LIMITS: lambda_setup::SdkLimits = lambda_setup::SdkLimits {
     attempt: std::time::Duration::from_secs(10),
     operation: std::time::Duration::from_secs(30),

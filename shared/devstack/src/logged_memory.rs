@@ -1,8 +1,9 @@
 //! The registry over the in-memory store, with its change log written as each write commits (what
 //! the table's stream and the `changelog` function do in AWS and on moto). For `devstack serve
-//! --memory`: a fleet of thousands in seconds, to measure what a page costs at that size (moto
-//! copies every table into every transaction, so seeding 1,000 tenants there takes hours). It
-//! runs no workflow: a change request it starts never moves.
+//! --memory`: a fleet of thousands in seconds, to measure what a page costs at that size
+//! (provisioning 1,000 tenants through the API on moto runs 1,000 provisions; `bench/fleet.sh`
+//! seeds moto in batches instead, without the change log). It runs no workflow: a change request
+//! it starts never moves.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
