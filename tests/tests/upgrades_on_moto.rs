@@ -326,3 +326,115 @@ async fn a_rollback_inside_the_fallback_window_moves_back_to_the_old_side_and_re
     assert!(jobs.contains(&"rollback-upgrade-tenant-swap".to_owned()), "{jobs:?}");
     assert!(!jobs.contains(&"release-old-side".to_owned()), "the old side is kept: {jobs:?}");
 }
+
+/// A tenant backed up on 3.1.0 (config `smtp.host` "old"), then upgraded to 3.2.0 with
+/// `smtp.host` set to "new", and put in maintenance: what a restore starts from. Answers the
+/// tenant and the backup.
+async fn backed_up_then_changed(api: &TestApi) -> (String, String) {
+    let id = healthy_tenant(api).await;
+    let path = format!("/v1/tenants/{id}/change-requests");
+    let b = api.call("operator", Method::POST, &path, Some(json!({"operation": "backup"}))).await;
+    assert_eq!(b.status, StatusCode::ACCEPTED, "{}", b.body);
+    assert_eq!(api.settled(b.body["id"].as_str().unwrap()).await["status"], "succeeded");
+    let backups = get(api, &format!("/v1/tenants/{id}/backups")).await;
+    let backup = backups["items"][0]["id"].as_str().unwrap_or_else(|| panic!("a backup: {backups}")).to_owned();
+    let up = upgrade(api, &id, json!({"release": "3.2.0"})).await;
+    assert_eq!(api.settled(up["id"].as_str().unwrap()).await["status"], "succeeded");
+    let put = api
+        .call("operator", Method::PUT, &format!("/v1/tenants/{id}/configs/smtp.host"), Some(json!({"value": "new"})))
+        .await;
+    assert!(put.status.is_success(), "{}", put.body);
+    let m = api.call("operator", Method::POST, &path, Some(json!({"operation": "enter_maintenance"}))).await;
+    assert_eq!(api.settled(m.body["id"].as_str().unwrap()).await["status"], "succeeded");
+    (id, backup)
+}
+
+/// A restore in `swap`, requested by one admin and approved by another: answers its id.
+async fn swap_restore(api: &TestApi, id: &str, backup: &str) -> String {
+    let body =
+        json!({"operation": "restore", "params": {"backup_id": backup, "change_model": "swap", "fallback_seconds": 1}});
+    let path = format!("/v1/tenants/{id}/change-requests");
+    let r = api.send(Method::POST, &path, Some(&api.token("admin", "dana")), &[], Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["status"], "awaiting_approval", "a restore needs a second admin: {}", r.body);
+    let cr = r.body["id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/change-requests/{cr}/approve");
+    let a = api.send(Method::POST, &approve, Some(&api.token("admin", "erin")), &[], None).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    cr
+}
+
+async fn config(api: &TestApi, id: &str, key: &str) -> Value {
+    get(api, &format!("/v1/tenants/{id}/configs/{key}")).await["value"].clone()
+}
+
+#[tokio::test]
+async fn a_swap_restore_builds_the_new_side_from_the_backup_validates_it_cuts_over_and_releases_the_old_side() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (id, backup) = backed_up_then_changed(&api).await;
+    let before = lc.jenkins.builds().len();
+    let cr = swap_restore(&api, &id, &backup).await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        step_names(&done),
+        [
+            "begin",
+            "jenkins restore-tenant-swap",
+            "new side health suite api-smoke",
+            "jenkins cut-over-tenant-swap",
+            "state InTesting",
+            "fallback window",
+            "jenkins release-old-side",
+            "finish"
+        ]
+    );
+    let jobs: Vec<(String, String, String)> = lc.jenkins.builds()[before..]
+        .iter()
+        .map(|b| {
+            let p = |k: &str| b.params.get(k).cloned().unwrap_or_default();
+            (b.job.clone(), p("SIDE"), p("BACKUP_ID"))
+        })
+        .collect();
+    let j = |job: &str, side: &str| (job.to_owned(), side.to_owned(), backup.clone());
+    assert_eq!(
+        jobs,
+        [
+            j("restore-tenant-swap", "new"),
+            j("health-api-smoke", "new"),
+            j("cut-over-tenant-swap", "new"),
+            j("release-old-side", "live")
+        ],
+        "built from the backup and validated on the new side, then the live side moved and the old one released"
+    );
+    // The backup's record came back: its release, its components, its configs.
+    let t = get(&api, &format!("/v1/tenants/{id}")).await;
+    assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Healthy"), Some("3.1.0")));
+    assert_eq!(
+        versions(&get(&api, &format!("/v1/tenants/{id}/components")).await),
+        [("webapp".into(), "3.1.0".into())]
+    );
+    assert_eq!(config(&api, &id, "smtp.host").await, "old");
+}
+
+#[tokio::test]
+async fn a_swap_restore_whose_new_side_fails_its_suite_drops_it_and_keeps_the_old_side_and_its_record() {
+    let (api, lc) = TestApi::with_lifecycle("api-smoke").await;
+    let (id, backup) = backed_up_then_changed(&api).await;
+    lc.jenkins.set_job_when("health-api-smoke", "SIDE", "new", JobBehaviour::new(FakeOutcome::Failure));
+    let before = lc.jenkins.builds().len();
+    let cr = swap_restore(&api, &id, &backup).await;
+    let done = api.settled(&cr).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let jobs: Vec<String> = lc.jenkins.builds()[before..].iter().map(|b| b.job.clone()).collect();
+    assert_eq!(
+        jobs,
+        ["restore-tenant-swap", "health-api-smoke", "rollback-restore-tenant-swap"],
+        "only the new side was dropped"
+    );
+    // The live side never moved: the tenant is where it started, with the record it had.
+    let t = get(&api, &format!("/v1/tenants/{id}")).await;
+    assert_eq!((t["state"].as_str(), t["release"].as_str()), (Some("Maintenance"), Some("3.2.0")));
+    assert_eq!(config(&api, &id, "smtp.host").await, "new");
+    assert_eq!(t["active_change_request_id"], Value::Null, "{t}");
+}

@@ -33,19 +33,30 @@ pub const PUBLIC_ACCESS_ON: &str = "public-access-on";
 /// the new side (`SIDE=new`), and a rollback only drops it.
 pub const CUT_OVER: &str = "jenkins cut-over-tenant-swap";
 
-/// A swap upgrade: the new side built with the new release and validated, then, once a second
-/// admin approves, traffic moved to it and the release recorded; the old side kept through the
-/// fallback window (an admin may roll back meanwhile), then released.
-fn swap_upgrade(params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
-    let mut steps = vec![jenkins("upgrade-tenant-swap", pace)];
+/// A swap (blue/green): the new side built and validated while the live one serves, traffic
+/// moved to it, the old side kept through the fallback window (an admin may roll back
+/// meanwhile), then released.
+///
+/// - An upgrade builds the new side with the new release; its cut-over waits for a second
+///   admin's approval, and the release is recorded once traffic moved.
+/// - A restore builds it from the backup; a second admin approved the restore before it started,
+///   so its cut-over waits for no other approval; the backup's release, components and configs are
+///   recorded when it succeeds (after the window: a rollback inside it keeps the record as it was).
+fn swap(op: Operation, params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
+    let upgrade = op == Operation::Upgrade;
+    let mut steps = vec![jenkins(if upgrade { "upgrade-tenant-swap" } else { "restore-tenant-swap" }, pace)];
     steps.extend(suite_steps("new side ", suites, pace)?);
-    steps.push(Step::Approval {
-        name: "cut-over approval".into(),
-        poll_seconds: pace.poll_seconds,
-        timeout_seconds: pace.approval_timeout_seconds,
-    });
+    if upgrade {
+        steps.push(Step::Approval {
+            name: "cut-over approval".into(),
+            poll_seconds: pace.poll_seconds,
+            timeout_seconds: pace.approval_timeout_seconds,
+        });
+    }
     steps.push(jenkins("cut-over-tenant-swap", pace));
-    steps.push(record_release());
+    if upgrade {
+        steps.push(record_release());
+    }
     steps.push(Step::Transition {
         name: format!("state {}", domain::TenantState::InTesting),
         to: domain::TenantState::InTesting,
@@ -167,7 +178,7 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
         Operation::Resume => vec![playbook("restore-access", pace)],
         Operation::EnterMaintenance => vec![playbook("maintenance-on", pace)],
         Operation::ExitMaintenance => vec![playbook("maintenance-off", pace)],
-        Operation::Upgrade if swap => unreachable!("a swap upgrade's steps are swap_upgrade's"),
+        Operation::Upgrade if swap => unreachable!("a swap upgrade's steps are swap's"),
         Operation::Upgrade => {
             let snapshot = params.takes_snapshot(model).then(|| backup("snapshot", pace));
             snapshot.into_iter().chain([jenkins("upgrade-tenant", pace), record_release()]).collect()
@@ -178,7 +189,7 @@ fn work(op: Operation, model: Option<ChangeModel>, params: &ChangeParams, pace: 
             backup(&format!("jenkins {BACKUP_JOB}"), pace),
             playbook(PUBLIC_ACCESS_ON, pace),
         ],
-        Operation::Restore if swap => vec![jenkins("restore-tenant-swap", pace)],
+        Operation::Restore if swap => unreachable!("a swap restore's steps are swap's"),
         Operation::Restore => vec![jenkins("restore-tenant", pace)],
         Operation::Validate => vec![],
         Operation::RotateWebappPassword => rotation(SecretKind::Webapp, pace),
@@ -224,8 +235,8 @@ fn suite_steps(prefix: &str, suites: &[String], pace: Pace) -> Result<Vec<Step>,
 /// of the plan after the one entered at the start, then one Jenkins job per health suite when
 /// it validates.
 pub fn steps(plan: &Plan, params: &ChangeParams, suites: &[String], pace: Pace) -> Result<Vec<Step>, String> {
-    if plan.operation == Operation::Upgrade && plan.change_model == Some(ChangeModel::Swap) {
-        return swap_upgrade(params, suites, pace);
+    if plan.operation.builds_a_side(plan.change_model) {
+        return swap(plan.operation, params, suites, pace);
     }
     let mut steps = work(plan.operation, plan.change_model, params, pace);
     let skip = usize::from(plan.enter.is_some());
@@ -292,8 +303,7 @@ pub fn rollback(cr: &TenantChangeRequest, suites: &[String], pace: Pace) -> Resu
         steps.push(Step::RevertRelease { name: format!("{ROLLBACK} revert release") });
     }
     // Before a swap's cut-over the live side was never touched: dropping the new side is all.
-    let swap = cr.change_model == Some(ChangeModel::Swap) && cr.operation == Operation::Upgrade;
-    let live_touched = !swap || cr.ran(CUT_OVER);
+    let live_touched = !cr.operation.builds_a_side(cr.change_model) || cr.ran(CUT_OVER);
     if plan.validates && live_touched {
         if let Some(&to) = plan.through.last() {
             steps.push(Step::Transition { name: format!("{ROLLBACK} state {to}"), to });

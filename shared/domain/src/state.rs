@@ -108,6 +108,13 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Whether this operation in this change model builds a second side (blue/green): the new
+    /// side is built and validated while the live one serves, traffic is cut over, and the old
+    /// side is kept through a fallback window, then released. An upgrade and a restore in `swap`.
+    pub fn builds_a_side(self, model: Option<ChangeModel>) -> bool {
+        model == Some(ChangeModel::Swap) && matches!(self, Self::Upgrade | Self::Restore)
+    }
+
     /// The API name (as serialized).
     pub fn as_str(self) -> &'static str {
         match self {

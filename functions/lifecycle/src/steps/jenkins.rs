@@ -49,7 +49,7 @@ fn params(held: &Held, index: usize, suite: Option<&str>, step_id: &str) -> BTre
     if let Some(m) = cr.change_model {
         p.insert("CHANGE_MODEL".into(), m.as_str().to_owned());
     }
-    if cr.change_model == Some(domain::ChangeModel::Swap) && cr.operation == domain::Operation::Upgrade {
+    if cr.operation.builds_a_side(cr.change_model) {
         // Before the cut-over the jobs and suites work on the new side; after it, on the live one.
         let side = if cr.ran(crate::recipe::CUT_OVER) { "live" } else { "new" };
         p.insert("SIDE".into(), side.to_owned());

@@ -85,8 +85,8 @@ pub struct ChangeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub snapshot: Option<bool>,
-    /// `upgrade` in `swap` only: how long the old side is kept after the cut-over, during which
-    /// an admin may roll back (seconds, 0 to 86400; default 3600).
+    /// `upgrade` or `restore` in `swap` only: how long the old side is kept after the cut-over,
+    /// during which an admin may roll back (seconds, 0 to 86400; default 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, minimum = 0, maximum = 86400)]
     pub fallback_seconds: Option<u32>,
@@ -126,10 +126,10 @@ impl ChangeParams {
             }
         }
         if let Some(s) = self.fallback_seconds {
-            if op != Operation::Upgrade || self.change_model != Some(ChangeModel::Swap) {
+            if !op.builds_a_side(self.change_model) {
                 return Err(FieldError::new(
                     "params.fallback_seconds",
-                    "only an upgrade with the swap change model keeps a fallback window",
+                    "only an upgrade or a restore with the swap change model keeps a fallback window",
                 ));
             }
             if s > MAX_FALLBACK_SECONDS {
@@ -575,6 +575,29 @@ mod tests {
             ChangeRequestStatus::AwaitingApproval,
             &ctx,
         )
+    }
+
+    #[test]
+    fn a_fallback_window_is_taken_by_what_builds_a_second_side_only() {
+        let params = |v: serde_json::Value| -> ChangeParams { serde_json::from_value(v).unwrap() };
+        let backup = "bk_01HZZZZZZZZZZZZZZZZZZZZZZZ";
+        let restore_swap =
+            params(serde_json::json!({"backup_id": backup, "change_model": "swap", "fallback_seconds": 60}));
+        assert_eq!(restore_swap.check_for(Operation::Restore), Ok(()));
+        let upgrade_swap =
+            params(serde_json::json!({"release": "3.2.0", "change_model": "swap", "fallback_seconds": 60}));
+        assert_eq!(upgrade_swap.check_for(Operation::Upgrade), Ok(()));
+        for (op, v) in [
+            (
+                Operation::Restore,
+                serde_json::json!({"backup_id": backup, "change_model": "maintenance", "fallback_seconds": 60}),
+            ),
+            (Operation::Upgrade, serde_json::json!({"release": "3.2.0", "fallback_seconds": 60})),
+            (Operation::RotateDbPassword, serde_json::json!({"change_model": "swap", "fallback_seconds": 60})),
+        ] {
+            let e = params(v).check_for(op).unwrap_err();
+            assert_eq!(e.field, "params.fallback_seconds", "{op}");
+        }
     }
 
     #[test]
