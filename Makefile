@@ -125,7 +125,7 @@ deploy-web: web ## after make deploy: web/dist and config.json (Cognito sign-in)
 	aws cloudfront create-invalidation --distribution-id "$$(out WebDistributionId)" --paths /index.html /config.json >/dev/null && \
 	echo "web portal: $$url"
 
-bench: tools ## release sizes, cold and warm starts vs a bare runtime and Python, memory, request costs (bench/RESULTS.md)
+bench: tools ## release sizes, cold and warm starts vs a bare runtime and Python, memory, request costs (bench/RESULTS.md); the 10,000-tenant fleet (bench/FLEET.md)
 	@bash bench/run.sh
 
 load: tools ## bounded load test of the local stack: CLIENTS=8 DURATION=30 (s); requests/s, p50/p99, 5xx, audit (bench/LOAD.md)

@@ -247,3 +247,9 @@ if [[ "$route_rc" != 0 ]]; then
   cat "$WORK/routes.err" >&2
   exit 1
 fi
+
+# --- the 10,000-tenant fleet (bench/FLEET.md): its own moto, ~15 min; BENCH_FLEET=0 skips it ----
+if [[ "${BENCH_FLEET:-1}" != 0 ]]; then
+  log "the fleet: seeded to ${SIZES:-1000,2500,5000,10000} tenants (bench/fleet.sh)"
+  bash "$REPO/bench/fleet.sh"
+fi

@@ -14,6 +14,11 @@
 //! run over that many tenants in moto, and the same event again: requests, capacity, time
 //! (`fanout.rs`; `bench/fanout.sh` runs it).
 //!
+//! `route-costs fleet --moto ENDPOINT [--sizes 1000,2500,5000,10000]`: a fleet seeded in batches
+//! up to 10,000 tenants, and at each size the summary, a filtered list page, a dry-run plan over
+//! 1,000 tenants, that rollout's fan-out and 200 concurrent transitions (`fleet.rs`;
+//! `bench/fleet.sh` runs it).
+//!
 //! `route-costs fixtures --endpoint URL --table T --changelog-table C --changes N --secret-param P`
 //! prepares moto for the warm and cold runs of the functions: both tables, the Jenkins
 //! credentials as an SSM SecureString at P, N tenants each with its running `provision` change
@@ -22,6 +27,7 @@
 
 mod fakes;
 mod fanout;
+mod fleet;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -78,6 +84,8 @@ impl Cost {
 struct Backend {
     table: Arc<dyn Table>,
     history: Arc<dyn Table>,
+    /// The registry table's name in moto.
+    registry_name: Option<String>,
     cost: Box<dyn Fn() -> Cost + Send + Sync>,
 }
 
@@ -85,7 +93,12 @@ fn memory_backend() -> Backend {
     let table = Arc::new(MemoryTable::new());
     let history = Arc::new(MemoryTable::new());
     let (t, h) = (table.clone(), history.clone());
-    Backend { table, history, cost: Box::new(move || Cost { calls: t.calls() + h.calls(), seq: Vec::new() }) }
+    Backend {
+        table,
+        history,
+        registry_name: None,
+        cost: Box::new(move || Cost { calls: t.calls() + h.calls(), seq: Vec::new() }),
+    }
 }
 
 /// Fresh tables in moto, behind a client that counts what it sends.
@@ -100,8 +113,9 @@ async fn moto_backend(endpoint: &str) -> anyhow::Result<Backend> {
     table_def::create_table(&client, table_def::TEMPLATE, table_def::REGISTRY_TABLE, &registry).await?;
     table_def::create_table(&client, table_def::TEMPLATE, table_def::CHANGELOG_TABLE, &history).await?;
     Ok(Backend {
-        table: Arc::new(DynamoTable::new(client.clone(), registry)),
+        table: Arc::new(DynamoTable::new(client.clone(), registry.clone())),
         history: Arc::new(DynamoTable::new(client, history)),
+        registry_name: Some(registry),
         cost: Box::new(move || {
             let seq = wire.sent();
             Cost { calls: seq.len(), seq }
@@ -134,11 +148,16 @@ struct Bench {
 
 impl Bench {
     fn new(backend: Backend) -> Self {
+        let core = fakes::core(backend.table.clone());
+        Self::with_core(backend, core)
+    }
+
+    /// The router over `core` (whose table is `backend`'s).
+    fn with_core(backend: Backend, core: changes::Changes) -> Self {
         let tokens = LocalTokens::new(b"route-costs: a fixed local secret, 32+ bytes".to_vec());
         let token = tokens.mint("bench", Some("bench@vendor.example"), "admin", 3600);
         let requester = tokens.mint("bench-requester", Some("requester@vendor.example"), "admin", 3600);
-        let router =
-            portal_api::router(App::new(backend.history.clone(), fakes::core(backend.table.clone())), Arc::new(tokens));
+        let router = portal_api::router(App::new(backend.history.clone(), core), Arc::new(tokens));
         Bench { router, backend, token, requester }
     }
 
@@ -598,6 +617,7 @@ async fn fixtures(args: &[String]) -> anyhow::Result<Value> {
     let b = Bench::new(Backend {
         table: Arc::new(DynamoTable::new(client.clone(), registry)),
         history: Arc::new(DynamoTable::new(client, history)),
+        registry_name: None,
         cost: Box::new(Cost::default),
     });
     let customer = id_of(&b.ok(Method::POST, "/v1/customers", json!({"name": "Fixture Corp"})).await?)?;
@@ -618,6 +638,9 @@ async fn main() {
     let result = async {
         if args.first().map(String::as_str) == Some("fixtures") {
             return fixtures(&args).await.map(|v| (v, false));
+        }
+        if args.first().map(String::as_str) == Some("fleet") {
+            return fleet::fleet(&args).await.map(|v| (v, false));
         }
         if args.first().map(String::as_str) == Some("fan-out") {
             return fanout::fan_out(&args).await.map(|v| (v, false));
