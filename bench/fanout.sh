@@ -9,4 +9,7 @@ cd "$REPO"
 # shellcheck source=bench/moto.sh
 source bench/moto.sh
 "${CARGO_TARGET_DIR:-target}/debug/route-costs" fan-out --moto "http://127.0.0.1:$MOTO_PORT" \
-  --tenants "${TENANTS:-1000}" --per-second "${PER_SECOND:-1000}" | tee bench/FANOUT.json
+  --tenants "${TENANTS:-1000}" --per-second "${PER_SECOND:-1000}" >"$WORK/stdout.log"
+# stdout also carries the core's metric lines (CloudWatch's embedded format, one JSON object a
+# line, as in Lambda); the report is the indented document after them.
+grep -v '^{"' "$WORK/stdout.log" | tee bench/FANOUT.json
