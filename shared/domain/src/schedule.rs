@@ -309,6 +309,25 @@ impl Window {
             (on(today) && time >= start) || (on(yesterday) && time < end)
         }
     }
+
+    /// When the window next opens after `at`, or None while it is open (or when no day of the
+    /// next week has its start: a start that a change of clocks skips on every one of its days).
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use chrono::TimeZone as _;
+        if self.contains(at) {
+            return None;
+        }
+        let zone = self.time_zone.0;
+        let today = at.with_timezone(&zone).date_naive();
+        (0..=7u64).find_map(|n| {
+            let day = today + chrono::Days::new(n);
+            if !self.days.is_empty() && !self.days.contains(&Day::of(day.weekday())) {
+                return None;
+            }
+            let start = zone.from_local_datetime(&day.and_time(self.start.0)).earliest()?;
+            (start > at).then(|| start.with_timezone(&Utc))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -319,6 +338,22 @@ mod tests {
 
     fn window(v: serde_json::Value) -> Window {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_closed_window_says_when_it_next_opens_in_its_time_zone() {
+        let w = window(
+            serde_json::json!({"days": ["sat"], "start": "02:00", "end": "05:00", "time_zone": "Europe/Berlin"}),
+        );
+        // Tuesday 2026-12-08 12:00 UTC: next Saturday 02:00 in Berlin (UTC+1) is 01:00 UTC.
+        assert_eq!(w.next_open(utc(2026, 12, 8, 12, 0)), Some(utc(2026, 12, 12, 1, 0)));
+        assert_eq!(w.next_open(utc(2026, 12, 12, 2, 0)), None, "open now");
+        // Just after it closed: a week later.
+        assert_eq!(w.next_open(utc(2026, 12, 12, 4, 0)), Some(utc(2026, 12, 19, 1, 0)));
+        let daily = window(serde_json::json!({"start": "22:00", "end": "01:00", "time_zone": "UTC"}));
+        assert_eq!(daily.next_open(utc(2026, 12, 8, 12, 0)), Some(utc(2026, 12, 8, 22, 0)));
+        assert_eq!(daily.next_open(utc(2026, 12, 8, 0, 30)), None, "open past midnight");
+        assert_eq!(daily.next_open(utc(2026, 12, 8, 23, 0)), None);
     }
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {

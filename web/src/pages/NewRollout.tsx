@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { api, idempotencyKey, problemText, type ChangeModel, type Operation, type PlannedTenant, type RolloutCreate, type RolloutPlan, type TenantState } from "../api";
 import { useLoad } from "../hooks";
 import { label, shapeOf } from "../lifecycle";
-import { ErrorBox, Link, StateBadge } from "../ui";
+import { ErrorBox, Link, StateBadge, When } from "../ui";
 import table from "../generated/lifecycle.json";
 
 const STATES = Object.keys(table.allowed_from) as TenantState[];
@@ -350,6 +350,12 @@ function PlanView({ plan }: { plan: RolloutPlan }) {
                         · {t.upgrade.from_release} → {t.upgrade.to_release}: {t.upgrade.components.length} components change
                         {t.upgrade.components.length > 0 && ` (${t.upgrade.components.map((c) => `${c.name} ${c.from ?? "new"} → ${c.to}`).join(", ")})`}
                       </>
+                    )}
+                    {t.waits_for_window && (
+                      <span class="waits-for-window">
+                        {" "}
+                        · waits for its maintenance window, which opens <When at={t.waits_for_window} /> (and so does its wave)
+                      </span>
                     )}
                   </td>
                 </tr>

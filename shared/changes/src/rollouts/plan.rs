@@ -117,7 +117,12 @@ impl Changes {
             Ok(p) => (Some(p), None),
             Err(why) => (None, Some(why)),
         };
+        let waits_for_window = match (&plan, &t.maintenance_window) {
+            (Some(_), Some(window)) => window.next_open(chrono::Utc::now()),
+            _ => None,
+        };
         Ok(PlannedTenant {
+            waits_for_window,
             tenant_id: t.id,
             name: t.name,
             state: t.state,

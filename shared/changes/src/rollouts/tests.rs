@@ -282,7 +282,15 @@ async fn a_tenant_outside_its_maintenance_window_waits_for_it_and_so_does_its_wa
     windowed.maintenance_window = Some(window);
     w.table.batch_put(vec![windowed.to_item().unwrap()]).await.unwrap();
 
-    let r = w.rollout(json!({"operation": "validate", "selector": {"state": "Healthy"}, "waves": [2]})).await;
+    // The plan says so: it would run, once its window opens.
+    let body = json!({"operation": "validate", "selector": {"state": "Healthy"}, "waves": [2]});
+    let plan = w.core.plan_rollout(&serde_json::from_value(body.clone()).unwrap(), &admin()).await.unwrap();
+    let of = |t: &Tenant| plan.tenants.iter().find(|p| p.tenant_id == t.id).unwrap();
+    let hour = opens.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap();
+    assert_eq!((of(&tenants[0]).would_run, of(&tenants[0]).waits_for_window), (true, Some(hour)));
+    assert_eq!(of(&tenants[1]).waits_for_window, None, "no window: it runs at once");
+
+    let r = w.rollout(body).await;
     let r = w.read(&r).await;
     let status_of = |r: &Rollout, t: &Tenant| r.waves[0].tenants.iter().find(|m| m.tenant_id == t.id).unwrap().status;
     assert_eq!(status_of(&r, &tenants[0]), MemberStatus::Waiting, "its window is closed");

@@ -488,6 +488,11 @@ pub struct PlannedTenant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub not_run: Option<NotRun>,
+    /// When it would run but its maintenance window is closed now: when the window next opens.
+    /// Its change request waits for it, and so does its wave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub waits_for_window: Option<DateTime<Utc>>,
     /// The wave it falls in (0-based), when it would run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
