@@ -80,9 +80,11 @@ impl Changes {
         let wave_sizes = assign_waves(&requested, would);
         let mut waves = wave_sizes.iter().enumerate().flat_map(|(i, &n)| std::iter::repeat_n(i as u32, n as usize));
         let mut tenants = Vec::with_capacity(selected.len());
+        // One clock for the whole plan: every window is judged at the same instant.
+        let now = chrono::Utc::now();
         for (t, e) in selected {
             let wave = e.as_ref().ok().and_then(|_| waves.next());
-            tenants.push(self.planned(t, e, target.as_ref(), &cmd.params, wave).await?);
+            tenants.push(self.planned(t, e, target.as_ref(), &cmd.params, wave, now).await?);
         }
         Ok(RolloutPlanSummary {
             operation: cmd.operation,
@@ -94,8 +96,9 @@ impl Changes {
         })
     }
 
-    /// One tenant's entry of a plan: its plan or why it would not run, and an upgrade's
-    /// component changes from its recorded components.
+    /// One tenant's entry of a plan: its plan or why it would not run, when its maintenance
+    /// window (closed at `now`) next opens, and an upgrade's component changes from its
+    /// recorded components.
     async fn planned(
         &self,
         t: Tenant,
@@ -103,6 +106,7 @@ impl Changes {
         target: Option<&ProductRelease>,
         params: &ChangeParams,
         wave: Option<u32>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<PlannedTenant, ChangeError> {
         let upgrade = match target {
             Some(release) if e.is_ok() => {
@@ -118,7 +122,7 @@ impl Changes {
             Err(why) => (None, Some(why)),
         };
         let waits_for_window = match (&plan, &t.maintenance_window) {
-            (Some(_), Some(window)) => window.next_open(chrono::Utc::now()),
+            (Some(_), Some(window)) => window.next_open(now),
             _ => None,
         };
         Ok(PlannedTenant {
@@ -154,6 +158,6 @@ impl Changes {
         if e.is_ok() {
             self.prepare(tenant_id, change.clone(), caller).await?;
         }
-        self.planned(tenant, e, target.as_ref(), &change.params, None).await
+        self.planned(tenant, e, target.as_ref(), &change.params, None, chrono::Utc::now()).await
     }
 }
